@@ -1,0 +1,32 @@
+# Two commands on a fresh machine: `make run` and `make test`. Both set up .venv themselves.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test test-unit venv migrate clean bench
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip==25.3"
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+## Whole system in one process on embedded defaults (SQLite under ./var, in-memory broker).
+run: $(STAMP)
+	$(BIN)/doorstep run --demo
+
+## The whole test suite: unit, embedded, integration on real RabbitMQ + PostgreSQL, end to end.
+test: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(BIN)/pytest -p no:cacheprovider tests/unit
+
+bench: $(STAMP)
+	$(BIN)/doorstep bench pipeline --broker amqp://guest:guest@127.0.0.1:5672/ --db 'postgresql://postgres@127.0.0.1:5432/doorstep_bench_{service}'
+
+clean:
+	rm -rf $(VENV) var

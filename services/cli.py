@@ -1,0 +1,191 @@
+"""``doorstep``: run services, migrate databases, issue tokens, watch events, benchmark."""
+import warnings
+
+warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
+import eventlet  # noqa: E402
+
+eventlet.monkey_patch()  # before anything opens a socket, as `nameko run` does
+
+import json  # noqa: E402
+import logging  # noqa: E402
+import sys  # noqa: E402
+
+import click  # noqa: E402
+
+from shared.config import SERVICES, ConfigError, load_settings  # noqa: E402
+
+
+def _settings(**overrides):
+    try:
+        return load_settings(**overrides)
+    except ConfigError as exc:
+        raise click.ClickException(f"configuration error: {exc}") from None
+
+
+def _common(f):
+    f = click.option("--street", help="street code [DOORSTEP_STREET]")(f)
+    f = click.option("--broker", help="memory:// or amqp://user:pass@host:5672/vhost [DOORSTEP_BROKER]")(f)
+    f = click.option("--db", help="database URL template with {service} [DOORSTEP_DB]")(f)
+    return f
+
+
+@click.group()
+def main():
+    """Doorstep (家门口): intake, routing, funds and notify services of a sub-district."""
+
+
+@main.command()
+@_common
+@click.argument("services", nargs=-1, type=click.Choice(SERVICES))
+@click.option("--port", type=int, help="HTTP port (one service per process) [DOORSTEP_HTTP_PORT]")
+@click.option("--host", help="HTTP bind address [DOORSTEP_HTTP_HOST]")
+@click.option("--migrate/--no-migrate", default=None, help="upgrade databases first (default: only for SQLite)")
+@click.option("--demo", is_flag=True, help="issue a demo counter token and print how to try the API")
+def run(services, street, broker, db, port, host, migrate, demo):
+    """Run SERVICES (default: all four in this process)."""
+    from services import runner
+
+    services = services or SERVICES
+    if port is not None and len(services) > 1:
+        raise click.ClickException("--port applies to one service per process; name the service")
+    settings = _settings(street=street, broker_uri=broker, db_template=db, http_port=port, http_host=host)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if migrate is None:
+        migrate = all(settings.db_url(s).startswith("sqlite") for s in services)
+    if migrate:
+        runner.migrate(settings, services)
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # readiness probes read the revision often
+    containers = runner.start(settings, services)
+    click.echo(f"Doorstep for street '{settings.street}' is running (broker {settings.broker_uri.split('@')[-1]}):")
+    for name in services:
+        base = f"http://{settings.http_host}:{settings.port(name)}"
+        click.echo(f"  {name:<8} API {base}/{name}/…   metrics {base}/metrics   health {base}/readyz")
+    if demo:
+        _print_demo(settings)
+    runner.run_forever(containers)
+
+
+def _print_demo(settings):
+    from shared.auth import TokenFile
+
+    token, _ = TokenFile(settings.tokens_file).create("counter", label="demo")
+    base = f"http://{settings.http_host}:{settings.port('intake')}"
+    click.echo(f"\nA counter token for this demo: {token}\nTry:\n"
+               f"  curl -s -X POST {base}/intake/cases -H 'Authorization: Bearer {token}' "
+               "-H 'Content-Type: application/json' -d '{\"matter_code\": \"property-repair\", \"description\": "
+               "\"楼道灯不亮\", \"resident\": {\"name\": \"王阿姨\", \"phone\": \"13812345678\", \"area\": \"shixin\"}}'\n"
+               f"  curl -s {base}/intake/cases/<id> -H 'Authorization: Bearer {token}'\n"
+               f"  curl -s 'http://{settings.http_host}:{settings.port('notify')}/notify/deliveries?case_id=<id>' "
+               f"-H 'Authorization: Bearer {token}'\n")
+
+
+@main.command()
+@_common
+@click.argument("services", nargs=-1, type=click.Choice(SERVICES))
+def migrate(services, street, broker, db):
+    """Upgrade SERVICES' databases (default: all) to the latest migration."""
+    from services import runner
+
+    settings = _settings(street=street, broker_uri=broker, db_template=db)
+    for name in services or SERVICES:
+        runner.migrate(settings, [name])
+        click.echo(f"{name}: migrated ({settings.db_url(name).split('@')[-1]})")
+
+
+@main.group()
+def token():
+    """Bearer tokens for the write APIs."""
+
+
+@token.command("create")
+@click.option("--role", required=True, type=click.Choice(["counter", "handler", "treasurer", "auditor", "admin"]))
+@click.option("--label", default="", help="who or what holds it")
+def token_create(role, label):
+    """Issue a token; it is printed once and only its hash is stored."""
+    from shared.auth import TokenFile
+
+    settings = _settings()
+    secret, principal = TokenFile(settings.tokens_file).create(role, label)
+    click.echo(secret)
+    click.echo(f"(id {principal.token_id}, role {role}, stored hashed in {settings.tokens_file})", err=True)
+
+
+@main.group()
+def events():
+    """Watch and handle the event stream."""
+
+
+@events.command("tail")
+@click.option("--broker", help="amqp://… [DOORSTEP_BROKER]")
+@click.option("--exchange", "exchanges", multiple=True, help="exchange(s) to follow (default: all four services')")
+@click.option("--key", "binding", default="#", help="routing-key pattern, e.g. 'case.*.v1'")
+@click.option("--count", type=int, default=0, help="stop after this many events (0: run until interrupted)")
+@click.option("--json", "as_json", is_flag=True, help="print each envelope as one JSON line")
+def events_tail(broker, exchanges, binding, count, as_json):
+    """Print events as they flow, from a temporary queue bound to the services' exchanges."""
+    from services.tools import tail_events
+
+    settings = _settings(broker_uri=broker)
+    if settings.embedded_broker:
+        raise click.ClickException("events tail needs a real broker (--broker amqp://…): memory:// is per process")
+    exchanges = exchanges or [f"{s}.events" for s in SERVICES]
+    for envelope in tail_events(settings.broker_uri, exchanges, binding, count):
+        if as_json:
+            click.echo(json.dumps(envelope, ensure_ascii=False))
+        else:
+            click.echo(f"{envelope.get('time', '?')}  {envelope.get('type', '?'):<45} {envelope.get('subject', '')}")
+        sys.stdout.flush()
+
+
+@main.group()
+def dlq():
+    """Dead-letter queues: what failed and why, and replay once fixed."""
+
+
+@dlq.command("list")
+@click.argument("service", type=click.Choice(SERVICES))
+@click.option("--broker", help="amqp://… [DOORSTEP_BROKER]")
+def dlq_list(service, broker):
+    """Show the dead letters of SERVICE without removing them."""
+    from services.tools import peek_dead_letters
+
+    for headers, body in peek_dead_letters(_settings(broker_uri=broker).broker_uri, service):
+        click.echo(f"{headers.get('x-dead-lettered-at')}  {headers.get('x-consumer')}  "
+                   f"{headers.get('x-dead-letter-reason')}: {headers.get('x-error')}")
+
+
+@dlq.command("replay")
+@click.argument("service", type=click.Choice(SERVICES))
+@click.option("--broker", help="amqp://… [DOORSTEP_BROKER]")
+def dlq_replay(service, broker):
+    """Send SERVICE's dead letters back to the queues they failed on."""
+    from services.tools import replay_dead_letters
+
+    moved = replay_dead_letters(_settings(broker_uri=broker).broker_uri, service)
+    click.echo(f"{moved} message(s) returned to their queues")
+
+
+@main.group()
+def bench():
+    """Benchmarks (scripts with figures, not tests)."""
+
+
+@bench.command("pipeline")
+@click.option("--broker", default="amqp://guest:guest@127.0.0.1:5672/", show_default=True)
+@click.option("--db", default="postgresql://postgres@127.0.0.1:5432/doorstep_bench_{service}", show_default=True)
+@click.option("-n", "--cases", "n", default=2000, show_default=True, help="cases per variant")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object with the figures")
+def bench_pipeline(broker, db, n, as_json):
+    """Cases through intake → routing → notify on RabbitMQ + PostgreSQL, against two baselines."""
+    from services.bench import run_pipeline_benchmark
+
+    figures = run_pipeline_benchmark(broker, db, n, progress=not as_json)
+    if as_json:
+        click.echo(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            click.echo(f"{key:>24}: {value}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,69 @@
+"""Starting services: all four in one process (embedded default) or one per process (a Kubernetes pod)."""
+from __future__ import annotations
+
+import importlib
+import logging
+import signal
+
+import eventlet
+from nameko.containers import ServiceContainer
+
+from shared.config import SERVICES, Settings
+from shared.migrations import upgrade
+
+log = logging.getLogger("doorstep")
+
+_CLASSES = {
+    "intake": "services.intake.service:IntakeService",
+    "routing": "services.routing.service:RoutingService",
+    "funds": "services.funds.service:FundsService",
+    "notify": "services.notify.service:NotifyService",
+}
+
+
+def service_class(name: str):
+    module, _, attr = _CLASSES[name].partition(":")
+    return getattr(importlib.import_module(module), attr)
+
+
+def migrate(settings: Settings, names=SERVICES) -> None:
+    for name in names:
+        upgrade(name, settings.db_url(name))
+
+
+def start(settings: Settings, names=SERVICES) -> list[ServiceContainer]:
+    """Start containers, each with its own HTTP port; consumers first so no event misses its queue."""
+    order = sorted(names, key=lambda n: n == "intake")  # intake (first publisher of a flow) last
+    containers = []
+    try:
+        for name in order:
+            container = ServiceContainer(service_class(name), settings.nameko_config(name))
+            container.start()
+            containers.append(container)
+    except Exception:
+        stop(containers)
+        raise
+    return containers
+
+
+def stop(containers: list[ServiceContainer]) -> None:
+    for container in reversed(containers):
+        container.stop()
+
+
+def run_forever(containers: list[ServiceContainer]) -> None:
+    """Block until SIGTERM/SIGINT (graceful stop) or until a container dies."""
+    stopping = eventlet.event.Event()
+
+    def _on_signal(signum, _frame):
+        log.info("signal %s: stopping", signum)
+        if not stopping.ready():
+            stopping.send(True)
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    watchers = [eventlet.spawn(c.wait) for c in containers]
+    for watcher in watchers:
+        watcher.link(lambda gt: stopping.ready() or stopping.send(False))
+    stopping.wait()
+    stop(containers)

@@ -1,0 +1,160 @@
+"""Settings from the environment (and an optional YAML file), validated once at start-up.
+
+Every setting has one environment variable; a YAML file named by ``DOORSTEP_CONFIG`` may provide the same keys
+(lower-case, without the prefix). The environment wins over the file. A wrong or missing value raises
+:class:`ConfigError` naming the setting, so a pod that is misconfigured stops with a readable message.
+"""
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
+
+SERVICES = ("intake", "routing", "funds", "notify")
+
+# Each service's HTTP port when all four run in one process; a pod sets DOORSTEP_HTTP_PORT instead.
+DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "funds": 8003, "notify": 8004}
+
+_STREET_RE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
+
+
+class ConfigError(Exception):
+    """A setting is missing or invalid; the message names it."""
+
+    def __init__(self, setting: str, problem: str):
+        self.setting = setting
+        super().__init__(f"{setting}: {problem}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    street: str = "lujiazui"
+    broker_uri: str = "memory://"
+    # ``{service}`` is replaced by the service name: one database per service.
+    db_template: str = "sqlite:///var/{service}.db"
+    db_overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    http_host: str = "127.0.0.1"
+    http_port: int | None = None  # None: each service on its DEFAULT_PORTS entry
+    tokens_file: str = "var/tokens.yaml"
+    data_dir: str = "var"
+    handler_attempts: int = 3
+    handler_backoff_s: float = 0.5
+    relay_batch_size: int = 200
+    relay_poll_s: float = 0.2
+    outbox_retention_days: int = 30
+    max_workers: int = 10
+
+    def db_url(self, service: str) -> str:
+        if service in self.db_overrides:
+            return self.db_overrides[service]
+        return self.db_template.format(service=service)
+
+    def port(self, service: str) -> int:
+        return self.http_port if self.http_port is not None else DEFAULT_PORTS[service]
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_uri.startswith("memory://")
+
+    def nameko_config(self, service: str) -> dict:
+        """The dict a nameko container is started with."""
+        config = {
+            "AMQP_URI": self.broker_uri,
+            "WEB_SERVER_ADDRESS": f"{self.http_host}:{self.port(service)}",
+            "max_workers": self.max_workers,
+            "DOORSTEP": self,
+        }
+        if self.embedded_broker:
+            # kombu's in-memory transport polls its queues; its default 1 s would add a second per hop.
+            config["TRANSPORT_OPTIONS"] = {**DEFAULT_TRANSPORT_OPTIONS, "polling_interval": 0.01}
+        return config
+
+
+_ENV = {
+    "street": "DOORSTEP_STREET",
+    "broker_uri": "DOORSTEP_BROKER",
+    "db_template": "DOORSTEP_DB",
+    "http_host": "DOORSTEP_HTTP_HOST",
+    "http_port": "DOORSTEP_HTTP_PORT",
+    "tokens_file": "DOORSTEP_TOKENS_FILE",
+    "data_dir": "DOORSTEP_DATA_DIR",
+    "handler_attempts": "DOORSTEP_HANDLER_ATTEMPTS",
+    "handler_backoff_s": "DOORSTEP_HANDLER_BACKOFF_S",
+    "relay_batch_size": "DOORSTEP_RELAY_BATCH_SIZE",
+    "relay_poll_s": "DOORSTEP_RELAY_POLL_S",
+    "outbox_retention_days": "DOORSTEP_OUTBOX_RETENTION_DAYS",
+    "max_workers": "DOORSTEP_MAX_WORKERS",
+}
+
+
+def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Settings:
+    """Build :class:`Settings` from defaults < YAML file < environment < explicit overrides."""
+    environ = os.environ if environ is None else environ
+    raw: dict = {}
+    config_file = environ.get("DOORSTEP_CONFIG")
+    if config_file:
+        path = Path(config_file)
+        if not path.is_file():
+            raise ConfigError("DOORSTEP_CONFIG", f"file {config_file} does not exist")
+        loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        if not isinstance(loaded, dict):
+            raise ConfigError("DOORSTEP_CONFIG", f"{config_file} must hold a mapping of settings")
+        unknown = set(loaded) - set(_ENV) - {"databases"}
+        if unknown:
+            raise ConfigError("DOORSTEP_CONFIG", f"unknown keys {sorted(unknown)} in {config_file}")
+        raw.update(loaded)
+    for key, var in _ENV.items():
+        if var in environ and environ[var] != "":
+            raw[key] = environ[var]
+    db_overrides = dict(raw.pop("databases", None) or {})
+    for service in SERVICES:
+        var = f"DOORSTEP_DB_{service.upper()}"
+        if environ.get(var):
+            db_overrides[service] = environ[var]
+    raw.update({k: v for k, v in overrides.items() if v is not None})
+    return _validate(raw, db_overrides)
+
+
+def _validate(raw: dict, db_overrides: dict) -> Settings:
+    fields = {f.name: f for f in dataclasses.fields(Settings)}
+    values: dict = {}
+    for key, value in raw.items():
+        setting = _ENV.get(key, key)
+        kind = fields[key].type
+        try:
+            if kind == "int" or kind == "int | None":
+                values[key] = int(value)
+            elif kind == "float":
+                values[key] = float(value)
+            else:
+                values[key] = str(value)
+        except (TypeError, ValueError):
+            raise ConfigError(setting, f"expected a number, got {value!r}") from None
+    settings = Settings(**values, db_overrides=db_overrides)
+
+    if not _STREET_RE.match(settings.street):
+        raise ConfigError("DOORSTEP_STREET", f"{settings.street!r} is not a street code (lower-case letters, digits, '-')")
+    if not re.match(r"^(memory|amqp|pyamqp|amqps)://", settings.broker_uri):
+        raise ConfigError("DOORSTEP_BROKER", f"{settings.broker_uri!r} is not a memory:// or amqp:// URI")
+    if "{service}" not in settings.db_template and set(db_overrides) != set(SERVICES):
+        raise ConfigError(
+            "DOORSTEP_DB",
+            f"{settings.db_template!r} must contain '{{service}}' (one database per service), "
+            "e.g. postgresql://host/doorstep_{service}",
+        )
+    for service in SERVICES:
+        url = settings.db_url(service)
+        if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+            name = f"DOORSTEP_DB_{service.upper()}" if service in db_overrides else "DOORSTEP_DB"
+            raise ConfigError(name, f"{url!r} is not a sqlite:// or postgresql:// URL")
+    if settings.http_port is not None and not 0 < settings.http_port < 65536:
+        raise ConfigError("DOORSTEP_HTTP_PORT", f"{settings.http_port} is not a TCP port")
+    for key in ("handler_attempts", "relay_batch_size", "max_workers"):
+        if getattr(settings, key) < 1:
+            raise ConfigError(_ENV[key], "must be at least 1")
+    return settings

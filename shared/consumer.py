@@ -1,0 +1,172 @@
+"""The idempotent event consumer: a nameko entrypoint with retries and a dead-letter queue.
+
+``@consume("intake", "case.submitted.v1")`` binds a queue named as nameko names it
+(``evt-intake-case.submitted.v1--routing.on_case_submitted``) to the exchange ``intake.events``. Compared with
+nameko's ``event_handler``, which acknowledges and drops a message whose handler raised:
+
+* the raw message is parsed here, so a body that is not JSON, not a valid envelope or not valid for its
+  schema is dead-lettered at once with the reason, and the service keeps consuming;
+* a handler that raises is retried in-process with exponential backoff (the message stays unacknowledged,
+  so a crash meanwhile means redelivery, not loss); after the last attempt the message goes to the
+  service's dead-letter queue with the error, and only then is it acknowledged;
+* a redelivered event already handled (see :class:`shared.db.UnitOfWork`) is acknowledged with no effect.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from datetime import datetime, timezone
+from functools import partial
+
+import eventlet
+from nameko.containers import ContainerBeingKilled
+from nameko.events import EventHandler
+from nameko.extensions import SharedExtension
+from nameko.messaging import QueueConsumer
+
+from shared import metrics
+from shared.broker import DEAD_LETTER_EXCHANGE, OutgoingMessage, dead_letter_queue, make_publisher
+from shared.db import AlreadyHandled
+from shared.events import Envelope, InvalidEnvelope, registry
+
+log = logging.getLogger(__name__)
+
+
+class RawQueueConsumer(QueueConsumer):
+    """nameko's queue consumer, but it hands over undecoded messages.
+
+    nameko decodes in kombu's callback; a body that fails to decode raises inside the consumer thread and
+    kills the container. Passing ``on_message`` makes kombu skip decoding, and the entrypoint decides.
+    """
+
+    def get_consumers(self, consumer_cls, channel):
+        for provider in self._providers:
+            consumer = consumer_cls(
+                queues=[provider.queue],
+                on_message=partial(self._on_raw_message, provider),
+                accept=self.accept,
+            )
+            consumer.qos(prefetch_count=self.prefetch_count)
+            self._consumers[provider] = consumer
+        return self._consumers.values()
+
+    def _on_raw_message(self, provider, message):
+        self.handle_message(provider, None, message)
+
+
+class DeadLetters(SharedExtension):
+    """Publishes failed messages to ``<service>.dead-letter`` with the reason in the headers."""
+
+    def setup(self):
+        settings = self.container.config["DOORSTEP"]
+        self.service = self.container.service_name
+        self.queue = dead_letter_queue(self.service)
+        self.publisher = make_publisher(settings.broker_uri)
+        self._declared = False
+
+    def stop(self):
+        self.publisher.close()
+
+    kill = stop
+
+    def send(self, message, *, consumer: str, queue: str, reason: str, error: str, attempts: int) -> None:
+        if not self._declared:
+            self.publisher.ensure_queue(self.queue, DEAD_LETTER_EXCHANGE, self.service)
+            self._declared = True
+        info = message.delivery_info or {}
+        headers = dict(message.headers or {})
+        headers.update({
+            "x-dead-letter-reason": reason,
+            "x-error": error[:2000],
+            "x-consumer": consumer,
+            "x-original-exchange": info.get("exchange", ""),
+            "x-original-routing-key": info.get("routing_key", ""),
+            "x-original-queue": queue,
+            "x-attempts": attempts,
+            "x-dead-lettered-at": datetime.now(timezone.utc).isoformat(),
+        })
+        body = message.body if isinstance(message.body, bytes) else str(message.body).encode("utf-8")
+        confirmed = self.publisher.publish([
+            OutgoingMessage(DEAD_LETTER_EXCHANGE, self.service, body,
+                            message.properties.get("message_id") or "", headers=headers, exchange_type="direct")
+        ])
+        if not all(confirmed):
+            raise RuntimeError(f"dead-letter queue {self.queue} refused a message")
+
+
+class EventConsumer(EventHandler):
+    queue_consumer = RawQueueConsumer()
+    dead_letters = DeadLetters()
+
+    def __init__(self, source_service: str, routing_key: str, **kwargs):
+        super().__init__(source_service, routing_key, expected_exceptions=(AlreadyHandled,), **kwargs)
+
+    def setup(self):
+        # An unknown type is a typo in code: fail at start-up, not at the first message.
+        self.expected_type = registry().find(self.source_service, self.event_type).type
+        settings = self.container.config["DOORSTEP"]
+        self.attempts = settings.handler_attempts
+        self.backoff_s = settings.handler_backoff_s
+        self.service = self.container.service_name
+        self.consumer_name = f"{self.service}.{self.method_name}"
+        super().setup()
+        metrics.prime(self.service, consumers=[(self.consumer_name, self.expected_type)])
+
+    def handle_message(self, body, message):
+        try:
+            event = Envelope.from_json(message.body)
+            if event.type != self.expected_type:
+                raise InvalidEnvelope(f"type {event.type} arrived on the queue for {self.expected_type}")
+        except InvalidEnvelope as exc:
+            self._dead_letter(message, "invalid-envelope", str(exc), self.expected_type, attempts=0)
+            return
+        self._spawn(message, event, 1)
+
+    def _spawn(self, message, event, attempt):
+        handle_result = partial(self.handle_result, message, event, attempt, time.perf_counter())
+        try:
+            self.container.spawn_worker(self, (event,), {}, context_data=self.unpack_message_headers(message),
+                                        handle_result=handle_result)
+        except ContainerBeingKilled:
+            self.queue_consumer.requeue_message(message)
+
+    def handle_result(self, message, event, attempt, started, worker_ctx, result=None, exc_info=None):
+        metrics.HANDLER_DURATION.labels(self.service, self.consumer_name).observe(time.perf_counter() - started)
+        if exc_info is None or isinstance(exc_info[1], AlreadyHandled):
+            outcome = "handled" if exc_info is None else "duplicate"
+            metrics.EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type, outcome).inc()
+            self.queue_consumer.ack_message(message)
+            return result, None
+        metrics.EVENTS_FAILED.labels(self.service, self.consumer_name, event.type).inc()
+        error = f"{type(exc_info[1]).__name__}: {exc_info[1]}"
+        if attempt < self.attempts:
+            delay = self.backoff_s * 2 ** (attempt - 1)
+            log.warning("%s failed on %s (attempt %d/%d), retrying in %.2fs: %s",
+                        self.consumer_name, event.id, attempt, self.attempts, delay, error)
+            self.container.spawn_managed_thread(
+                partial(self._retry_later, delay, message, event, attempt + 1), identifier="consumer_retry")
+        else:
+            self._dead_letter(message, "handler-failed", error, event.type, attempts=attempt)
+        return result, exc_info
+
+    def _retry_later(self, delay, message, event, attempt):
+        eventlet.sleep(delay)
+        self._spawn(message, event, attempt)
+
+    def _dead_letter(self, message, reason, error, type_name, attempts):
+        log.error("%s: dead-lettering message %s (%s): %s", self.consumer_name,
+                  message.properties.get("message_id"), reason, error)
+        try:
+            self.dead_letters.send(message, consumer=self.consumer_name, queue=self.queue.name, reason=reason,
+                                   error=error, attempts=attempts)
+        except Exception as exc:
+            # Not acknowledged: the broker redelivers it and we try again; nothing is lost.
+            log.error("%s: could not dead-letter (%s); requeueing", self.consumer_name, exc)
+            eventlet.sleep(1)
+            self.queue_consumer.requeue_message(message)
+            return
+        metrics.EVENTS_DEAD_LETTERED.labels(self.service, self.consumer_name, type_name, reason).inc()
+        self.queue_consumer.ack_message(message)
+
+
+consume = EventConsumer.decorator

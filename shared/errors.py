@@ -1,0 +1,24 @@
+"""Domain errors, free of HTTP; the API layer maps them to problem+json (400, 404, 409)."""
+
+
+class DomainError(Exception):
+    status = 400
+    title = "Invalid request"
+
+
+class InvalidInput(DomainError):
+    """Input a person can correct; ``field`` names it (``resident.phone``)."""
+
+    def __init__(self, field: str, reason: str):
+        super().__init__(f"{field}: {reason}")
+        self.field, self.reason = field, reason
+
+
+class NotFound(DomainError):
+    status = 404
+    title = "Not found"
+
+
+class Conflict(DomainError):
+    status = 409
+    title = "Conflict"

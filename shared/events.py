@@ -1,0 +1,192 @@
+"""The public event contract: CloudEvents 1.0 JSON envelopes and the registry of event types.
+
+Other district systems build on these events, so the contract lives in data, once: each type has a JSON
+Schema file ``schemas/<service>/<entity>.<verb>.v<N>.json``. A type's full name is
+``doorstep.<service>.<entity>.<verb>.v<N>``; it is published to the topic exchange ``<service>.events``
+(nameko's convention) with the routing key ``<entity>.<verb>.v<N>``, so a subscriber can bind to one version
+(``case.submitted.v1``), to every version (``case.submitted.*``) or to everything (``#``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+import uuid
+from datetime import datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Iterable
+
+import jsonschema
+
+from shared.personal_data import find_raw_personal_data
+
+SCHEMA_DIR = Path(__file__).parent / "contract" / "schemas"
+ENVELOPE_SCHEMA = json.loads((Path(__file__).parent / "contract" / "envelope.schema.json").read_text("utf-8"))
+_TYPE_RE = re.compile(r"^doorstep\.(?P<service>[a-z]+)\.(?P<name>[a-z_]+\.[a-z_]+)\.v(?P<version>[1-9][0-9]*)$")
+
+
+class SchemaViolation(Exception):
+    """Publishing an event whose data does not match its schema: a programming error, never user input."""
+
+
+class InvalidEnvelope(Exception):
+    """An incoming message is not a valid envelope of a known type; the message says why."""
+
+
+@dataclasses.dataclass(frozen=True)
+class EventType:
+    service: str
+    name: str  # "<entity>.<verb>"
+    version: int
+    schema: dict
+
+    @property
+    def type(self) -> str:
+        return f"doorstep.{self.service}.{self.name}.v{self.version}"
+
+    @property
+    def routing_key(self) -> str:
+        return f"{self.name}.v{self.version}"
+
+    @property
+    def exchange(self) -> str:
+        return f"{self.service}.events"
+
+    @property
+    def dataschema(self) -> str:
+        return f"urn:doorstep:schema:{self.type}"
+
+    def validate(self, data: Any) -> None:
+        validator = _validator(json.dumps(self.schema, sort_keys=True))
+        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        if errors:
+            first = errors[0]
+            where = "/".join(str(p) for p in first.absolute_path) or "(root)"
+            raise jsonschema.ValidationError(f"{self.type} data at {where}: {first.message}")
+
+
+@lru_cache(maxsize=None)
+def _validator(schema_json: str):
+    schema = json.loads(schema_json)
+    cls = jsonschema.validators.validator_for(schema)
+    cls.check_schema(schema)
+    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+class Registry:
+    """Every event type the system publishes, loaded from the schema files."""
+
+    def __init__(self, types: Iterable[EventType]):
+        self._by_type = {t.type: t for t in types}
+
+    @classmethod
+    def load(cls, schema_dir: Path = SCHEMA_DIR) -> "Registry":
+        types = []
+        for path in sorted(schema_dir.glob("*/*.json")):
+            full = f"doorstep.{path.parent.name}.{path.stem}"
+            match = _TYPE_RE.match(full)
+            if not match:
+                raise ValueError(f"{path}: file name does not give an event type of the form <entity>.<verb>.v<N>")
+            schema = json.loads(path.read_text("utf-8"))
+            types.append(EventType(match["service"], match["name"], int(match["version"]), schema))
+        return cls(types)
+
+    def __iter__(self):
+        return iter(sorted(self._by_type.values(), key=lambda t: t.type))
+
+    def get(self, type_name: str) -> EventType:
+        try:
+            return self._by_type[type_name]
+        except KeyError:
+            raise KeyError(f"unknown event type {type_name!r}") from None
+
+    def find(self, service: str, routing_key: str) -> EventType:
+        return self.get(f"doorstep.{service}.{routing_key}")
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    return Registry.load()
+
+
+@dataclasses.dataclass(frozen=True)
+class Envelope:
+    id: str
+    source: str
+    type: str
+    time: str
+    subject: str
+    data: dict
+    street: str
+    dataschema: str
+    specversion: str = "1.0"
+    datacontenttype: str = "application/json"
+    # Set on re-published copies so subscribers can tell a replay from a first delivery.
+    replay: bool = False
+
+    @property
+    def service(self) -> str:
+        return self.type.split(".")[1]
+
+    @property
+    def routing_key(self) -> str:
+        return self.type.split(".", 2)[2]
+
+    def to_dict(self) -> dict:
+        body = dataclasses.asdict(self)
+        if not self.replay:
+            del body["replay"]
+        return body
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+    @classmethod
+    def from_json(cls, body: bytes | str, reg: Registry | None = None) -> "Envelope":
+        """Parse and check an incoming message: envelope shape, known type, data against its schema."""
+        reg = reg or registry()
+        try:
+            raw = json.loads(body)
+        except (ValueError, UnicodeDecodeError) as exc:
+            raise InvalidEnvelope(f"body is not JSON: {exc}") from None
+        try:
+            jsonschema.validate(raw, ENVELOPE_SCHEMA)
+        except jsonschema.ValidationError as exc:
+            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
+            raise InvalidEnvelope(f"not a CloudEvents envelope at {where}: {exc.message}") from None
+        try:
+            event_type = reg.get(raw["type"])
+            event_type.validate(raw["data"])
+        except (KeyError, jsonschema.ValidationError) as exc:
+            raise InvalidEnvelope(str(exc.args[0] if exc.args else exc)) from None
+        fields = {f.name for f in dataclasses.fields(cls)}
+        return cls(**{k: v for k, v in raw.items() if k in fields})
+
+
+def new_event(type_name: str, *, street: str, subject: str, data: dict, reg: Registry | None = None,
+              now: datetime | None = None) -> Envelope:
+    """Build an outgoing event, refusing data that breaks its schema or carries raw personal data."""
+    reg = reg or registry()
+    try:
+        event_type = reg.get(type_name)
+    except KeyError as exc:
+        raise SchemaViolation(str(exc.args[0])) from None
+    try:
+        event_type.validate(data)
+    except jsonschema.ValidationError as exc:
+        raise SchemaViolation(exc.message) from None
+    leak = find_raw_personal_data(data)
+    if leak:
+        raise SchemaViolation(f"{type_name} data at {leak} carries a raw phone or ID-card number; mask it")
+    now = now or datetime.now(timezone.utc)
+    return Envelope(
+        id=str(uuid.uuid4()),
+        source=f"/doorstep/{street}/{event_type.service}",
+        type=event_type.type,
+        time=now.astimezone(timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+        subject=subject,
+        data=data,
+        street=street,
+        dataschema=event_type.dataschema,
+    )

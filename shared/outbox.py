@@ -1,0 +1,161 @@
+"""The outbox relay: publishes committed events, in order, with confirms; marks only confirmed rows sent.
+
+A batch is claimed with ``SELECT … FOR UPDATE SKIP LOCKED`` (PostgreSQL), so several replicas of a service
+can relay side by side without publishing a row twice in normal operation. If the process dies after the
+broker confirmed but before the ``UPDATE``, the rows are published again on restart: consumers are
+idempotent (see the inbox), so that duplicate is harmless. Published rows are kept for replay and deleted
+after the retention period.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+import eventlet
+import sqlalchemy as sa
+from eventlet.queue import LightQueue, Empty, Full
+from nameko.extensions import SharedExtension
+
+from shared import metrics
+from shared.broker import OutgoingMessage, PublishError, make_publisher
+from shared.db import engine_for, outbox, utcnow
+
+log = logging.getLogger(__name__)
+
+
+class Relay:
+    """Moves outbox rows to the broker. Plain object: the nameko extension below schedules it."""
+
+    def __init__(self, service: str, engine: sa.Engine, publisher, batch_size: int = 200):
+        self.service = service
+        self.engine = engine
+        self.publisher = publisher
+        self.batch_size = batch_size
+        self._locking = engine.dialect.name == "postgresql"
+
+    def relay_once(self) -> int:
+        """Publish one batch; return how many rows were marked published."""
+        query = (
+            sa.select(outbox.c.position, outbox.c.event_id, outbox.c.type, outbox.c.exchange,
+                      outbox.c.routing_key, outbox.c.body)
+            .where(outbox.c.published_at.is_(None))
+            .order_by(outbox.c.position)
+            .limit(self.batch_size)
+        )
+        if self._locking:
+            query = query.with_for_update(skip_locked=True)
+        with self.engine.begin() as conn:
+            rows = conn.execute(query).all()
+            if not rows:
+                return 0
+            confirmed = self.publisher.publish([
+                OutgoingMessage(row.exchange, row.routing_key, row.body.encode("utf-8"), row.event_id, row.type)
+                for row in rows
+            ])
+            done = [row.position for row, ok in zip(rows, confirmed) if ok]
+            if done:
+                conn.execute(outbox.update().where(outbox.c.position.in_(done)).values(published_at=utcnow()))
+        for row, ok in zip(rows, confirmed):
+            if ok:
+                metrics.EVENTS_PUBLISHED.labels(self.service, row.type).inc()
+        if len(done) < len(rows):
+            metrics.EVENTS_PUBLISH_FAILED.labels(self.service).inc(len(rows) - len(done))
+        return len(done)
+
+    def drain(self) -> int:
+        """Publish until nothing is pending (used by tools and tests)."""
+        total = 0
+        while (n := self.relay_once()):
+            total += n
+        return total
+
+    def measure_backlog(self) -> None:
+        with self.engine.connect() as conn:
+            count, oldest = conn.execute(
+                sa.select(sa.func.count(), sa.func.min(outbox.c.created_at)).where(outbox.c.published_at.is_(None))
+            ).one()
+        metrics.OUTBOX_BACKLOG.labels(self.service).set(count)
+        age = 0.0
+        if oldest is not None:
+            age = max(0.0, (utcnow() - oldest).total_seconds())
+        metrics.OUTBOX_OLDEST_AGE.labels(self.service).set(age)
+
+    def purge_published(self, retention_days: int) -> int:
+        cutoff = utcnow() - timedelta(days=retention_days)
+        with self.engine.begin() as conn:
+            result = conn.execute(outbox.delete().where(outbox.c.published_at < cutoff))
+        return result.rowcount
+
+
+class OutboxRelay(SharedExtension):
+    """Runs the relay in a managed green thread of the service container.
+
+    It wakes when a unit of work commits events (same process) and otherwise polls, so rows written by
+    another process (a migration, a previous crashed instance) are published too.
+    """
+
+    def setup(self):
+        settings = self.container.config["DOORSTEP"]
+        self.settings = settings
+        service = self.container.service_name
+        self.relay = Relay(service, engine_for(settings.db_url(service)), make_publisher(settings.broker_uri),
+                           settings.relay_batch_size)
+        self._wakeup = LightQueue(maxsize=1)
+        self._running = False
+        self._gt = None
+
+    def start(self):
+        self._running = True
+        self._gt = self.container.spawn_managed_thread(self._run, identifier="outbox_relay")
+
+    def stop(self):
+        self._running = False
+        self.wake()
+        if self._gt is not None:
+            self._gt.wait()
+        self.relay.publisher.close()
+
+    def kill(self):
+        self._running = False
+        if self._gt is not None:
+            self._gt.kill()
+        self.relay.publisher.close()
+
+    def wake(self, *_):
+        try:
+            self._wakeup.put_nowait(True)
+        except Full:
+            pass
+
+    def _run(self):
+        failures = 0
+        last_measure = last_purge = 0.0
+        clock = eventlet.hubs.get_hub().clock
+        while self._running:
+            try:
+                published = self.relay.relay_once()
+                failures = 0
+            except (PublishError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+                failures += 1
+                published = 0
+                metrics.RELAY_ERRORS.labels(self.relay.service).inc()
+                log.warning("outbox relay of %s: %s (retry %d)", self.relay.service, exc, failures)
+                eventlet.sleep(min(5.0, 0.2 * 2 ** min(failures, 5)))
+            now = clock()
+            if now - last_measure > 1.0:
+                last_measure = now
+                try:
+                    self.relay.measure_backlog()
+                except sa.exc.SQLAlchemyError:
+                    pass
+            if now - last_purge > 3600:
+                last_purge = now
+                try:
+                    self.relay.purge_published(self.settings.outbox_retention_days)
+                except sa.exc.SQLAlchemyError as exc:
+                    log.warning("outbox purge of %s failed: %s", self.relay.service, exc)
+            if published < self.relay.batch_size:
+                try:
+                    self._wakeup.get(timeout=self.settings.relay_poll_s)
+                except Empty:
+                    pass

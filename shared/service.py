@@ -1,0 +1,97 @@
+"""What every Doorstep service is made of, besides its own domain: a unit of work, health and metrics.
+
+A service class subclasses :class:`DoorstepService`, names itself and its unit of work::
+
+    class IntakeService(DoorstepService):
+        name = "intake"
+        uow = UnitOfWorkProvider(IntakeUnitOfWork)
+
+and gets ``/healthz``, ``/readyz`` and ``/metrics`` on its HTTP port, and an outbox relay.
+"""
+from __future__ import annotations
+
+import kombu
+import sqlalchemy as sa
+from nameko.extensions import DependencyProvider
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from sqlalchemy.orm import sessionmaker
+from werkzeug.wrappers import Response
+
+from shared import metrics
+from shared.consumer import EventConsumer
+from shared.db import UnitOfWork, engine_for
+from shared.events import registry
+from shared.http import api
+from shared.migrations import is_current
+from shared.outbox import OutboxRelay
+
+
+class UnitOfWorkProvider(DependencyProvider):
+    """Injects a fresh unit of work per worker; for an event consumer it carries the inbox key."""
+
+    relay = OutboxRelay()
+
+    def __init__(self, uow_class: type[UnitOfWork] = UnitOfWork):
+        self.uow_class = uow_class
+
+    def setup(self):
+        self.settings = self.container.config["DOORSTEP"]
+        service = self.container.service_name
+        self.engine = engine_for(self.settings.db_url(service), pool_size=self.settings.max_workers + 2)
+        self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        metrics.prime(service, published_types=[t.type for t in registry() if t.service == service])
+
+    def get_dependency(self, worker_ctx):
+        inbox_key = None
+        if isinstance(worker_ctx.entrypoint, EventConsumer):
+            inbox_key = (worker_ctx.entrypoint.consumer_name, worker_ctx.args[0])
+        return self.uow_class(self.session_factory, self.settings.street, inbox_key, on_commit=self.relay.wake)
+
+
+class HealthCheck(DependencyProvider):
+    """Readiness: the database answers and is migrated to head, the broker accepts a connection."""
+
+    def setup(self):
+        self.settings = self.container.config["DOORSTEP"]
+        self.service = self.container.service_name
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+    def problems(self) -> dict[str, str]:
+        found = {}
+        engine = engine_for(self.settings.db_url(self.service))
+        try:
+            with engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+            if not is_current(self.service, engine):
+                found["migrations"] = "database is not at the latest migration; run 'doorstep migrate'"
+        except sa.exc.SQLAlchemyError as exc:
+            found["database"] = f"unreachable: {type(exc).__name__}"
+        if not self.settings.embedded_broker:
+            try:
+                with kombu.Connection(self.settings.broker_uri, connect_timeout=2) as conn:
+                    conn.ensure_connection(max_retries=1)
+            except Exception as exc:
+                found["broker"] = f"unreachable: {type(exc).__name__}"
+        return found
+
+
+class DoorstepService:
+    name: str
+    health = HealthCheck()
+
+    @api("GET", "/healthz")
+    def healthz(self, request):
+        return {"status": "alive", "service": self.name}
+
+    @api("GET", "/readyz")
+    def readyz(self, request):
+        problems = self.health.problems()
+        if problems:
+            return 503, {"status": "not ready", "service": self.name, "problems": problems}
+        return {"status": "ready", "service": self.name}
+
+    @api("GET", "/metrics")
+    def metrics(self, request):
+        return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
