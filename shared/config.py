@@ -39,7 +39,8 @@ class Settings:
     db_template: str = "sqlite:///var/{service}.db"
     db_overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)
     http_host: str = "127.0.0.1"
-    http_port: int | None = None  # None: each service on its DEFAULT_PORTS entry
+    http_port: int | None = None  # None: each service on its own port (DEFAULT_PORTS, or ports below)
+    ports: Mapping[str, int] = dataclasses.field(default_factory=dict)
     tokens_file: str = "var/tokens.yaml"
     data_dir: str = "var"
     handler_attempts: int = 3
@@ -55,7 +56,9 @@ class Settings:
         return self.db_template.format(service=service)
 
     def port(self, service: str) -> int:
-        return self.http_port if self.http_port is not None else DEFAULT_PORTS[service]
+        if self.http_port is not None:
+            return self.http_port
+        return self.ports.get(service, DEFAULT_PORTS[service])
 
     @property
     def embedded_broker(self) -> bool:
@@ -116,11 +119,12 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Sett
         var = f"DOORSTEP_DB_{service.upper()}"
         if environ.get(var):
             db_overrides[service] = environ[var]
+    ports = overrides.pop("ports", None) or {}
     raw.update({k: v for k, v in overrides.items() if v is not None})
-    return _validate(raw, db_overrides)
+    return _validate(raw, db_overrides, ports)
 
 
-def _validate(raw: dict, db_overrides: dict) -> Settings:
+def _validate(raw: dict, db_overrides: dict, ports: Mapping[str, int]) -> Settings:
     fields = {f.name: f for f in dataclasses.fields(Settings)}
     values: dict = {}
     for key, value in raw.items():
@@ -135,7 +139,7 @@ def _validate(raw: dict, db_overrides: dict) -> Settings:
                 values[key] = str(value)
         except (TypeError, ValueError):
             raise ConfigError(setting, f"expected a number, got {value!r}") from None
-    settings = Settings(**values, db_overrides=db_overrides)
+    settings = Settings(**values, db_overrides=db_overrides, ports=dict(ports))
 
     if not _STREET_RE.match(settings.street):
         raise ConfigError("DOORSTEP_STREET", f"{settings.street!r} is not a street code (lower-case letters, digits, '-')")

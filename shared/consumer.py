@@ -39,6 +39,12 @@ class RawQueueConsumer(QueueConsumer):
     kills the container. Passing ``on_message`` makes kombu skip decoding, and the entrypoint decides.
     """
 
+    def consume(self, *args, **kwargs):
+        # kombu checks for a stop request between waits of ``safety_interval`` (1 s by default); a shorter
+        # wait makes a container stop (a rolling update, a test teardown) in a tenth of the time.
+        kwargs.setdefault("safety_interval", 0.1)
+        return super().consume(*args, **kwargs)
+
     def get_consumers(self, consumer_cls, channel):
         for provider in self._providers:
             consumer = consumer_cls(

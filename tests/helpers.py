@@ -1,0 +1,80 @@
+"""Small helpers for the tests: HTTP calls to a running service and waiting for eventual outcomes."""
+import json
+import time
+
+import kombu
+import requests
+import sqlalchemy as sa
+
+from shared.db import engine_for
+
+CASE = {
+    "matter_code": "property-repair",
+    "kind": "request",
+    "urgency": "normal",
+    "description": "楼道灯不亮",
+    "resident": {"name": "王阿姨", "phone": "13812345678", "area": "shixin", "building": "12", "room": "301"},
+}
+
+
+def base_url(settings, service):
+    return f"http://127.0.0.1:{settings.port(service)}"
+
+
+def submit_case(settings, token, body=None, **overrides):
+    payload = {**CASE, **overrides} if body is None else body
+    return requests.post(f"{base_url(settings, 'intake')}/intake/cases", json=payload,
+                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
+
+
+def get(settings, service, path, token):
+    return requests.get(f"{base_url(settings, service)}{path}", headers={"Authorization": f"Bearer {token}"},
+                        timeout=10)
+
+
+def wait_for(predicate, timeout=15.0, interval=0.05, message="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def count_rows(settings, service, table, where=None):
+    with engine_for(settings.db_url(service)).connect() as conn:
+        query = f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else "")
+        return conn.execute(sa.text(query)).scalar()
+
+
+def case_fully_handled(settings, token, case_id):
+    """Routed at intake and both notifications (resident, unit) recorded by notify."""
+    case = get(settings, "intake", f"/intake/cases/{case_id}", token).json()
+    deliveries = get(settings, "notify", f"/notify/deliveries?case_id={case_id}", token).json()
+    return case["status"] == "routed" and len(deliveries) == 2
+
+
+def drain_queue(amqp_url, queue, timeout=2.0):
+    """Every message in ``queue`` as (headers, raw body), acknowledged; waits up to ``timeout`` for the first."""
+    out = []
+    deadline = time.monotonic() + timeout
+    with kombu.Connection(amqp_url) as conn:
+        channel = conn.channel()
+        q = kombu.Queue(queue, durable=True, channel=channel)
+        q.declare()
+        while True:
+            msg = q.get(no_ack=False)
+            if msg is None:
+                if out or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+                continue
+            out.append((dict(msg.headers or {}), msg.body))
+            msg.ack()
+    return out
+
+
+def envelope_json(envelope):
+    return json.dumps(envelope.to_dict(), ensure_ascii=False).encode("utf-8")

@@ -1,0 +1,122 @@
+"""The idempotent consumer on the real broker and PostgreSQL: redelivery has no second effect, failures are
+retried and then dead-lettered with the reason, poison messages never stop the service."""
+import json
+import uuid
+
+import kombu
+import pytest
+
+from helpers import count_rows, drain_queue, wait_for
+from shared.consumer import consume
+from shared.events import new_event
+from shared.service import DoorstepService, UnitOfWorkProvider
+from services.routing.domain import Decision, Unit, assign
+from services.routing.persistence import RoutingUnitOfWork
+
+
+def submitted_event(street="lujiazui", **data):
+    return new_event("doorstep.intake.case.submitted.v1", street=street, subject="case/x", data={
+        "case_id": str(uuid.uuid4()), "matter_code": "property-repair", "category": "property",
+        "channel": "counter", "kind": "request", "urgency": "normal", "area": "shixin",
+        "resident": {"resident_id": str(uuid.uuid4()), "phone_masked": "138****5678"},
+        "submitted_at": "2026-11-23T08:00:00+00:00", **data,
+    })
+
+
+def publish_raw(amqp_url, body, routing_key="case.submitted.v1", exchange="intake.events", **props):
+    with kombu.Connection(amqp_url) as conn:
+        producer = conn.Producer()
+        producer.publish(body, exchange=kombu.Exchange(exchange, "topic", durable=True), routing_key=routing_key,
+                         content_type=props.pop("content_type", "application/json"), content_encoding="utf-8",
+                         declare=[kombu.Exchange(exchange, "topic", durable=True)], **props)
+
+
+def publish_event(amqp_url, envelope):
+    publish_raw(amqp_url, envelope.to_json(), routing_key=envelope.routing_key, exchange=f"{envelope.service}.events",
+                message_id=envelope.id)
+
+
+def test_redelivered_event_has_no_second_effect(infra_settings, start_services):
+    settings, _ = start_services(infra_settings, ["routing"])
+    event = submitted_event()
+
+    # The broker delivers the same event three times (a relay retry, a redelivery after a crash ...).
+    for _ in range(3):
+        publish_event(settings.broker_uri, event)
+
+    wait_for(lambda: count_rows(settings, "routing", "inbox") == 1, message="event recorded in the inbox")
+    from shared import metrics
+    wait_for(lambda: metrics.EVENTS_CONSUMED.labels(
+        "routing", "routing.on_case_submitted", event.type, "duplicate")._value.get() >= 2, message="duplicates")
+    assert count_rows(settings, "routing", "assignments") == 1
+    assert count_rows(settings, "routing", "outbox", "type = 'doorstep.routing.case.routed.v1'") == 1
+
+
+def test_poison_messages_are_dead_lettered_with_reason_and_the_next_is_handled(infra_settings, start_services):
+    settings, _ = start_services(infra_settings, ["routing"])
+
+    publish_raw(settings.broker_uri, b"\xff\xfe not json at all", message_id="poison-1")
+    broken = submitted_event().to_dict()
+    del broken["data"]["area"]  # valid JSON envelope, but the data breaks the schema
+    publish_raw(settings.broker_uri, json.dumps(broken).encode(), message_id="poison-2")
+    publish_raw(settings.broker_uri, b'{"hello": "world"}', message_id="poison-3")
+    good = submitted_event()
+    publish_event(settings.broker_uri, good)
+
+    # The good event after the poison is still handled ...
+    wait_for(lambda: count_rows(settings, "routing", "assignments") == 1, message="good event handled")
+    # ... and each poison message waits in the dead-letter queue with its reason.
+    dead = drain_queue(settings.broker_uri, "routing.dead-letter")
+    assert len(dead) == 3
+    reasons = {headers["x-dead-letter-reason"] for headers, _ in dead}
+    assert reasons == {"invalid-envelope"}
+    errors = " | ".join(headers["x-error"] for headers, _ in dead)
+    assert "not JSON" in errors
+    assert "area" in errors  # names the field the schema missed
+    assert all(h["x-original-queue"] == "evt-intake-case.submitted.v1--routing.on_case_submitted" for h, _ in dead)
+
+
+FAILURES: dict[str, int] = {}
+
+
+class FlakyRouting(DoorstepService):
+    """Routing with a handler that fails a set number of times per event before it succeeds."""
+
+    name = "routing"
+    uow = UnitOfWorkProvider(RoutingUnitOfWork)
+
+    @consume("intake", "case.submitted.v1")
+    def flaky(self, event):
+        with self.uow as uow:
+            unit = Unit("shixin-pm", "物业", "property-company")
+            uow.assignments.add(assign(event.data["case_id"], "shixin", Decision(unit, "test", "test"),
+                                       __import__("shared.db", fromlist=["utcnow"]).utcnow()))
+            if FAILURES.get(event.id, 0) > 0:
+                FAILURES[event.id] -= 1
+                raise RuntimeError("handling unit's directory is unavailable")
+            uow.commit()
+
+
+@pytest.mark.parametrize("failures, handled", [(2, True), (5, False)])
+def test_failing_handler_is_retried_then_dead_lettered(infra_settings, start_services, failures, handled):
+    # Three attempts: two failures then success is handled once; five failures end in the dead-letter queue.
+    settings, _ = start_services(infra_settings, service_class=FlakyRouting)
+    event = submitted_event()
+    FAILURES[event.id] = failures
+    publish_event(settings.broker_uri, event)
+
+    if handled:
+        wait_for(lambda: count_rows(settings, "routing", "inbox") == 1, message="handled on the third attempt")
+        assert count_rows(settings, "routing", "assignments") == 1  # failed attempts left nothing behind
+        assert FAILURES[event.id] == 0
+        assert drain_queue(settings.broker_uri, "routing.dead-letter", timeout=0.5) == []
+    else:
+        dead = wait_for(lambda: drain_queue(settings.broker_uri, "routing.dead-letter", timeout=0.5),
+                        message="dead letter")
+        headers, body = dead[0]
+        assert headers["x-dead-letter-reason"] == "handler-failed"
+        assert headers["x-attempts"] == 3
+        assert "directory is unavailable" in headers["x-error"]
+        assert json.loads(body)["id"] == event.id  # the original message, unchanged, ready for replay
+        assert count_rows(settings, "routing", "assignments") == 0
+        assert count_rows(settings, "routing", "inbox") == 0
