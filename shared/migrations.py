@@ -48,7 +48,14 @@ def current_revision(engine: sa.Engine) -> str | None:
 
 
 def is_current(service: str, engine: sa.Engine) -> bool:
-    return current_revision(engine) == head_revision(service)
+    """At our head, or ahead of it: during a rolling update the migration Job runs first, and pods of the
+    previous image must stay ready on a database that a newer (additive) migration has moved on."""
+    current = current_revision(engine)
+    if current is None:
+        return False
+    script = ScriptDirectory.from_config(alembic_config(service))
+    known = {rev.revision for rev in script.walk_revisions()}
+    return current == script.get_current_head() or current not in known
 
 
 def create_messaging_tables_v1(op) -> None:

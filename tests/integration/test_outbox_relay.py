@@ -1,0 +1,134 @@
+"""The transactional outbox and its relay on the real broker and PostgreSQL."""
+import json
+import uuid
+
+import kombu
+import pytest
+import sqlalchemy as sa
+
+from helpers import count_rows, drain_queue
+from shared.broker import ConfirmingPublisher, OutgoingMessage, PublishError
+from shared.db import engine_for, outbox
+from shared.events import SchemaViolation
+from shared.outbox import Relay
+from shared.service import UnitOfWorkProvider  # noqa: F401  (the provider wires the same pieces)
+from services.intake.persistence import IntakeUnitOfWork
+from sqlalchemy.orm import sessionmaker
+
+
+def status_event_data(case_id):
+    return {"case_id": case_id, "status": "routed", "previous_status": "submitted",
+            "changed_at": "2026-11-23T08:00:00+00:00"}
+
+
+def make_uow(settings):
+    engine = engine_for(settings.db_url("intake"))
+    return IntakeUnitOfWork(sessionmaker(engine), settings.street)
+
+
+def bind_subscriber_queue(amqp_url, name="subscriber"):
+    """A plain AMQP subscriber (no nameko) bound to every event of intake."""
+    with kombu.Connection(amqp_url) as conn:
+        exchange = kombu.Exchange("intake.events", "topic", durable=True)
+        kombu.Queue(name, exchange, routing_key="#", durable=True)(conn.default_channel).declare()
+    return name
+
+
+def test_state_change_and_event_commit_together_or_not_at_all(infra_settings):
+    uow = make_uow(infra_settings)
+    with uow:
+        uow.emit("doorstep.intake.case.status_changed.v1", subject="case/1", data=status_event_data(str(uuid.uuid4())))
+        # no commit: leaving the block rolls back
+    assert count_rows(infra_settings, "intake", "outbox") == 0
+
+    with uow:
+        uow.emit("doorstep.intake.case.status_changed.v1", subject="case/1", data=status_event_data(str(uuid.uuid4())))
+        uow.commit()
+    assert count_rows(infra_settings, "intake", "outbox") == 1
+
+
+def test_publishing_data_that_breaks_its_schema_raises(infra_settings):
+    uow = make_uow(infra_settings)
+    with uow, pytest.raises(SchemaViolation, match="status"):
+        uow.emit("doorstep.intake.case.status_changed.v1", subject="case/1", data={"case_id": str(uuid.uuid4())})
+    with uow, pytest.raises(SchemaViolation, match="raw phone"):
+        data = {**status_event_data(str(uuid.uuid4())), "reason": "resident 13812345678 asked"}
+        uow.emit("doorstep.intake.case.status_changed.v1", subject="case/1", data=data)
+
+
+def test_relay_publishes_in_order_with_confirms_and_marks_only_confirmed_rows(infra_settings):
+    queue = bind_subscriber_queue(infra_settings.broker_uri)
+    uow = make_uow(infra_settings)
+    ids = [str(uuid.uuid4()) for _ in range(25)]
+    with uow:
+        for case_id in ids:
+            uow.emit("doorstep.intake.case.status_changed.v1", subject=f"case/{case_id}",
+                     data=status_event_data(case_id))
+        uow.commit()
+
+    engine = engine_for(infra_settings.db_url("intake"))
+    relay = Relay("intake", engine, ConfirmingPublisher(infra_settings.broker_uri), batch_size=10)
+    assert relay.drain() == 25
+    assert count_rows(infra_settings, "intake", "outbox", "published_at IS NULL") == 0
+
+    received = drain_queue(infra_settings.broker_uri, queue)
+    assert [json.loads(body)["data"]["case_id"] for _, body in received] == ids
+    # Published rows are kept for replay.
+    assert count_rows(infra_settings, "intake", "outbox") == 25
+
+
+class RefusingPublisher:
+    """The broker nacks every other message (e.g. a queue over its length limit with reject-publish)."""
+
+    def __init__(self, real):
+        self.real = real
+
+    def publish(self, messages):
+        confirmed = self.real.publish(messages)
+        return [ok and i % 2 == 0 for i, ok in enumerate(confirmed)]
+
+
+def test_unconfirmed_rows_stay_pending_and_go_out_on_the_next_pass(infra_settings):
+    uow = make_uow(infra_settings)
+    with uow:
+        for _ in range(4):
+            uow.emit("doorstep.intake.case.status_changed.v1", subject="case/x", data=status_event_data(str(uuid.uuid4())))
+        uow.commit()
+    engine = engine_for(infra_settings.db_url("intake"))
+    real = ConfirmingPublisher(infra_settings.broker_uri)
+    assert Relay("intake", engine, RefusingPublisher(real)).relay_once() == 2
+    assert count_rows(infra_settings, "intake", "outbox", "published_at IS NULL") == 2
+    assert Relay("intake", engine, real).relay_once() == 2
+    assert count_rows(infra_settings, "intake", "outbox", "published_at IS NULL") == 0
+
+
+def test_relay_survives_an_unreachable_broker_and_resumes(infra_settings):
+    uow = make_uow(infra_settings)
+    with uow:
+        uow.emit("doorstep.intake.case.status_changed.v1", subject="case/x", data=status_event_data(str(uuid.uuid4())))
+        uow.commit()
+    engine = engine_for(infra_settings.db_url("intake"))
+    dead = Relay("intake", engine, ConfirmingPublisher("amqp://guest:guest@127.0.0.1:1/"))
+    with pytest.raises(PublishError, match="cannot reach the broker"):
+        dead.relay_once()
+    assert count_rows(infra_settings, "intake", "outbox", "published_at IS NULL") == 1  # nothing marked
+    assert Relay("intake", engine, ConfirmingPublisher(infra_settings.broker_uri)).relay_once() == 1
+
+
+def test_two_relays_side_by_side_never_publish_a_row_twice(infra_settings):
+    """Replicas of a service relay the same outbox; SKIP LOCKED hands each row to one of them."""
+    import eventlet
+
+    queue = bind_subscriber_queue(infra_settings.broker_uri)
+    uow = make_uow(infra_settings)
+    with uow:
+        for _ in range(300):
+            uow.emit("doorstep.intake.case.status_changed.v1", subject="case/x", data=status_event_data(str(uuid.uuid4())))
+        uow.commit()
+    engine = engine_for(infra_settings.db_url("intake"))
+    relays = [Relay("intake", engine, ConfirmingPublisher(infra_settings.broker_uri), batch_size=20) for _ in range(3)]
+    totals = [gt.wait() for gt in [eventlet.spawn(r.drain) for r in relays]]
+    assert sum(totals) == 300
+    received = drain_queue(infra_settings.broker_uri, queue)
+    ids = [json.loads(body)["id"] for _, body in received]
+    assert len(ids) == 300 and len(set(ids)) == 300
