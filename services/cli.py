@@ -129,7 +129,10 @@ def events_tail(broker, exchanges, binding, count, as_json):
     if settings.embedded_broker:
         raise click.ClickException("events tail needs a real broker (--broker amqp://…): memory:// is per process")
     exchanges = exchanges or [f"{s}.events" for s in SERVICES]
-    for envelope in tail_events(settings.broker_uri, exchanges, binding, count):
+    def ready():
+        click.echo(f"following {', '.join(exchanges)} ({binding})", err=True)
+
+    for envelope in tail_events(settings.broker_uri, exchanges, binding, count, on_ready=ready):
         if as_json:
             click.echo(json.dumps(envelope, ensure_ascii=False))
         else:

@@ -1,6 +1,7 @@
 """Small helpers for the tests: HTTP calls to a running service and waiting for eventual outcomes."""
 import json
 import time
+import uuid
 
 import kombu
 import requests
@@ -76,5 +77,27 @@ def drain_queue(amqp_url, queue, timeout=2.0):
     return out
 
 
-def envelope_json(envelope):
-    return json.dumps(envelope.to_dict(), ensure_ascii=False).encode("utf-8")
+def submitted_data(**overrides):
+    """Data of a valid doorstep.intake.case.submitted.v1 event."""
+    return {
+        "case_id": str(uuid.uuid4()), "matter_code": "property-repair", "category": "property", "channel": "counter",
+        "kind": "request", "urgency": "normal", "area": "shixin",
+        "resident": {"resident_id": str(uuid.uuid4()), "phone_masked": "138****5678"},
+        "submitted_at": "2026-11-23T08:00:00+00:00", **overrides,
+    }
+
+
+def submitted_events_in_outbox(settings, count=1):
+    """Commit ``count`` case.submitted events to intake's outbox, unpublished, as intake does; return their ids."""
+    from sqlalchemy.orm import sessionmaker
+    from services.intake.persistence import IntakeUnitOfWork
+
+    uow = IntakeUnitOfWork(sessionmaker(engine_for(settings.db_url("intake"))), settings.street)
+    ids = []
+    with uow:
+        for _ in range(count):
+            data = submitted_data()
+            ids.append(uow.emit("doorstep.intake.case.submitted.v1", subject=f"case/{data['case_id']}",
+                                data=data).id)
+        uow.commit()
+    return ids

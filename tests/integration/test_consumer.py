@@ -1,26 +1,22 @@
 """The idempotent consumer on the real broker and PostgreSQL: redelivery has no second effect, failures are
 retried and then dead-lettered with the reason, poison messages never stop the service."""
 import json
-import uuid
 
 import kombu
 import pytest
 
-from helpers import count_rows, drain_queue, wait_for
+from helpers import count_rows, drain_queue, submitted_data, wait_for
 from shared.consumer import consume
+from shared.db import utcnow
 from shared.events import new_event
 from shared.service import DoorstepService, UnitOfWorkProvider
 from services.routing.domain import Decision, Unit, assign
 from services.routing.persistence import RoutingUnitOfWork
 
 
-def submitted_event(street="lujiazui", **data):
-    return new_event("doorstep.intake.case.submitted.v1", street=street, subject="case/x", data={
-        "case_id": str(uuid.uuid4()), "matter_code": "property-repair", "category": "property",
-        "channel": "counter", "kind": "request", "urgency": "normal", "area": "shixin",
-        "resident": {"resident_id": str(uuid.uuid4()), "phone_masked": "138****5678"},
-        "submitted_at": "2026-11-23T08:00:00+00:00", **data,
-    })
+def submitted_event(**data):
+    return new_event("doorstep.intake.case.submitted.v1", street="lujiazui", subject="case/x",
+                     data=submitted_data(**data))
 
 
 def publish_raw(amqp_url, body, routing_key="case.submitted.v1", exchange="intake.events", **props):
@@ -89,8 +85,7 @@ class FlakyRouting(DoorstepService):
     def flaky(self, event):
         with self.uow as uow:
             unit = Unit("shixin-pm", "物业", "property-company")
-            uow.assignments.add(assign(event.data["case_id"], "shixin", Decision(unit, "test", "test"),
-                                       __import__("shared.db", fromlist=["utcnow"]).utcnow()))
+            uow.assignments.add(assign(event.data["case_id"], "shixin", Decision(unit, "test", "test"), utcnow()))
             if FAILURES.get(event.id, 0) > 0:
                 FAILURES[event.id] -= 1
                 raise RuntimeError("handling unit's directory is unavailable")
@@ -120,3 +115,21 @@ def test_failing_handler_is_retried_then_dead_lettered(infra_settings, start_ser
         assert json.loads(body)["id"] == event.id  # the original message, unchanged, ready for replay
         assert count_rows(settings, "routing", "assignments") == 0
         assert count_rows(settings, "routing", "inbox") == 0
+
+
+def test_dead_letters_can_be_inspected_and_replayed_once_fixed(infra_settings, start_services):
+    from services.tools import peek_dead_letters, replay_dead_letters
+
+    settings, containers = start_services(infra_settings, service_class=FlakyRouting)
+    event = submitted_event()
+    FAILURES[event.id] = 3  # fails all three attempts: dead-lettered
+    publish_event(settings.broker_uri, event)
+    wait_for(lambda: peek_dead_letters(settings.broker_uri, "routing"), message="dead letter")
+    assert peek_dead_letters(settings.broker_uri, "routing")[0][0]["x-consumer"] == "routing.flaky"
+
+    # The cause is fixed; the operator replays, and the event is handled once.
+    assert FAILURES[event.id] == 0
+    assert replay_dead_letters(settings.broker_uri, "routing") == 1
+    wait_for(lambda: count_rows(settings, "routing", "inbox") == 1, message="replayed event handled")
+    assert count_rows(settings, "routing", "assignments") == 1
+    assert peek_dead_letters(settings.broker_uri, "routing") == []

@@ -1,0 +1,39 @@
+import pytest
+
+from shared.config import ConfigError, load_settings
+
+
+def test_defaults_are_the_embedded_system():
+    settings = load_settings(environ={})
+    assert settings.broker_uri == "memory://"
+    assert settings.db_url("routing") == "sqlite:///var/routing.db"
+    assert settings.port("notify") == 8004
+
+
+def test_environment_overrides_file_and_names_per_service_databases(tmp_path):
+    config = tmp_path / "doorstep.yaml"
+    config.write_text("street: huamu\nbroker_uri: amqp://a@b/\n", "utf-8")
+    settings = load_settings(environ={"DOORSTEP_CONFIG": str(config), "DOORSTEP_BROKER": "amqp://x@y/",
+                                      "DOORSTEP_DB_INTAKE": "postgresql://h/intake_only"})
+    assert settings.street == "huamu"
+    assert settings.broker_uri == "amqp://x@y/"
+    assert settings.db_url("intake") == "postgresql://h/intake_only"
+    assert settings.db_url("funds") == "sqlite:///var/funds.db"
+
+
+@pytest.mark.parametrize("environ, setting", [
+    ({"DOORSTEP_DB": "postgresql://h/doorstep"}, "DOORSTEP_DB"),  # one database for four services
+    ({"DOORSTEP_DB": "mysql://h/{service}"}, "DOORSTEP_DB"),
+    ({"DOORSTEP_DB_FUNDS": "oracle://x"}, "DOORSTEP_DB_FUNDS"),
+    ({"DOORSTEP_STREET": "陆家嘴"}, "DOORSTEP_STREET"),
+    ({"DOORSTEP_BROKER": "redis://h"}, "DOORSTEP_BROKER"),
+    ({"DOORSTEP_HTTP_PORT": "eighty"}, "DOORSTEP_HTTP_PORT"),
+    ({"DOORSTEP_HTTP_PORT": "70000"}, "DOORSTEP_HTTP_PORT"),
+    ({"DOORSTEP_HANDLER_ATTEMPTS": "0"}, "DOORSTEP_HANDLER_ATTEMPTS"),
+    ({"DOORSTEP_CONFIG": "/no/such/file.yaml"}, "DOORSTEP_CONFIG"),
+])
+def test_a_wrong_value_stops_start_up_naming_the_setting(environ, setting):
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ=environ)
+    assert error.value.setting == setting
+    assert str(error.value).startswith(setting)
