@@ -11,8 +11,10 @@ from typing import Any
 MOBILE_RE = re.compile(r"^1[3-9][0-9]{9}$")
 # 18-character resident identity card number (GB 11643): 17 digits and a digit or X check character.
 ID_CARD_RE = re.compile(r"^[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx]$")
+# A number standing on its own: not part of a longer run of letters or digits (a UUID's hex, a code).
 _EMBEDDED_RE = re.compile(
-    r"(?<![0-9])(1[3-9][0-9]{9}|[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])[0-9]{3}[0-9Xx])(?![0-9])"
+    r"(?<![0-9A-Za-z])(1[3-9][0-9]{9}|[1-9][0-9]{5}(18|19|20)[0-9]{2}(0[1-9]|1[0-2])(0[1-9]|[12][0-9]|3[01])"
+    r"[0-9]{3}[0-9Xx])(?![0-9A-Za-z])"
 )
 _ID_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _ID_CHECK = "10X98765432"

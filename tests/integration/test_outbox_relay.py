@@ -4,14 +4,12 @@ import uuid
 
 import kombu
 import pytest
-import sqlalchemy as sa
 
-from helpers import count_rows, drain_queue
-from shared.broker import ConfirmingPublisher, OutgoingMessage, PublishError
-from shared.db import engine_for, outbox
+from helpers import count_rows, drain_queue, submitted_events_in_outbox
+from shared.broker import ConfirmingPublisher, PublishError
+from shared.db import engine_for
 from shared.events import SchemaViolation
 from shared.outbox import Relay
-from shared.service import UnitOfWorkProvider  # noqa: F401  (the provider wires the same pieces)
 from services.intake.persistence import IntakeUnitOfWork
 from sqlalchemy.orm import sessionmaker
 
@@ -58,13 +56,7 @@ def test_publishing_data_that_breaks_its_schema_raises(infra_settings):
 
 def test_relay_publishes_in_order_with_confirms_and_marks_only_confirmed_rows(infra_settings):
     queue = bind_subscriber_queue(infra_settings.broker_uri)
-    uow = make_uow(infra_settings)
-    ids = [str(uuid.uuid4()) for _ in range(25)]
-    with uow:
-        for case_id in ids:
-            uow.emit("doorstep.intake.case.status_changed.v1", subject=f"case/{case_id}",
-                     data=status_event_data(case_id))
-        uow.commit()
+    ids = submitted_events_in_outbox(infra_settings, count=25)
 
     engine = engine_for(infra_settings.db_url("intake"))
     relay = Relay("intake", engine, ConfirmingPublisher(infra_settings.broker_uri), batch_size=10)
@@ -72,7 +64,7 @@ def test_relay_publishes_in_order_with_confirms_and_marks_only_confirmed_rows(in
     assert count_rows(infra_settings, "intake", "outbox", "published_at IS NULL") == 0
 
     received = drain_queue(infra_settings.broker_uri, queue)
-    assert [json.loads(body)["data"]["case_id"] for _, body in received] == ids
+    assert [json.loads(body)["id"] for _, body in received] == ids
     # Published rows are kept for replay.
     assert count_rows(infra_settings, "intake", "outbox") == 25
 
@@ -89,11 +81,7 @@ class RefusingPublisher:
 
 
 def test_unconfirmed_rows_stay_pending_and_go_out_on_the_next_pass(infra_settings):
-    uow = make_uow(infra_settings)
-    with uow:
-        for _ in range(4):
-            uow.emit("doorstep.intake.case.status_changed.v1", subject="case/x", data=status_event_data(str(uuid.uuid4())))
-        uow.commit()
+    submitted_events_in_outbox(infra_settings, count=4)
     engine = engine_for(infra_settings.db_url("intake"))
     real = ConfirmingPublisher(infra_settings.broker_uri)
     assert Relay("intake", engine, RefusingPublisher(real)).relay_once() == 2
@@ -103,10 +91,7 @@ def test_unconfirmed_rows_stay_pending_and_go_out_on_the_next_pass(infra_setting
 
 
 def test_relay_survives_an_unreachable_broker_and_resumes(infra_settings):
-    uow = make_uow(infra_settings)
-    with uow:
-        uow.emit("doorstep.intake.case.status_changed.v1", subject="case/x", data=status_event_data(str(uuid.uuid4())))
-        uow.commit()
+    submitted_events_in_outbox(infra_settings, count=1)
     engine = engine_for(infra_settings.db_url("intake"))
     dead = Relay("intake", engine, ConfirmingPublisher("amqp://guest:guest@127.0.0.1:1/"))
     with pytest.raises(PublishError, match="cannot reach the broker"):
@@ -120,11 +105,7 @@ def test_two_relays_side_by_side_never_publish_a_row_twice(infra_settings):
     import eventlet
 
     queue = bind_subscriber_queue(infra_settings.broker_uri)
-    uow = make_uow(infra_settings)
-    with uow:
-        for _ in range(300):
-            uow.emit("doorstep.intake.case.status_changed.v1", subject="case/x", data=status_event_data(str(uuid.uuid4())))
-        uow.commit()
+    submitted_events_in_outbox(infra_settings, count=300)
     engine = engine_for(infra_settings.db_url("intake"))
     relays = [Relay("intake", engine, ConfirmingPublisher(infra_settings.broker_uri), batch_size=20) for _ in range(3)]
     totals = [gt.wait() for gt in [eventlet.spawn(r.drain) for r in relays]]
