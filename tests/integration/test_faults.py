@@ -72,12 +72,14 @@ def test_broker_restart_mid_stream_loses_nothing(infra_settings, start_services,
             eventlet.sleep(0.05)
 
     # Cases keep arriving at the counter while the broker goes down and comes back.
+    relay_errors_before = metrics.RELAY_ERRORS.labels("intake")._value.get()
     stream = eventlet.spawn(submit_stream, 80)
     eventlet.sleep(1.0)
     rabbitmqctl("stop_app")
     eventlet.sleep(2.0)
     rabbitmqctl("start_app")
     stream.wait()
+    assert metrics.RELAY_ERRORS.labels("intake")._value.get() > relay_errors_before  # the outage was felt
 
     # Every case is routed and notified, exactly once.
     for case_id in case_ids:
