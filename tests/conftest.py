@@ -12,6 +12,7 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()  # as `nameko run` does: psycopg2 and sockets cooperate with green threads
 
 import os  # noqa: E402
+import time  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import uuid  # noqa: E402
@@ -73,8 +74,16 @@ def rabbit_reachable():
     return AMQP_URL
 
 
-def rabbitmqctl(*args, check=True):
-    return subprocess.run(["rabbitmqctl", "-q", *args], check=check, capture_output=True, text=True, timeout=60)
+def rabbitmqctl(*args, check=True, attempts=3):
+    """Run rabbitmqctl; its CLI node occasionally fails to start under load, so try again before failing."""
+    for attempt in range(1, attempts + 1):
+        result = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=90)
+        if result.returncode == 0 or not check:
+            return result
+        if attempt == attempts:
+            pytest.fail(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}",
+                        pytrace=False)
+        time.sleep(1)
 
 
 @pytest.fixture(scope="session")

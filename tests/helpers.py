@@ -77,18 +77,18 @@ def drain_queue(amqp_url, queue, timeout=2.0):
     return out
 
 
-def submitted_data(**overrides):
-    """Data of a valid doorstep.intake.case.submitted.v1 event."""
+def accepted_data(**overrides):
+    """Data of a valid doorstep.intake.case.accepted.v1 event of a matter routing handles."""
     return {
-        "case_id": str(uuid.uuid4()), "matter_code": "property-repair", "category": "property", "channel": "counter",
-        "kind": "request", "urgency": "normal", "area": "shixin",
+        "case_id": str(uuid.uuid4()), "matter_code": "property-repair", "category": "property", "handling": "routed",
+        "channel": "counter", "kind": "request", "urgency": "normal", "area": "shixin",
         "resident": {"resident_id": str(uuid.uuid4()), "phone_masked": "138****5678"},
-        "submitted_at": "2026-11-23T08:00:00+00:00", **overrides,
+        "accepted_at": "2026-11-23T08:00:00+00:00", **overrides,
     }
 
 
-def submitted_events_in_outbox(settings, count=1):
-    """Commit ``count`` case.submitted events to intake's outbox, unpublished, as intake does; return their ids."""
+def accepted_events_in_outbox(settings, count=1):
+    """Commit ``count`` case.accepted events to intake's outbox, unpublished, as intake does; return their ids."""
     from sqlalchemy.orm import sessionmaker
     from services.intake.persistence import IntakeUnitOfWork
 
@@ -96,8 +96,8 @@ def submitted_events_in_outbox(settings, count=1):
     ids = []
     with uow:
         for _ in range(count):
-            data = submitted_data()
-            ids.append(uow.emit("doorstep.intake.case.submitted.v1", subject=f"case/{data['case_id']}",
+            data = accepted_data()
+            ids.append(uow.emit("doorstep.intake.case.accepted.v1", subject=f"case/{data['case_id']}",
                                 data=data).id)
         uow.commit()
     return ids

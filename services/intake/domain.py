@@ -14,12 +14,19 @@ KINDS = ("consultation", "complaint", "request", "suggestion")  # 咨询 投诉 
 URGENCIES = ("normal", "urgent", "critical")  # 一般 紧急 特急
 AREA_RE = re.compile(r"^[a-z0-9-]{1,40}$")
 
-# Which status may follow which; the lifecycle grows with the intake issue, the rule stays here.
+# Which status may follow which (受理 → 收受分离 → 办结 → 回访 → 结案); one table, checked on every move.
 TRANSITIONS = {
-    "submitted": {"routed", "settled"},
-    "routed": {"resolved"},
-    "settled": set(),
-    "resolved": set(),
+    "submitted": {"accepted", "rejected", "supplement_requested"},
+    "supplement_requested": {"resubmitted"},
+    "resubmitted": {"accepted", "rejected", "supplement_requested"},
+    "accepted": {"settled", "routed"},
+    "routed": {"in_progress", "resolved"},
+    "in_progress": {"resolved"},
+    "settled": {"closed", "reopened"},
+    "resolved": {"closed", "reopened"},
+    "reopened": {"routed", "in_progress", "resolved"},
+    "rejected": set(),
+    "closed": set(),
 }
 
 

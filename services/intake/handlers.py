@@ -19,6 +19,7 @@ def submit_case(cmd: SubmitCase, uow: IntakeUnitOfWork, catalog: Catalog) -> dic
         resident_id = uow.residents.upsert(cmd.resident, now)
         case = new_case(cmd, matter.category, resident_id, now)
         uow.cases.add(case)
+        resident = {"resident_id": resident_id, "phone_masked": mask_phone(cmd.resident.phone)}
         uow.emit("doorstep.intake.case.submitted.v1", subject=f"case/{case.id}", data={
             "case_id": case.id,
             "matter_code": case.matter_code,
@@ -28,10 +29,20 @@ def submit_case(cmd: SubmitCase, uow: IntakeUnitOfWork, catalog: Catalog) -> dic
             "kind": case.kind,
             "urgency": case.urgency,
             "area": case.area,
-            "resident": {"resident_id": resident_id, "phone_masked": mask_phone(cmd.resident.phone)},
+            "resident": resident,
             "entered_by": cmd.entered_by,
             "submitted_at": now.isoformat(),
         })
+        if case.channel == "counter":
+            # 一口受理: the worker at the window checks the matter in front of the resident and accepts it.
+            case.move_to("accepted", now, "accepted at the counter")
+            uow.cases.save(case)
+            uow.emit("doorstep.intake.case.accepted.v1", subject=f"case/{case.id}", data={
+                "case_id": case.id, "matter_code": case.matter_code, "category": case.category,
+                "handling": matter.handling, "channel": case.channel, "kind": case.kind, "urgency": case.urgency,
+                "area": case.area, "resident": resident, "time_limit_days": matter.time_limit_days,
+                "accepted_at": now.isoformat(),
+            })
         uow.commit()
     return {"id": case.id, "status": case.status, "submitted_at": now.isoformat()}
 

@@ -11,7 +11,10 @@ from services.routing.persistence import RoutingUnitOfWork
 
 
 def route_case(event: Envelope, uow: RoutingUnitOfWork, directory: Directory) -> None:
+    """An accepted case that is handled elsewhere (收受分离) gets a lead unit; station matters stay at intake."""
     data = event.data
+    if data["handling"] != "routed":
+        return
     decision = directory.route(data)
     now = utcnow()
     with uow:

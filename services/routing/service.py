@@ -12,8 +12,8 @@ class RoutingService(DoorstepService):
     name = "routing"
     uow = UnitOfWorkProvider(RoutingUnitOfWork)
 
-    @consume("intake", "case.submitted.v1")
-    def on_case_submitted(self, event):
+    @consume("intake", "case.accepted.v1")
+    def on_case_accepted(self, event):
         handlers.route_case(event, self.uow, default_directory())
 
     @api("GET", "/routing/cases/<string:case_id>/decision", roles=ROLES)

@@ -64,7 +64,7 @@ def test_case_flows_across_service_processes_and_the_tail_sees_every_event(proce
     auth = {"Authorization": f"Bearer {token}"}
 
     # An operator follows the event stream; it prints a line once its queue is bound.
-    tail = subprocess.Popen([DOORSTEP, "events", "tail", "--count", "5", "--json"], env=env,
+    tail = subprocess.Popen([DOORSTEP, "events", "tail", "--count", "6", "--json"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert "following" in tail.stderr.readline()
 
@@ -88,7 +88,7 @@ def test_case_flows_across_service_processes_and_the_tail_sees_every_event(proce
     out, _ = tail.communicate(timeout=30)
     events = [json.loads(line) for line in out.splitlines()]
     assert sorted(e["type"] for e in events) == sorted([
-        "doorstep.intake.case.submitted.v1", "doorstep.routing.case.routed.v1",
+        "doorstep.intake.case.submitted.v1", "doorstep.intake.case.accepted.v1", "doorstep.routing.case.routed.v1",
         "doorstep.intake.case.status_changed.v1", "doorstep.notify.notification.sent.v1",
         "doorstep.notify.notification.sent.v1"])
     assert all(e["street"] == "lujiazui" and e["specversion"] == "1.0" for e in events)

@@ -74,4 +74,4 @@ def test_health_and_metrics_endpoints(embedded_settings, start_services):
         assert ready.json() == {"status": "ready", "service": service}
     scrape = requests.get(f"{base_url(settings, 'routing')}/metrics", timeout=5).text
     assert 'doorstep_outbox_backlog{service="routing"}' in scrape
-    assert 'doorstep_events_consumed_total{consumer="routing.on_case_submitted"' in scrape
+    assert 'doorstep_events_consumed_total{consumer="routing.on_case_accepted"' in scrape

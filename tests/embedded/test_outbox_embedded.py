@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from helpers import count_rows, submitted_events_in_outbox
+from helpers import count_rows, accepted_events_in_outbox
 from shared import metrics
 from shared.broker import InProcessPublisher
 from shared.db import engine_for, outbox, utcnow
@@ -11,7 +11,7 @@ from shared.outbox import Relay
 
 
 def test_backlog_and_age_are_measured_and_published_rows_are_kept_until_retention(embedded_settings):
-    submitted_events_in_outbox(embedded_settings, count=5)
+    accepted_events_in_outbox(embedded_settings, count=5)
     engine = engine_for(embedded_settings.db_url("intake"))
     relay = Relay("intake", engine, InProcessPublisher())
 

@@ -5,7 +5,7 @@ import json
 import kombu
 import pytest
 
-from helpers import count_rows, drain_queue, submitted_data, wait_for
+from helpers import count_rows, drain_queue, accepted_data, wait_for
 from shared.consumer import consume
 from shared.db import utcnow
 from shared.events import new_event
@@ -14,12 +14,12 @@ from services.routing.domain import Decision, Unit, assign
 from services.routing.persistence import RoutingUnitOfWork
 
 
-def submitted_event(**data):
-    return new_event("doorstep.intake.case.submitted.v1", street="lujiazui", subject="case/x",
-                     data=submitted_data(**data))
+def accepted_event(**data):
+    return new_event("doorstep.intake.case.accepted.v1", street="lujiazui", subject="case/x",
+                     data=accepted_data(**data))
 
 
-def publish_raw(amqp_url, body, routing_key="case.submitted.v1", exchange="intake.events", **props):
+def publish_raw(amqp_url, body, routing_key="case.accepted.v1", exchange="intake.events", **props):
     with kombu.Connection(amqp_url) as conn:
         producer = conn.Producer()
         producer.publish(body, exchange=kombu.Exchange(exchange, "topic", durable=True), routing_key=routing_key,
@@ -34,7 +34,7 @@ def publish_event(amqp_url, envelope):
 
 def test_redelivered_event_has_no_second_effect(infra_settings, start_services):
     settings, _ = start_services(infra_settings, ["routing"])
-    event = submitted_event()
+    event = accepted_event()
 
     # The broker delivers the same event three times (a relay retry, a redelivery after a crash ...).
     for _ in range(3):
@@ -43,7 +43,7 @@ def test_redelivered_event_has_no_second_effect(infra_settings, start_services):
     wait_for(lambda: count_rows(settings, "routing", "inbox") == 1, message="event recorded in the inbox")
     from shared import metrics
     wait_for(lambda: metrics.EVENTS_CONSUMED.labels(
-        "routing", "routing.on_case_submitted", event.type, "duplicate")._value.get() >= 2, message="duplicates")
+        "routing", "routing.on_case_accepted", event.type, "duplicate")._value.get() >= 2, message="duplicates")
     assert count_rows(settings, "routing", "assignments") == 1
     assert count_rows(settings, "routing", "outbox", "type = 'doorstep.routing.case.routed.v1'") == 1
 
@@ -52,11 +52,11 @@ def test_poison_messages_are_dead_lettered_with_reason_and_the_next_is_handled(i
     settings, _ = start_services(infra_settings, ["routing"])
 
     publish_raw(settings.broker_uri, b"\xff\xfe not json at all", message_id="poison-1")
-    broken = submitted_event().to_dict()
+    broken = accepted_event().to_dict()
     del broken["data"]["area"]  # valid JSON envelope, but the data breaks the schema
     publish_raw(settings.broker_uri, json.dumps(broken).encode(), message_id="poison-2")
     publish_raw(settings.broker_uri, b'{"hello": "world"}', message_id="poison-3")
-    good = submitted_event()
+    good = accepted_event()
     publish_event(settings.broker_uri, good)
 
     # The good event after the poison is still handled ...
@@ -69,7 +69,7 @@ def test_poison_messages_are_dead_lettered_with_reason_and_the_next_is_handled(i
     errors = " | ".join(headers["x-error"] for headers, _ in dead)
     assert "not JSON" in errors
     assert "area" in errors  # names the field the schema missed
-    assert all(h["x-original-queue"] == "evt-intake-case.submitted.v1--routing.on_case_submitted" for h, _ in dead)
+    assert all(h["x-original-queue"] == "evt-intake-case.accepted.v1--routing.on_case_accepted" for h, _ in dead)
 
 
 FAILURES: dict[str, int] = {}
@@ -81,7 +81,7 @@ class FlakyRouting(DoorstepService):
     name = "routing"
     uow = UnitOfWorkProvider(RoutingUnitOfWork)
 
-    @consume("intake", "case.submitted.v1")
+    @consume("intake", "case.accepted.v1")
     def flaky(self, event):
         with self.uow as uow:
             unit = Unit("shixin-pm", "物业", "property-company")
@@ -96,7 +96,7 @@ class FlakyRouting(DoorstepService):
 def test_failing_handler_is_retried_then_dead_lettered(infra_settings, start_services, failures, handled):
     # Three attempts: two failures then success is handled once; five failures end in the dead-letter queue.
     settings, _ = start_services(infra_settings, service_class=FlakyRouting)
-    event = submitted_event()
+    event = accepted_event()
     FAILURES[event.id] = failures
     publish_event(settings.broker_uri, event)
 
@@ -121,7 +121,7 @@ def test_dead_letters_can_be_inspected_and_replayed_once_fixed(infra_settings, s
     from services.tools import peek_dead_letters, replay_dead_letters
 
     settings, containers = start_services(infra_settings, service_class=FlakyRouting)
-    event = submitted_event()
+    event = accepted_event()
     FAILURES[event.id] = 3  # fails all three attempts: dead-lettered
     publish_event(settings.broker_uri, event)
     wait_for(lambda: peek_dead_letters(settings.broker_uri, "routing"), message="dead letter")

@@ -5,7 +5,7 @@ import textwrap
 
 import eventlet
 
-from helpers import case_fully_handled, count_rows, submit_case, submitted_events_in_outbox, wait_for
+from helpers import case_fully_handled, count_rows, submit_case, accepted_events_in_outbox, wait_for
 from conftest import rabbitmqctl
 from shared import metrics
 from shared.broker import ConfirmingPublisher
@@ -32,7 +32,7 @@ KILLED_RELAY = textwrap.dedent("""
 def test_relay_killed_between_publish_and_mark_sent_publishes_again_and_the_consumer_absorbs_it(
         infra_settings, start_services):
     settings, _ = start_services(infra_settings, ["routing"])
-    event_ids = submitted_events_in_outbox(settings, count=3)
+    event_ids = accepted_events_in_outbox(settings, count=3)
 
     # A relay process publishes the batch, the broker confirms, and the process dies before marking it sent.
     killed = subprocess.run([sys.executable, "-c", KILLED_RELAY, settings.db_url("intake"), settings.broker_uri],
@@ -55,7 +55,7 @@ def test_relay_killed_between_publish_and_mark_sent_publishes_again_and_the_cons
 
 def _duplicates():
     return metrics.EVENTS_CONSUMED.labels(
-        "routing", "routing.on_case_submitted", "doorstep.intake.case.submitted.v1", "duplicate")._value.get()
+        "routing", "routing.on_case_accepted", "doorstep.intake.case.accepted.v1", "duplicate")._value.get()
 
 
 def test_broker_restart_mid_stream_loses_nothing(infra_settings, start_services, counter_token):

@@ -5,7 +5,7 @@ import uuid
 import kombu
 import pytest
 
-from helpers import count_rows, drain_queue, submitted_events_in_outbox
+from helpers import count_rows, drain_queue, accepted_events_in_outbox
 from shared.broker import ConfirmingPublisher, PublishError
 from shared.db import engine_for
 from shared.events import SchemaViolation
@@ -56,7 +56,7 @@ def test_publishing_data_that_breaks_its_schema_raises(infra_settings):
 
 def test_relay_publishes_in_order_with_confirms_and_marks_only_confirmed_rows(infra_settings):
     queue = bind_subscriber_queue(infra_settings.broker_uri)
-    ids = submitted_events_in_outbox(infra_settings, count=25)
+    ids = accepted_events_in_outbox(infra_settings, count=25)
 
     engine = engine_for(infra_settings.db_url("intake"))
     relay = Relay("intake", engine, ConfirmingPublisher(infra_settings.broker_uri), batch_size=10)
@@ -81,7 +81,7 @@ class RefusingPublisher:
 
 
 def test_unconfirmed_rows_stay_pending_and_go_out_on_the_next_pass(infra_settings):
-    submitted_events_in_outbox(infra_settings, count=4)
+    accepted_events_in_outbox(infra_settings, count=4)
     engine = engine_for(infra_settings.db_url("intake"))
     real = ConfirmingPublisher(infra_settings.broker_uri)
     assert Relay("intake", engine, RefusingPublisher(real)).relay_once() == 2
@@ -91,7 +91,7 @@ def test_unconfirmed_rows_stay_pending_and_go_out_on_the_next_pass(infra_setting
 
 
 def test_relay_survives_an_unreachable_broker_and_resumes(infra_settings):
-    submitted_events_in_outbox(infra_settings, count=1)
+    accepted_events_in_outbox(infra_settings, count=1)
     engine = engine_for(infra_settings.db_url("intake"))
     dead = Relay("intake", engine, ConfirmingPublisher("amqp://guest:guest@127.0.0.1:1/"))
     with pytest.raises(PublishError, match="cannot reach the broker"):
@@ -105,7 +105,7 @@ def test_two_relays_side_by_side_never_publish_a_row_twice(infra_settings):
     import eventlet
 
     queue = bind_subscriber_queue(infra_settings.broker_uri)
-    submitted_events_in_outbox(infra_settings, count=300)
+    accepted_events_in_outbox(infra_settings, count=300)
     engine = engine_for(infra_settings.db_url("intake"))
     relays = [Relay("intake", engine, ConfirmingPublisher(infra_settings.broker_uri), batch_size=20) for _ in range(3)]
     totals = [gt.wait() for gt in [eventlet.spawn(r.drain) for r in relays]]

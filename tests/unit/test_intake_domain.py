@@ -31,10 +31,13 @@ def test_defaults_and_lifecycle():
     assert (cmd.channel, cmd.kind, cmd.urgency) == ("counter", "request", "normal")
     case = new_case(cmd, "property", "r1", NOW)
     assert case.status == "submitted"
-    assert case.move_to("routed", NOW) == "submitted"
+    with pytest.raises(Conflict, match="cannot go from submitted to routed"):
+        case.move_to("routed", NOW)  # 受理 comes first
+    assert case.move_to("accepted", NOW) == "submitted"
+    assert case.move_to("routed", NOW) == "accepted"
     with pytest.raises(Conflict):
         case.move_to("submitted", NOW)
-    assert [h["status"] for h in case.history] == ["submitted", "routed"]
+    assert [h["status"] for h in case.history] == ["submitted", "accepted", "routed"]
 
 
 def test_catalog_loads_and_rejects_bad_entries(tmp_path):
