@@ -140,6 +140,33 @@ def events_tail(broker, exchanges, binding, count, as_json):
         sys.stdout.flush()
 
 
+@events.command("replay")
+@_common
+@click.option("--since", required=True, help="ISO time, e.g. 2026-11-23T08:00:00+08:00 (no zone: Asia/Shanghai)")
+@click.option("--type", "types", multiple=True, help="only these event types (repeatable)")
+@click.option("--to", "target", required=True, help="queue:<name> or exchange:<name>")
+def events_replay(street, broker, db, since, types, target):
+    """Re-publish retained events since a time, in order, marked as replays, for a subscriber that was down."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from services.tools import replay_events
+
+    settings = _settings(street=street, broker_uri=broker, db_template=db)
+    try:
+        moment = datetime.fromisoformat(since)
+    except ValueError:
+        raise click.BadParameter(f"{since!r} is not an ISO date-time", param_hint="--since") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo("Asia/Shanghai"))
+    try:
+        sent = replay_events(settings, moment, types, target,
+                             progress=lambda n: click.echo(f"\r{n} events replayed", err=True, nl=False))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    click.echo(f"\n{sent} events replayed to {target}", err=True)
+
+
 @main.group()
 def dlq():
     """Dead-letter queues: what failed and why, and replay once fixed."""

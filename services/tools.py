@@ -93,3 +93,63 @@ def replay_dead_letters(amqp_url: str, service: str) -> int:
             message.ack()
             moved += 1
     return moved
+
+
+def replay_events(settings, since, types=(), target: str = "", batch_size: int = 500, progress=None) -> int:
+    """Re-publish retained events (published at or after ``since``) in order, marked as replays.
+
+    Reads every service's outbox and changes nothing in it. ``target`` is ``queue:<name>`` (straight into one
+    subscriber's queue) or ``exchange:<name>`` (original routing keys). Event ids are unchanged, so a
+    subscriber that dedupes on ``id`` takes each event at most once whether or not it saw it before.
+    """
+    import heapq
+
+    import sqlalchemy as sa
+
+    from shared.broker import OutgoingMessage, make_publisher
+    from shared.config import SERVICES
+    from shared.db import engine_for, outbox
+
+    kind, _, name = target.partition(":")
+    if kind not in ("queue", "exchange") or not name:
+        raise ValueError("target must be queue:<name> or exchange:<name>")
+
+    def rows(service):
+        query = (sa.select(outbox.c.created_at, outbox.c.position, outbox.c.type, outbox.c.routing_key,
+                           outbox.c.event_id, outbox.c.body)
+                 .where(outbox.c.published_at.is_not(None), outbox.c.created_at >= since)
+                 .order_by(outbox.c.created_at, outbox.c.position))
+        if types:
+            query = query.where(outbox.c.type.in_(list(types)))
+        with engine_for(settings.db_url(service)).connect() as conn:
+            for row in conn.execute(query.execution_options(yield_per=batch_size)):
+                yield row.created_at, service, row
+
+    publisher = make_publisher(settings.broker_uri)
+    sent, batch = 0, []
+
+    def flush():
+        nonlocal sent
+        if batch and not all(publisher.publish(batch)):
+            raise RuntimeError("the broker refused part of the replay; run it again (ids are unchanged)")
+        sent += len(batch)
+        batch.clear()
+        if progress:
+            progress(sent)
+
+    try:
+        for _, _, row in heapq.merge(*(rows(s) for s in SERVICES), key=lambda item: (item[0], item[1])):
+            envelope = json.loads(row.body)
+            envelope["replay"] = True
+            batch.append(OutgoingMessage(
+                exchange="" if kind == "queue" else name,
+                routing_key=name if kind == "queue" else row.routing_key,
+                body=json.dumps(envelope, ensure_ascii=False).encode("utf-8"),
+                message_id=row.event_id, type=row.type, headers={"x-replay": True},
+            ))
+            if len(batch) >= batch_size:
+                flush()
+        flush()
+    finally:
+        publisher.close()
+    return sent
