@@ -216,6 +216,7 @@ def bench_pipeline(broker, db, n, as_json):
         for key, value in figures.items():
             click.echo(f"{key:>24}: {value}")
 
+from services.intake.cli import catalog; main.add_command(catalog)  # noqa: E402,E702
 
 if __name__ == "__main__":
     main()
