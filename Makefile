@@ -4,7 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test test-unit venv migrate clean bench
+NODE_DEPS := docs/node_modules/.package-lock.json
+
+.PHONY: run test test-unit venv migrate clean bench docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,12 +16,16 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+# The AsyncAPI project's own parser, used by the tests to validate docs/asyncapi.yaml.
+$(NODE_DEPS): docs/package.json docs/package-lock.json
+	cd docs && npm ci --no-audit --no-fund --silent
+
 ## Whole system in one process on embedded defaults (SQLite under ./var, in-memory broker).
 run: $(STAMP)
 	$(BIN)/doorstep run --demo
 
 ## The whole test suite: unit, embedded, integration on real RabbitMQ + PostgreSQL, end to end.
-test: $(STAMP)
+test: $(STAMP) $(NODE_DEPS)
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
@@ -28,5 +34,9 @@ test-unit: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/doorstep bench pipeline --broker amqp://guest:guest@127.0.0.1:5672/ --db 'postgresql://postgres@127.0.0.1:5432/doorstep_bench_{service}'
 
+## Regenerate the event catalog and the AsyncAPI document from the schemas.
+docs: $(STAMP)
+	$(BIN)/doorstep events docs
+
 clean:
-	rm -rf $(VENV) var
+	rm -rf $(VENV) var docs/node_modules

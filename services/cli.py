@@ -167,6 +167,36 @@ def events_replay(street, broker, db, since, types, target):
     click.echo(f"\n{sent} events replayed to {target}", err=True)
 
 
+@events.command("docs")
+@click.option("--check", is_flag=True, help="only check that docs/ is current (exit 1 if not)")
+def events_docs(check):
+    """Write docs/events.md and docs/asyncapi.yaml from the event schemas."""
+    from shared import contract_docs
+
+    if check:
+        stale = contract_docs.stale()
+        if stale:
+            raise click.ClickException(f"out of date: {', '.join(p.name for p in stale)}; run 'doorstep events docs'")
+        click.echo("docs are current")
+        return
+    for path in contract_docs.write():
+        click.echo(f"wrote {path}")
+
+
+@events.command("freeze")
+def events_freeze():
+    """Freeze every schema version not yet frozen, and take additive changes into the frozen copies."""
+    from shared import compat
+
+    problems = compat.gate()
+    if problems:
+        for type_name, changes in problems.items():
+            click.echo(f"{type_name}: " + "; ".join(changes), err=True)
+        raise click.ClickException("breaking changes to published versions: publish a new version instead")
+    for path in compat.freeze() + compat.refresh_additive():
+        click.echo(f"froze {path}")
+
+
 @main.group()
 def dlq():
     """Dead-letter queues: what failed and why, and replay once fixed."""
