@@ -1,45 +1,384 @@
-"""Notify's use cases."""
+"""Notify's use cases.
+
+Two halves, as the outbox pattern wants them:
+
+* **deciding and recording** (:func:`record_event`), in the event handler's transaction: one delivery row per
+  recipient with its channel plan and status (queued, or deferred for quiet hours and the rate limit); the
+  inbox makes a redelivered event a no-op, and the row's unique key (event, recipient, channel) keeps a
+  recipient from getting two messages about one event;
+* **sending** (:func:`dispatch_due`): claim due rows (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, plus a lease so
+  no transaction stays open while a channel talks to the network), send, and record the outcome together with
+  ``notification.sent`` / ``notification.failed`` in one unit of work.
+"""
 from __future__ import annotations
 
+import dataclasses
+import json
+import logging
+import re
 import uuid
+from datetime import datetime
+from typing import Callable, Mapping
 
-from shared.db import utcnow
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import Envelope
-from services.notify.channels import Channel
-from services.notify.domain import MessageTemplate, messages_for
+from services.notify import metrics
+from services.notify.channels import Channel, DeliveryFailed, Outgoing
+from services.notify.domain import (ADDRESSLESS_CHANNELS, DIGEST_KEY, AssignmentView, Notice, Preferences,
+                                    Templates, after_failure, check_contact, check_recipient, check_topic,
+                                    compose_digest, decide, digest_due, digest_moment, find_template,
+                                    mask_address, notices_for, parse_preferences, plan_channels)
 from services.notify.persistence import NotifyUnitOfWork
+from services.notify.settings import NotifySettings
+
+log = logging.getLogger("doorstep.notify")
+
+SENT = "doorstep.notify.notification.sent.v1"
+FAILED = "doorstep.notify.notification.failed.v1"
+_UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_EMAIL_IN_TEXT = re.compile(r"[^@\s<>\"']+@[A-Za-z0-9.\-]+")
+_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
+
+UnitOfWorkFactory = Callable[[], NotifyUnitOfWork]
 
 
-def notify(event: Envelope, uow: NotifyUnitOfWork, templates: dict[str, list[MessageTemplate]],
-           channel: Channel) -> int:
-    """Render and deliver the messages an event causes; record each delivery and announce it."""
-    messages = messages_for(event.type, event.data, templates)
+@dataclasses.dataclass
+class NotifyContext:
+    """What the use cases need besides a unit of work: templates, settings, channels and the clock."""
+    templates: Templates
+    settings: NotifySettings
+    channels: Mapping[str, Channel]
+    clock: Callable[[], datetime]
+
+
+def _scrub(text: str) -> str:
+    """An error text goes into an event and the dead-letter table: mask addresses a server may echo."""
+    text = _EMAIL_IN_TEXT.sub(lambda m: mask_address("email", m.group(0)), text)
+    return _MOBILE_IN_TEXT.sub(lambda m: mask_address("sms", m.group(0)), text)
+
+
+def _iso(row: dict) -> dict:
+    return {k: (v.isoformat() if isinstance(v, datetime) else v) for k, v in row.items()}
+
+
+# -- the read model of assignments (for digests) -------------------------------------------------------------
+
+def _parse_time(value) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+
+
+def _assignment_opened(uow: NotifyUnitOfWork, data: dict, now: datetime) -> None:
+    uow.assignments.record(AssignmentView(
+        assignment_id=data["assignment_id"], case_id=data["case_id"], unit_code=data["unit"]["code"],
+        unit_name=data["unit"].get("name", data["unit"]["code"]), area=data.get("area", ""),
+        matter_code=data.get("matter_code", ""), routed_at=_parse_time(data.get("routed_at")) or now,
+        due_at=_parse_time(data.get("due_at") or data.get("deadline"))))
+
+
+# Event type → how it changes the read model. Types routing has not published yet are added here once their
+# schemas exist (case.escalated → escalated_at, case.resolved → closed_at).
+READ_MODEL_FEEDS: dict[str, Callable[[NotifyUnitOfWork, dict, datetime], None]] = {
+    "doorstep.routing.case.routed.v1": _assignment_opened,
+}
+
+
+# -- deciding and recording ---------------------------------------------------------------------------------
+
+def record_event(event: Envelope, uow: NotifyUnitOfWork, ctx: NotifyContext) -> list[str]:
+    """Record the deliveries an event causes; return the ids due now (the caller may send them at once)."""
+    now = ctx.clock()
     with uow:
-        for message in messages:
-            delivery_id = str(uuid.uuid4())
-            now = utcnow()
-            uow.deliveries.add(
-                id=delivery_id, cause_event_id=event.id, cause_type=event.type, case_id=event.data.get("case_id"),
-                recipient=message.recipient, channel=channel.name, template=message.template,
-                subject=message.subject, body=message.body, status="sent", created_at=now, sent_at=now,
-            )
-            # Sent inside the transaction: if the commit then fails the message may go out twice
-            # (at-least-once towards the outside world); the delivery row and the event never disagree.
-            channel.send(message, delivery_id)
-            uow.emit("doorstep.notify.notification.sent.v1", subject=f"delivery/{delivery_id}", data={
-                "delivery_id": delivery_id, "cause_event_id": event.id, "cause_type": event.type,
-                "case_id": event.data["case_id"], "recipient": message.recipient, "channel": channel.name,
-                "template": message.template, "sent_at": now.isoformat(),
-            })
+        feed = READ_MODEL_FEEDS.get(event.type)
+        if feed:
+            feed(uow, event.data, now)
+        due = _record_notices(uow, ctx, event.id, event.type, event.type, event.data, now)
         uow.commit()
-    return len(messages)
+    return due
 
 
-def list_deliveries(uow: NotifyUnitOfWork, case_id: str | None, recipient: str | None) -> list[dict]:
+def _expand(uow: NotifyUnitOfWork, notices: list[Notice]) -> list[Notice]:
+    """``subscribers:<topic>`` becomes one notice per subscriber; nobody is named twice."""
+    expanded, seen = [], set()
+    for notice in notices:
+        if notice.recipient.startswith("subscribers:"):
+            recipients = uow.recipients.subscribers(notice.recipient.removeprefix("subscribers:"))
+        else:
+            recipients = [notice.recipient]
+        for recipient in recipients:
+            if recipient not in seen:
+                seen.add(recipient)
+                expanded.append(dataclasses.replace(notice, recipient=recipient))
+    return expanded
+
+
+def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, cause_id: str, cause_type: str, template_key: str,
+                    data: dict, now: datetime) -> list[str]:
+    settings = ctx.settings
+    default_preferences = Preferences(quiet_hours=settings.quiet_hours)
+    due = []
+    for notice in _expand(uow, notices_for(template_key, data, ctx.templates)):
+        if uow.deliveries.exists(cause_id, notice.recipient):
+            continue
+        preferences = uow.recipients.preferences(notice.recipient, default_preferences)
+        contacts = uow.recipients.contacts(notice.recipient)
+        plan = plan_channels(preferences, contacts, settings.default_channel)
+        recent = uow.deliveries.scheduled_since(notice.recipient, now - settings.rate_limit.window)
+        decision = decide(notice, preferences, now, recent, settings.rate_limit)
+        metrics.DELIVERIES.labels(plan[0], decision.status).inc()
+        if decision.status == "skipped":
+            continue
+        rendered = find_template(ctx.templates, template_key, notice.template).render(data)
+        delivery_id = str(uuid.uuid4())
+        case_id = data.get("case_id")
+        uow.deliveries.add(
+            id=delivery_id, cause_event_id=cause_id, cause_type=cause_type,
+            case_id=case_id if isinstance(case_id, str) and _UUID_RE.match(case_id) else None,
+            recipient=notice.recipient, channel=plan[0], template=notice.template, category=notice.category,
+            urgent=notice.urgent, subject=rendered.subject, body=rendered.body, status=decision.status,
+            context=json.dumps(data, ensure_ascii=False), channel_plan=json.dumps(list(plan)), channel_index=0,
+            attempts=0, total_attempts=0, next_attempt_at=decision.next_attempt_at,
+            deferred_reason=decision.reason or None, created_at=now,
+        )
+        if decision.status == "queued":
+            due.append(delivery_id)
+    return due
+
+
+# -- sending -------------------------------------------------------------------------------------------------
+
+def dispatch_due(new_uow: UnitOfWorkFactory, ctx: NotifyContext, ids: list[str] | None = None) -> int:
+    """Send what is due (or only ``ids``); return how many were attempted."""
+    now = ctx.clock()
+    with new_uow() as uow:
+        claimed = uow.deliveries.claim_due(now, now + ctx.settings.sender_lease, ctx.settings.sender_batch_size, ids)
+        uow.commit()
+    for row in claimed:
+        try:
+            _send_one(new_uow, ctx, row)
+        except Exception:
+            # The claim's lease runs out and the row is tried again; one bad row must not stop the batch.
+            log.exception("recording the outcome of delivery %s failed", row["id"])
+    return len(claimed)
+
+
+def _template_key(row: dict) -> str:
+    return DIGEST_KEY if row["cause_type"] == DIGEST_KEY else row["cause_type"]
+
+
+def _send_one(new_uow: UnitOfWorkFactory, ctx: NotifyContext, row: dict) -> None:
+    plan = json.loads(row["channel_plan"]) or [row["channel"]]
+    index = min(row["channel_index"], len(plan) - 1)
+    channel_name = plan[index]
+    address = None
+    if channel_name not in ADDRESSLESS_CHANNELS:
+        with new_uow() as uow:
+            address = uow.recipients.address(row["recipient"], channel_name)
+    failure: DeliveryFailed | None = None
+    try:
+        template = find_template(ctx.templates, _template_key(row), row["template"])
+        if template is None:
+            raise DeliveryFailed(f"template {row['template']} no longer exists", permanent=True)
+        channel = ctx.channels.get(channel_name)
+        if channel is None:
+            raise DeliveryFailed(f"channel {channel_name} is not configured", permanent=True)
+        if channel_name not in ADDRESSLESS_CHANNELS and not address:
+            raise DeliveryFailed(f"no {channel_name} address registered", permanent=True)
+        rendered = template.render(json.loads(row["context"]), channel_name)
+        channel.send(Outgoing(row["id"], row["recipient"], address, row["template"], row["category"],
+                              row["cause_type"], rendered))
+    except DeliveryFailed as exc:
+        failure = exc
+    except Exception as exc:  # a bug or an outage in a channel: worth another try, and visible in the log
+        log.exception("channel %s raised on delivery %s", channel_name, row["id"])
+        failure = DeliveryFailed(f"{type(exc).__name__}: {exc}")
+    _record_outcome(new_uow, ctx, row, plan, index, channel_name, address, failure)
+
+
+def _record_outcome(new_uow: UnitOfWorkFactory, ctx: NotifyContext, row: dict, plan: list[str], index: int,
+                    channel_name: str, address: str | None, failure: DeliveryFailed | None) -> None:
+    now = ctx.clock()
+    attempts, total = row["attempts"] + 1, row["total_attempts"] + 1
+    with new_uow() as uow:
+        current = uow.deliveries.get(row["id"], lock=True)
+        if current is None or current["status"] not in ("queued", "deferred"):
+            return  # finished meanwhile by a sender whose claim followed an expired lease of ours
+        reason = _scrub(failure.reason) if failure else None
+        uow.deliveries.add_attempt(delivery_id=row["id"], channel=channel_name, attempt=attempts,
+                                   outcome="failed" if failure else "sent", error=reason, attempted_at=now)
+        masked = mask_address(channel_name, address) if address else None
+        if failure is None:
+            uow.deliveries.update(row["id"], status="sent", sent_at=now, channel=channel_name, attempts=attempts,
+                                  total_attempts=total, claimed_until=None, last_error=None, address_masked=masked,
+                                  deferred_reason=None, next_attempt_at=None)
+            data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
+                    "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
+                    "template": row["template"], "sent_at": now.isoformat(), "attempts": total}
+            if row["case_id"]:
+                data["case_id"] = row["case_id"]
+            uow.emit(SENT, subject=f"delivery/{row['id']}", data=data)
+            uow.commit()
+            metrics.DELIVERIES.labels(channel_name, "sent").inc()
+            metrics.DELIVERY_LATENCY.labels(channel_name).observe(max(0.0, (now - row["created_at"]).total_seconds()))
+            return
+        step = after_failure(tuple(plan), index, attempts, failure.permanent, now, ctx.settings.retry)
+        if step.action == "retry":
+            uow.deliveries.update(row["id"], status="queued", attempts=attempts, total_attempts=total,
+                                  next_attempt_at=step.next_attempt_at, claimed_until=None, last_error=reason)
+            outcome = "retried"
+        elif step.action == "fallback":
+            uow.deliveries.update(row["id"], status="queued", channel=plan[step.channel_index],
+                                  channel_index=step.channel_index, attempts=0, total_attempts=total,
+                                  next_attempt_at=now, claimed_until=None, last_error=reason)
+            outcome = "fell_back"
+        else:
+            uow.deliveries.update(row["id"], status="failed", failed_at=now, attempts=attempts, total_attempts=total,
+                                  next_attempt_at=None, claimed_until=None, last_error=reason)
+            uow.deliveries.add_dead_letter(delivery_id=row["id"], recipient=row["recipient"],
+                                           channels=json.dumps(plan), reason=reason, created_at=now)
+            data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
+                    "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
+                    "template": row["template"], "reason": reason, "failed_at": now.isoformat(), "attempts": total}
+            if row["case_id"]:
+                data["case_id"] = row["case_id"]
+            uow.emit(FAILED, subject=f"delivery/{row['id']}", data=data)
+            outcome = "failed"
+        uow.commit()
+    metrics.DELIVERIES.labels(channel_name, outcome).inc()
+    log.warning("delivery %s on %s: %s (%s)", row["id"], channel_name, outcome, reason)
+
+
+def measure_backlog(new_uow: UnitOfWorkFactory) -> None:
+    with new_uow() as uow:
+        for status in ("queued", "deferred"):
+            metrics.BACKLOG.labels(status).set(uow.deliveries.backlog(status))
+
+
+# -- the daily digest -------------------------------------------------------------------------------------
+
+def queue_digests(new_uow: UnitOfWorkFactory, ctx: NotifyContext) -> int:
+    """Once a day at the configured time, record a digest delivery for each unit with something to report."""
+    if not ctx.settings.digest_enabled or DIGEST_KEY not in ctx.templates:
+        return 0
+    now = ctx.clock()
+    day = digest_due(now, ctx.settings.digest_at)
+    if day is None:
+        return 0
+    moment = digest_moment(day, ctx.settings.digest_at)
+    with new_uow() as uow:
+        units = uow.assignments.open_units(moment)
+    queued = 0
+    for unit_code in units:
+        with new_uow() as uow:
+            if not uow.assignments.claim_digest(unit_code, day.isoformat(), now):
+                continue
+            context = compose_digest(unit_code, uow.assignments.for_unit(unit_code), moment)
+            if context is not None:
+                queued += len(_record_notices(uow, ctx, f"digest:{unit_code}:{day.isoformat()}", DIGEST_KEY,
+                                              DIGEST_KEY, context, now))
+            uow.commit()
+    return queued
+
+
+# -- the API's use cases --------------------------------------------------------------------------------------
+
+def list_deliveries(uow: NotifyUnitOfWork, case_id: str | None = None, recipient: str | None = None,
+                    status: str | None = None) -> list[dict]:
+    if status is not None and status not in ("queued", "deferred", "sent", "failed"):
+        raise InvalidInput("status", "expected queued, deferred, sent or failed")
     with uow:
-        rows = uow.deliveries.list(case_id=case_id, recipient=recipient)
-    for row in rows:
-        for key in ("created_at", "sent_at"):
-            if row[key] is not None:
-                row[key] = row[key].isoformat()
-    return rows
+        rows = uow.deliveries.list(case_id=case_id, recipient=recipient, status=status)
+    return [_iso(row) for row in rows]
+
+
+def delivery_detail(uow: NotifyUnitOfWork, delivery_id: str) -> dict:
+    with uow:
+        row = uow.deliveries.get(delivery_id)
+        if row is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        attempts = uow.deliveries.attempts_of(delivery_id)
+    public = {k: v for k, v in row.items() if k not in ("context", "claimed_until", "channel_plan")}
+    return {**_iso(public), "channel_plan": json.loads(row["channel_plan"]),
+            "attempt_log": [_iso(a) for a in attempts]}
+
+
+def resend(uow: NotifyUnitOfWork, ctx: NotifyContext, delivery_id: str) -> dict:
+    """Send a delivery again from its first preferred channel, with the recipient's current contacts."""
+    now = ctx.clock()
+    with uow:
+        row = uow.deliveries.get(delivery_id, lock=True)
+        if row is None:
+            raise NotFound(f"no delivery {delivery_id}")
+        if row["status"] in ("queued", "deferred"):
+            raise Conflict(f"delivery {delivery_id} is {row['status']}: it will be sent without a resend")
+        preferences = uow.recipients.preferences(row["recipient"], Preferences(quiet_hours=ctx.settings.quiet_hours))
+        plan = plan_channels(preferences, uow.recipients.contacts(row["recipient"]), ctx.settings.default_channel)
+        uow.deliveries.update(delivery_id, status="queued", channel=plan[0], channel_plan=json.dumps(list(plan)),
+                              channel_index=0, attempts=0, next_attempt_at=now, claimed_until=None,
+                              failed_at=None, last_error=None, deferred_reason=None, resent_at=now)
+        uow.commit()
+    metrics.DELIVERIES.labels(plan[0], "queued").inc()
+    return {"id": delivery_id, "status": "queued", "channel": plan[0]}
+
+
+def get_preferences(uow: NotifyUnitOfWork, ctx: NotifyContext, recipient: str) -> dict:
+    check_recipient(recipient)
+    with uow:
+        preferences = uow.recipients.preferences(recipient, Preferences(quiet_hours=ctx.settings.quiet_hours))
+    return {"recipient": recipient, **preferences.to_dict()}
+
+
+def set_preferences(uow: NotifyUnitOfWork, ctx: NotifyContext, recipient: str, body: dict) -> dict:
+    check_recipient(recipient)
+    preferences = parse_preferences(body, ctx.settings.quiet_hours)
+    with uow:
+        uow.recipients.save_preferences(recipient, preferences, ctx.clock())
+        uow.commit()
+    return {"recipient": recipient, **preferences.to_dict()}
+
+
+def get_contacts(uow: NotifyUnitOfWork, recipient: str) -> dict:
+    check_recipient(recipient)
+    with uow:
+        found = uow.recipients.contacts(recipient)
+    return {"recipient": recipient, "contacts": {c: mask_address(c, a) for c, a in sorted(found.items())}}
+
+
+def set_contacts(uow: NotifyUnitOfWork, ctx: NotifyContext, recipient: str, body: dict) -> dict:
+    """Register (or, with null, remove) a recipient's addresses; the answer shows them masked."""
+    check_recipient(recipient)
+    raw = body.get("contacts")
+    if not isinstance(raw, dict) or not raw:
+        raise InvalidInput("contacts", "must map channels (email, sms, wechat, webhook) to addresses")
+    addresses = {channel: None if address is None else check_contact(channel, address)
+                 for channel, address in raw.items()}
+    with uow:
+        uow.recipients.replace_contacts(recipient, addresses, ctx.clock())
+        uow.commit()
+    return get_contacts(uow, recipient)
+
+
+def subscribe(uow: NotifyUnitOfWork, ctx: NotifyContext, topic: str, recipient: str) -> tuple[int, dict]:
+    check_topic(topic)
+    check_recipient(recipient)
+    with uow:
+        created = uow.recipients.subscribe(topic, recipient, ctx.clock())
+        uow.commit()
+    return (201 if created else 200), {"topic": topic, "recipient": recipient}
+
+
+def unsubscribe(uow: NotifyUnitOfWork, topic: str, recipient: str) -> dict:
+    check_topic(topic)
+    with uow:
+        removed = uow.recipients.unsubscribe(topic, recipient)
+        uow.commit()
+    if not removed:
+        raise NotFound(f"{recipient} is not subscribed to {topic}")
+    return {"topic": topic, "recipient": recipient, "removed": True}
+
+
+def list_dead_letters(uow: NotifyUnitOfWork) -> list[dict]:
+    with uow:
+        rows = uow.deliveries.dead_letters()
+    return [{**_iso(row), "channels": json.loads(row["channels"])} for row in rows]

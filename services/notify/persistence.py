@@ -1,9 +1,17 @@
-"""Notify's tables and repositories."""
+"""Notify's tables and repositories.
+
+Personal data (phone numbers, e-mail addresses, openids, webhook URLs) lives only in ``contacts``; deliveries
+and events carry recipient references and masked addresses.
+"""
 from __future__ import annotations
+
+import json
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from shared.db import UTCDateTime, UnitOfWork
+from services.notify.domain import AssignmentView, Preferences, QuietHours
 
 metadata = sa.MetaData()
 
@@ -21,27 +29,277 @@ deliveries = sa.Table(
     sa.Column("status", sa.String(20), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("sent_at", UTCDateTime()),
+    # Added in 0002: the decision and the state of sending.
+    sa.Column("category", sa.String(40), nullable=False, server_default="general"),
+    sa.Column("urgent", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("context", sa.Text, nullable=False, server_default="{}"),  # the event data, to render per channel
+    sa.Column("channel_plan", sa.Text, nullable=False, server_default="[]"),
+    sa.Column("channel_index", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0"),  # on the current channel
+    sa.Column("total_attempts", sa.Integer, nullable=False, server_default="0"),
+    sa.Column("next_attempt_at", UTCDateTime()),
+    sa.Column("claimed_until", UTCDateTime()),
+    sa.Column("deferred_reason", sa.String(40)),
+    sa.Column("last_error", sa.Text),
+    sa.Column("address_masked", sa.String(120)),
+    sa.Column("failed_at", UTCDateTime()),
+    sa.Column("resent_at", UTCDateTime()),
     # At most one message per event, recipient and channel, whatever the redeliveries.
     sa.UniqueConstraint("cause_event_id", "recipient", "channel", name="uq_delivery_once"),
+    sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
 )
+
+delivery_attempts = sa.Table(
+    "delivery_attempts", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(36), sa.ForeignKey("deliveries.id"), nullable=False, index=True),
+    sa.Column("channel", sa.String(20), nullable=False),
+    sa.Column("attempt", sa.Integer, nullable=False),
+    sa.Column("outcome", sa.String(20), nullable=False),  # sent | failed
+    sa.Column("error", sa.Text),
+    sa.Column("attempted_at", UTCDateTime(), nullable=False),
+)
+
+contacts = sa.Table(
+    "contacts", metadata,
+    sa.Column("recipient", sa.String(120), primary_key=True),
+    sa.Column("channel", sa.String(20), primary_key=True),
+    sa.Column("address", sa.String(500), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+preferences = sa.Table(
+    "preferences", metadata,
+    sa.Column("recipient", sa.String(120), primary_key=True),
+    sa.Column("channels", sa.Text, nullable=False),  # JSON list, in order of preference
+    sa.Column("opted_out", sa.Text, nullable=False),  # JSON list of categories
+    sa.Column("quiet_start", sa.String(5)),  # HH:MM Asia/Shanghai; both null: no quiet hours
+    sa.Column("quiet_end", sa.String(5)),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+)
+
+subscriptions = sa.Table(
+    "subscriptions", metadata,
+    sa.Column("topic", sa.String(120), primary_key=True),
+    sa.Column("recipient", sa.String(120), primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+dead_letters = sa.Table(
+    "notify_dead_letters", metadata,
+    sa.Column("id", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), primary_key=True, autoincrement=True),
+    sa.Column("delivery_id", sa.String(36), sa.ForeignKey("deliveries.id"), nullable=False, index=True),
+    sa.Column("recipient", sa.String(120), nullable=False),
+    sa.Column("channels", sa.Text, nullable=False),
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+# Read model of routing's assignments, for the daily digest.
+assignments = sa.Table(
+    "assignments", metadata,
+    sa.Column("assignment_id", sa.String(36), primary_key=True),
+    sa.Column("case_id", sa.String(36), nullable=False, index=True),
+    sa.Column("unit_code", sa.String(80), nullable=False, index=True),
+    sa.Column("unit_name", sa.String(200), nullable=False),
+    sa.Column("area", sa.String(80), nullable=False),
+    sa.Column("matter_code", sa.String(80), nullable=False),
+    sa.Column("routed_at", UTCDateTime(), nullable=False),
+    sa.Column("due_at", UTCDateTime()),
+    sa.Column("escalated_at", UTCDateTime()),
+    sa.Column("closed_at", UTCDateTime()),
+)
+
+digests = sa.Table(
+    "digests", metadata,
+    sa.Column("unit_code", sa.String(80), primary_key=True),
+    sa.Column("digest_date", sa.String(10), primary_key=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+_PUBLIC_DELIVERY_COLUMNS = ("id", "cause_event_id", "cause_type", "case_id", "recipient", "channel", "template",
+                            "category", "urgent", "subject", "body", "status", "deferred_reason", "attempts",
+                            "total_attempts", "address_masked", "last_error", "created_at", "sent_at",
+                            "next_attempt_at", "failed_at", "resent_at")
 
 
 class DeliveryRepository:
     def __init__(self, session):
         self.session = session
+        self._locking = session.get_bind().dialect.name == "postgresql"
 
     def add(self, **values) -> None:
         self.session.execute(deliveries.insert().values(**values))
 
-    def list(self, *, case_id: str | None = None, recipient: str | None = None, limit: int = 100) -> list[dict]:
-        query = sa.select(deliveries).order_by(deliveries.c.created_at.desc()).limit(limit)
+    def exists(self, cause_event_id: str, recipient: str) -> bool:
+        query = sa.select(sa.literal(1)).where(deliveries.c.cause_event_id == cause_event_id,
+                                                deliveries.c.recipient == recipient)
+        return self.session.execute(query).first() is not None
+
+    def get(self, delivery_id: str, *, lock: bool = False) -> dict | None:
+        query = sa.select(deliveries).where(deliveries.c.id == delivery_id)
+        if lock and self._locking:
+            query = query.with_for_update()
+        row = self.session.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def list(self, *, case_id: str | None = None, recipient: str | None = None, status: str | None = None,
+             limit: int = 100) -> list[dict]:
+        columns = [deliveries.c[name] for name in _PUBLIC_DELIVERY_COLUMNS]
+        query = sa.select(*columns).order_by(deliveries.c.created_at.desc(), deliveries.c.id).limit(limit)
         if case_id:
             query = query.where(deliveries.c.case_id == case_id)
         if recipient:
             query = query.where(deliveries.c.recipient == recipient)
+        if status:
+            query = query.where(deliveries.c.status == status)
         return [dict(row) for row in self.session.execute(query).mappings()]
+
+    def scheduled_since(self, recipient: str, since: datetime) -> list[datetime]:
+        """When this recipient's messages were or will be sent, from ``since`` on (for the rate limit)."""
+        when = sa.func.coalesce(deliveries.c.sent_at, deliveries.c.next_attempt_at, deliveries.c.created_at)
+        query = sa.select(when).where(deliveries.c.recipient == recipient, deliveries.c.urgent.is_(False),
+                                      deliveries.c.status.in_(("queued", "deferred", "sent")), when > since)
+        return [row[0] for row in self.session.execute(query)]
+
+    def claim_due(self, now: datetime, lease_until: datetime, limit: int, ids: list[str] | None = None) -> list[dict]:
+        """Take deliveries that are due and not being sent by someone else; they stay claimed until
+        ``lease_until`` (a sender that dies meanwhile leaves them to be claimed again after it)."""
+        query = (
+            sa.select(deliveries)
+            .where(deliveries.c.status.in_(("queued", "deferred")),
+                   deliveries.c.next_attempt_at <= now,
+                   sa.or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now))
+            .order_by(deliveries.c.next_attempt_at)
+            .limit(limit)
+        )
+        if ids is not None:
+            query = query.where(deliveries.c.id.in_(ids))
+        if self._locking:
+            query = query.with_for_update(skip_locked=True)
+        rows = [dict(r) for r in self.session.execute(query).mappings()]
+        if rows:
+            self.session.execute(deliveries.update().where(deliveries.c.id.in_([r["id"] for r in rows]))
+                                 .values(claimed_until=lease_until))
+        return rows
+
+    def update(self, delivery_id: str, **values) -> None:
+        self.session.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
+
+    def add_attempt(self, **values) -> None:
+        self.session.execute(delivery_attempts.insert().values(**values))
+
+    def attempts_of(self, delivery_id: str) -> list[dict]:
+        query = (sa.select(delivery_attempts.c.channel, delivery_attempts.c.attempt, delivery_attempts.c.outcome,
+                           delivery_attempts.c.error, delivery_attempts.c.attempted_at)
+                 .where(delivery_attempts.c.delivery_id == delivery_id).order_by(delivery_attempts.c.id))
+        return [dict(r) for r in self.session.execute(query).mappings()]
+
+    def add_dead_letter(self, **values) -> None:
+        self.session.execute(dead_letters.insert().values(**values))
+
+    def dead_letters(self, limit: int = 100) -> list[dict]:
+        query = sa.select(dead_letters).order_by(dead_letters.c.id.desc()).limit(limit)
+        return [dict(r) for r in self.session.execute(query).mappings()]
+
+    def backlog(self, status: str) -> int:
+        return self.session.execute(
+            sa.select(sa.func.count()).where(deliveries.c.status == status)).scalar_one()
+
+
+class RecipientRepository:
+    """Contacts (the only place addresses are kept), preferences and subscriptions."""
+
+    def __init__(self, session):
+        self.session = session
+
+    def contacts(self, recipient: str) -> dict[str, str]:
+        query = sa.select(contacts.c.channel, contacts.c.address).where(contacts.c.recipient == recipient)
+        return {row.channel: row.address for row in self.session.execute(query)}
+
+    def address(self, recipient: str, channel: str) -> str | None:
+        query = sa.select(contacts.c.address).where(contacts.c.recipient == recipient, contacts.c.channel == channel)
+        return self.session.execute(query).scalar_one_or_none()
+
+    def replace_contacts(self, recipient: str, addresses: dict[str, str | None], now: datetime) -> None:
+        for channel, address in addresses.items():
+            self.session.execute(contacts.delete().where(contacts.c.recipient == recipient,
+                                                         contacts.c.channel == channel))
+            if address is not None:
+                self.session.execute(contacts.insert().values(recipient=recipient, channel=channel, address=address,
+                                                              updated_at=now))
+
+    def preferences(self, recipient: str, default: Preferences) -> Preferences:
+        row = self.session.execute(sa.select(preferences).where(preferences.c.recipient == recipient)).first()
+        if row is None:
+            return default
+        quiet = None
+        if row.quiet_start and row.quiet_end:
+            quiet = QuietHours(datetime.strptime(row.quiet_start, "%H:%M").time(),
+                               datetime.strptime(row.quiet_end, "%H:%M").time())
+        return Preferences(tuple(json.loads(row.channels)), frozenset(json.loads(row.opted_out)), quiet)
+
+    def save_preferences(self, recipient: str, prefs: Preferences, now: datetime) -> None:
+        self.session.execute(preferences.delete().where(preferences.c.recipient == recipient))
+        quiet = prefs.quiet_hours
+        self.session.execute(preferences.insert().values(
+            recipient=recipient, channels=json.dumps(list(prefs.channels)),
+            opted_out=json.dumps(sorted(prefs.opted_out)),
+            quiet_start=quiet.start.strftime("%H:%M") if quiet else None,
+            quiet_end=quiet.end.strftime("%H:%M") if quiet else None, updated_at=now))
+
+    def subscribers(self, topic: str) -> list[str]:
+        query = sa.select(subscriptions.c.recipient).where(subscriptions.c.topic == topic).order_by(
+            subscriptions.c.recipient)
+        return [row[0] for row in self.session.execute(query)]
+
+    def subscribe(self, topic: str, recipient: str, now: datetime) -> bool:
+        exists = self.session.execute(sa.select(sa.literal(1)).where(
+            subscriptions.c.topic == topic, subscriptions.c.recipient == recipient)).first()
+        if exists:
+            return False
+        self.session.execute(subscriptions.insert().values(topic=topic, recipient=recipient, created_at=now))
+        return True
+
+    def unsubscribe(self, topic: str, recipient: str) -> bool:
+        result = self.session.execute(subscriptions.delete().where(
+            subscriptions.c.topic == topic, subscriptions.c.recipient == recipient))
+        return result.rowcount > 0
+
+
+class AssignmentRepository:
+    def __init__(self, session):
+        self.session = session
+
+    def record(self, view: AssignmentView) -> None:
+        exists = self.session.execute(sa.select(sa.literal(1)).where(
+            assignments.c.assignment_id == view.assignment_id)).first()
+        if not exists:
+            self.session.execute(assignments.insert().values(**view.__dict__))
+
+    def open_units(self, moment: datetime) -> list[str]:
+        query = (sa.select(assignments.c.unit_code).distinct()
+                 .where(assignments.c.routed_at < moment,
+                        sa.or_(assignments.c.closed_at.is_(None), assignments.c.closed_at > moment))
+                 .order_by(assignments.c.unit_code))
+        return [row[0] for row in self.session.execute(query)]
+
+    def for_unit(self, unit_code: str) -> list[AssignmentView]:
+        query = sa.select(assignments).where(assignments.c.unit_code == unit_code).order_by(assignments.c.routed_at)
+        return [AssignmentView(**dict(row)) for row in self.session.execute(query).mappings()]
+
+    def claim_digest(self, unit_code: str, digest_date: str, now: datetime) -> bool:
+        """Record that today's digest for the unit is being sent; False if it was already."""
+        exists = self.session.execute(sa.select(sa.literal(1)).where(
+            digests.c.unit_code == unit_code, digests.c.digest_date == digest_date)).first()
+        if exists:
+            return False
+        self.session.execute(digests.insert().values(unit_code=unit_code, digest_date=digest_date, created_at=now))
+        return True
 
 
 class NotifyUnitOfWork(UnitOfWork):
     def open_repositories(self, session):
         self.deliveries = DeliveryRepository(session)
+        self.recipients = RecipientRepository(session)
+        self.assignments = AssignmentRepository(session)

@@ -1,36 +1,161 @@
-"""Notify's nameko service: thin entrypoints over :mod:`services.notify.handlers`."""
-from pathlib import Path
+"""Notify's nameko service: thin entrypoints over :mod:`services.notify.handlers`.
+
+It subscribes to every event type that has templates in ``data/templates.yaml`` (or a street's file) or feeds
+the assignment read model, so mapping a new event type is a change of data only.
+"""
+from __future__ import annotations
+
+import logging
 
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 
 from shared.auth import ROLES
 from shared.consumer import consume
-from shared.http import api
+from shared.db import utcnow
+from shared.events import registry
+from shared.http import api, json_body
 from shared.service import DoorstepService, UnitOfWorkProvider
-from services.notify import handlers
-from services.notify.channels import FileChannel
-from services.notify.domain import default_templates
+from services.notify import handlers, metrics
+from services.notify import settings as notify_settings
+from services.notify.channels import build_channels
+from services.notify.domain import (STREET_TEMPLATES, event_types_with_templates, load_templates, template_files)
 from services.notify.persistence import NotifyUnitOfWork
 
+log = logging.getLogger("doorstep.notify")
 
-class DefaultChannel(DependencyProvider):
+
+class NotifyRuntime(DependencyProvider):
+    """Notify's settings, templates (checked at start-up: a broken template stops the service) and channels;
+    the clock is injectable so tests can put the service in the middle of the night."""
+
+    def __init__(self, clock=None):
+        self.clock = clock
+
     def setup(self):
         settings = self.container.config["DOORSTEP"]
-        self.channel = FileChannel(Path(settings.data_dir) / "notifications.jsonl")
+        own = notify_settings.load(settings.data_dir)
+        templates = load_templates(template_files(settings.street, own.templates))
+        self.context = handlers.NotifyContext(templates, own, build_channels(own.channels, settings.data_dir),
+                                              self.clock or utcnow)
+        metrics.prime()
 
     def get_dependency(self, worker_ctx):
-        return self.channel
+        return self.context
+
+
+class SendingUnitOfWork(UnitOfWorkProvider):
+    """Fresh units of work on demand for sending; unlike the consumer's, never tied to the inbox."""
+
+    def get_dependency(self, worker_ctx):
+        return lambda: self.uow_class(self.session_factory, self.settings.street, None, on_commit=self.relay.wake)
+
+
+class SenderTimer(Timer):
+    """nameko's timer with its interval from notify's settings (``sender.interval_s``)."""
+
+    def setup(self):
+        settings = self.container.config["DOORSTEP"]
+        self.interval = notify_settings.load(settings.data_dir).sender_interval_s
+        super().setup()
+
+
+def _subscribed_types() -> list[str]:
+    files = [*template_files("-"), *sorted(STREET_TEMPLATES.glob("*.yaml"))]
+    types = set(event_types_with_templates(load_templates(files))) | set(handlers.READ_MODEL_FEEDS)
+    return sorted(types)
+
+
+def _consumer_name(type_name: str, taken: set[str]) -> str:
+    event_type = registry().get(type_name)
+    entity, verb = event_type.name.split(".")
+    name = f"on_{entity}_{verb}" + (f"_v{event_type.version}" if event_type.version > 1 else "")
+    if name in taken:
+        name = f"on_{event_type.service}_{entity}_{verb}_v{event_type.version}"
+    return name
 
 
 class NotifyService(DoorstepService):
     name = "notify"
     uow = UnitOfWorkProvider(NotifyUnitOfWork)
-    channel = DefaultChannel()
+    sending = SendingUnitOfWork(NotifyUnitOfWork)
+    runtime = NotifyRuntime()
 
-    @consume("routing", "case.routed.v1")
-    def on_case_routed(self, event):
-        handlers.notify(event, self.uow, default_templates(), self.channel)
+    def _on_event(self, event):
+        due = handlers.record_event(event, self.uow, self.runtime)
+        if due:
+            # Committed; send at once rather than at the next tick. A failure here is retried by the timer.
+            try:
+                handlers.dispatch_due(self.sending, self.runtime, due)
+            except Exception:
+                log.exception("immediate send after %s failed; the sender will retry", event.id)
+
+    @SenderTimer.decorator(interval=1.0)
+    def send_due(self):
+        while handlers.dispatch_due(self.sending, self.runtime) == self.runtime.settings.sender_batch_size:
+            pass
+        handlers.queue_digests(self.sending, self.runtime)
+        handlers.measure_backlog(self.sending)
 
     @api("GET", "/notify/deliveries", roles=ROLES)
     def deliveries(self, request):
-        return handlers.list_deliveries(self.uow, request.args.get("case_id"), request.args.get("recipient"))
+        return handlers.list_deliveries(self.uow, request.args.get("case_id"), request.args.get("recipient"),
+                                        request.args.get("status"))
+
+    @api("GET", "/notify/deliveries/<string:delivery_id>", roles=ROLES)
+    def delivery(self, request, delivery_id):
+        return handlers.delivery_detail(self.uow, delivery_id)
+
+    @api("POST", "/notify/deliveries/<string:delivery_id>/resend", roles=("admin",))
+    def resend(self, request, delivery_id):
+        return 202, handlers.resend(self.uow, self.runtime, delivery_id)
+
+    @api("GET", "/notify/recipients/<string:recipient>/deliveries", roles=ROLES)
+    def recipient_deliveries(self, request, recipient):
+        return handlers.list_deliveries(self.uow, recipient=recipient, status=request.args.get("status"))
+
+    @api("GET", "/notify/recipients/<string:recipient>/preferences", roles=ROLES)
+    def preferences(self, request, recipient):
+        return handlers.get_preferences(self.uow, self.runtime, recipient)
+
+    @api("PUT", "/notify/recipients/<string:recipient>/preferences", roles=("counter", "handler"))
+    def set_preferences(self, request, recipient):
+        return handlers.set_preferences(self.uow, self.runtime, recipient, json_body(request))
+
+    @api("GET", "/notify/recipients/<string:recipient>/contacts", roles=("counter", "handler"))
+    def contacts(self, request, recipient):
+        return handlers.get_contacts(self.uow, recipient)
+
+    @api("PUT", "/notify/recipients/<string:recipient>/contacts", roles=("counter", "handler"))
+    def set_contacts(self, request, recipient):
+        return handlers.set_contacts(self.uow, self.runtime, recipient, json_body(request))
+
+    @api("PUT", "/notify/topics/<string:topic>/subscribers/<string:recipient>", roles=("counter", "handler"))
+    def subscribe(self, request, topic, recipient):
+        return handlers.subscribe(self.uow, self.runtime, topic, recipient)
+
+    @api("DELETE", "/notify/topics/<string:topic>/subscribers/<string:recipient>", roles=("counter", "handler"))
+    def unsubscribe(self, request, topic, recipient):
+        return handlers.unsubscribe(self.uow, topic, recipient)
+
+    @api("GET", "/notify/dead-letters", roles=("auditor",))
+    def dead_letters(self, request):
+        return handlers.list_dead_letters(self.uow)
+
+
+def _add_consumers(service_class) -> None:
+    """One ``consume`` entrypoint per subscribed type, all running the same handler."""
+    taken: set[str] = set()
+    for type_name in _subscribed_types():
+        event_type = registry().get(type_name)
+        method_name = _consumer_name(type_name, taken)
+        taken.add(method_name)
+
+        def on_event(self, event):
+            self._on_event(event)
+
+        on_event.__name__ = method_name
+        setattr(service_class, method_name, consume(event_type.service, event_type.routing_key)(on_event))
+
+
+_add_consumers(NotifyService)

@@ -1,0 +1,159 @@
+"""What the notify tests share: publishing routing's events straight to the broker (so notify is tested on
+its own), local receivers for the channels we can reach (SMTP, HTTP), and a clock a test can move."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+import uuid
+from datetime import datetime, timedelta, timezone
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import yaml
+
+from shared.broker import OutgoingMessage, make_publisher
+from shared.events import new_event
+
+
+class MovableClock:
+    """Real time plus an offset the test sets: time still flows (retries back off), but the test decides
+    what hour it is."""
+
+    def __init__(self):
+        self.offset = timedelta(0)
+
+    def __call__(self) -> datetime:
+        return datetime.now(timezone.utc) + self.offset
+
+    def set(self, moment: datetime) -> None:
+        self.offset = moment - datetime.now(timezone.utc)
+
+
+def routed_data(**overrides) -> dict:
+    return {"case_id": str(uuid.uuid4()), "assignment_id": str(uuid.uuid4()),
+            "unit": {"code": "shixin-pm", "name": "市新居民区物业"}, "rule": "property-repair-to-pm",
+            "area": "shixin", "matter_code": "property-repair", "resident_id": str(uuid.uuid4()),
+            "phone_masked": "138****5678", "routed_at": datetime.now(timezone.utc).isoformat(), **overrides}
+
+
+def publish_routed(settings, data: dict | None = None, event=None):
+    """Publish a case.routed event as routing's relay would; return the envelope."""
+    data = data or routed_data()
+    event = event or new_event("doorstep.routing.case.routed.v1", street=settings.street,
+                               subject=f"case/{data['case_id']}", data=data)
+    publisher = make_publisher(settings.broker_uri)
+    try:
+        confirmed = publisher.publish([OutgoingMessage("routing.events", event.routing_key, event.to_json(), event.id,
+                                                       event.type)])
+    finally:
+        publisher.close()
+    assert all(confirmed)
+    return event
+
+
+def write_notify_config(settings, **config) -> None:
+    path = Path(settings.data_dir) / "notify.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+
+
+class WebhookReceiver:
+    """A local HTTP server that answers with the next scripted status and keeps every request."""
+
+    def __init__(self, statuses=()):
+        self.requests: list[dict] = []
+        self.statuses = list(statuses)
+        receiver = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                receiver.requests.append({"headers": dict(self.headers), "body": body})
+                status = receiver.statuses.pop(0) if receiver.statuses else 200
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hooks/doorstep"
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+_SMTP_SERVER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from aiosmtpd.controller import Controller
+
+    out = Path(sys.argv[1])
+
+    class Keep:
+        async def handle_DATA(self, server, session, envelope):
+            name = out / f"{time.time_ns()}.eml"
+            name.write_bytes(envelope.original_content)
+            (out / (name.stem + ".rcpt")).write_text("\\n".join(envelope.rcpt_tos))
+            return "250 OK"
+
+    controller = Controller(Keep(), hostname="127.0.0.1", port=0)
+    controller.start()
+    print(controller.server.sockets[0].getsockname()[1], flush=True)
+    sys.stdin.read()  # until the test closes our stdin
+    controller.stop()
+""")
+
+
+class SmtpServer:
+    """A real SMTP server (aiosmtpd) on loopback, in its own process so its asyncio loop stays clear of the
+    test's green threads. Received messages land as .eml files."""
+
+    def __init__(self, directory: Path):
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def __enter__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", _SMTP_SERVER, str(self.directory)], stdin=subprocess.PIPE,
+                                     stdout=subprocess.PIPE, text=True)
+        self.port = int(self.proc.stdout.readline())
+        return self
+
+    def __exit__(self, *exc):
+        self.proc.stdin.close()
+        try:
+            self.proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def messages(self) -> list[bytes]:
+        return [p.read_bytes() for p in sorted(self.directory.glob("*.eml"))]
+
+
+def wait_until(predicate, timeout=15.0, interval=0.05, message="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
+        time.sleep(interval)
+
+
+def json_lines(path) -> list[dict]:
+    path = Path(path)
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
