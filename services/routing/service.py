@@ -1,21 +1,111 @@
 """Routing's nameko service: thin entrypoints over :mod:`services.routing.handlers`."""
+import os
+
+from nameko.extensions import DependencyProvider
+from nameko.timer import timer
+
 from shared.auth import ROLES
 from shared.consumer import consume
-from shared.http import api
+from shared.http import api, json_body
 from shared.service import DoorstepService, UnitOfWorkProvider
-from services.routing import handlers
-from services.routing.domain import default_directory
+from services.routing import handlers, metrics
+from services.routing.domain import load_directory, DEFAULT_DIRECTORY
 from services.routing.persistence import RoutingUnitOfWork
+
+# How often the deadline timer looks for breaches; every replica runs it, each breach is acted on once.
+DEADLINE_TIMER_S = float(os.environ.get("DOORSTEP_ROUTING_TIMER_S", "60"))
+WRITERS = ("handler",)
+READERS = ("handler", "auditor")
+
+
+class DirectoryProvider(DependencyProvider):
+    """The street's directory and rules, loaded and validated once at start-up: a bad file stops the service
+    with the file, entry and problem named. ``DOORSTEP_ROUTING_DIRECTORY`` names a street's own file."""
+
+    def setup(self):
+        self.directory = load_directory(os.environ.get("DOORSTEP_ROUTING_DIRECTORY") or DEFAULT_DIRECTORY)
+        metrics.prime(self.directory.units)
+
+    def get_dependency(self, worker_ctx):
+        return self.directory
 
 
 class RoutingService(DoorstepService):
     name = "routing"
     uow = UnitOfWorkProvider(RoutingUnitOfWork)
+    directory = DirectoryProvider()
 
     @consume("intake", "case.accepted.v1")
     def on_case_accepted(self, event):
-        handlers.route_case(event, self.uow, default_directory())
+        handlers.route_case(event, self.uow, self.directory)
+
+    @consume("intake", "case.reopened.v1")
+    def on_case_reopened(self, event):
+        handlers.reopen_case(event, self.uow, self.directory)
+
+    @timer(interval=DEADLINE_TIMER_S)
+    def deadline_timer(self):
+        # The timer worker has no inbox key, so its unit of work can be entered once per assignment.
+        handlers.check_deadlines(lambda: self.uow, self.directory)
 
     @api("GET", "/routing/cases/<string:case_id>/decision", roles=ROLES)
     def decision(self, request, case_id):
         return handlers.case_decision(case_id, self.uow)
+
+    @api("GET", "/routing/units", roles=ROLES)
+    def units(self, request):
+        return {"units": [u.to_dict() for u in self.directory.units.values()], "areas": self.directory.areas,
+                "triage_unit": self.directory.triage_unit}
+
+    @api("GET", "/routing/units/<string:unit_code>/assignments", roles=READERS)
+    def worklist(self, request, unit_code):
+        return handlers.worklist(unit_code, dict(request.args.items()), request.principal, self.uow,
+                                 self.directory)
+
+    @api("GET", "/routing/units/<string:unit_code>/scores", roles=ROLES)
+    def scores(self, request, unit_code):
+        return handlers.scores(unit_code, dict(request.args.items()), self.uow, self.directory)
+
+    @api("POST", "/routing/assignments/<string:assignment_id>/sign", roles=WRITERS)
+    def sign(self, request, assignment_id):
+        return handlers.sign_assignment(assignment_id, request.principal, self.uow, self.directory)
+
+    @api("POST", "/routing/assignments/<string:assignment_id>/contact", roles=WRITERS)
+    def contact(self, request, assignment_id):
+        return handlers.record_contact(assignment_id, request.principal, self.uow, self.directory)
+
+    @api("POST", "/routing/assignments/<string:assignment_id>/report", roles=WRITERS)
+    def report(self, request, assignment_id):
+        body = json_body(request)
+        return handlers.report_result(assignment_id, body.get("answer", ""), request.principal, self.uow,
+                                      self.directory)
+
+    @api("POST", "/routing/assignments/<string:assignment_id>/transfer", roles=WRITERS)
+    def transfer(self, request, assignment_id):
+        body = json_body(request)
+        return handlers.transfer_assignment(assignment_id, body.get("to_unit", ""), body.get("reason", ""),
+                                            request.principal, self.uow, self.directory)
+
+    @api("POST", "/routing/assignments/<string:assignment_id>/return", roles=WRITERS)
+    def return_(self, request, assignment_id):
+        body = json_body(request)
+        return handlers.return_assignment(assignment_id, body.get("reason_code", ""), body.get("note", ""),
+                                          request.principal, self.uow, self.directory)
+
+    @api("POST", "/routing/cases/<string:case_id>/arbitrate", roles=WRITERS)
+    def arbitrate(self, request, case_id):
+        body = json_body(request)
+        return handlers.arbitrate_case(case_id, body.get("unit", ""), body.get("decision", ""), request.principal,
+                                       self.uow, self.directory)
+
+    @api("POST", "/routing/assignments/<string:assignment_id>/extension", roles=WRITERS)
+    def extension(self, request, assignment_id):
+        body = json_body(request)
+        return handlers.request_extension(assignment_id, body.get("working_days"), body.get("reason", ""),
+                                          request.principal, self.uow, self.directory)
+
+    @api("POST", "/routing/assignments/<string:assignment_id>/extension/decision", roles=WRITERS)
+    def extension_decision(self, request, assignment_id):
+        body = json_body(request)
+        return handlers.decide_extension(assignment_id, body.get("approve"), request.principal, self.uow,
+                                         self.directory)
