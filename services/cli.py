@@ -226,6 +226,41 @@ def dlq_replay(service, broker):
 
 
 @main.group()
+def district():
+    """Carrying every street's events to the district's broker."""
+
+
+@district.command("fan-in")
+@click.option("--street", required=True, help="street code, e.g. lujiazui")
+@click.option("--broker", required=True, help="the street's amqp:// URI (as the district broker reaches it)")
+@click.option("--district", "district_uri", required=True, help="the district broker's amqp:// URI")
+@click.option("--apply", "apply_", is_flag=True,
+              help="declare the queues and set the shovels with rabbitmqctl (run on the street's broker host)")
+def district_fan_in(street, broker, district_uri, apply_):
+    """Declare the fan-in queues and print (or apply) the shovel parameters for one street."""
+    import subprocess
+    from urllib.parse import unquote, urlparse
+
+    from services.tools import fan_in_shovels, prepare_fan_in
+
+    shovels = fan_in_shovels(street, broker, district_uri)
+    vhost = unquote(urlparse(broker).path[1:]) or "/"
+    commands = [["rabbitmqctl", "set_parameter", "-p", vhost, "shovel", name, json.dumps(definition)]
+                for name, definition in shovels.items()]
+    if not apply_:
+        click.echo("rabbitmq-plugins enable rabbitmq_shovel")
+        for command in commands:
+            click.echo(" ".join(command[:-1]) + " '" + command[-1] + "'")
+        return
+    prepare_fan_in(broker, district_uri)
+    for command in commands:
+        result = subprocess.run(command, capture_output=True, text=True)
+        if result.returncode:
+            raise click.ClickException(f"{' '.join(command[:6])}: {result.stderr.strip()}")
+        click.echo(f"shovel {command[5]} set")
+
+
+@main.group()
 def bench():
     """Benchmarks (scripts with figures, not tests)."""
 

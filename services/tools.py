@@ -153,3 +153,43 @@ def replay_events(settings, since, types=(), target: str = "", batch_size: int =
     finally:
         publisher.close()
     return sent
+
+
+FAN_IN_QUEUE = "district-fan-in.{service}"
+
+
+def fan_in_shovels(street: str, street_uri: str, district_uri: str) -> dict[str, dict]:
+    """Dynamic shovel definitions carrying one street's events to the district broker.
+
+    Per service, a durable queue on the street's broker takes every event of ``<service>.events`` (so nothing is
+    lost while the link is down) and a shovel moves it, with publisher confirms, to the district's exchange of
+    the same name; the routing key is kept and the envelope names the street, so a district subscriber binds
+    exactly as it would on one street.
+    """
+    from shared.config import SERVICES
+
+    return {
+        f"doorstep-{street}-{service}": {
+            "src-protocol": "amqp091", "src-uri": street_uri, "src-queue": FAN_IN_QUEUE.format(service=service),
+            "dest-protocol": "amqp091", "dest-uri": district_uri, "dest-exchange": f"{service}.events",
+            "ack-mode": "on-confirm", "reconnect-delay": 5,
+        }
+        for service in SERVICES
+    }
+
+
+def prepare_fan_in(street_uri: str, district_uri: str) -> None:
+    """Declare the street-side queues (bound to everything) and the district-side exchanges."""
+    from shared.config import SERVICES
+
+    with kombu.Connection(street_uri) as conn:
+        channel = conn.channel()
+        for service in SERVICES:
+            exchange = kombu.Exchange(f"{service}.events", "topic", durable=True, channel=channel)
+            exchange.declare()
+            kombu.Queue(FAN_IN_QUEUE.format(service=service), exchange, routing_key="#", durable=True,
+                        channel=channel).declare()
+    with kombu.Connection(district_uri) as conn:
+        channel = conn.channel()
+        for service in SERVICES:
+            kombu.Exchange(f"{service}.events", "topic", durable=True, channel=channel).declare()
