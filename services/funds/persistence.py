@@ -1,9 +1,26 @@
-"""Funds' tables. The double-entry ledger arrives with the funds issue; the chart of accounts is its root."""
+"""Funds' tables, repositories and unit of work.
+
+The ledger keeps, next to its immutable entries, one head row per book (``books``: last sequence and hash) and
+one balance row per account (``balances``). A posting locks the book's head row first — that is the single
+writer order the hash chain needs, and it makes idempotency checks and receipt numbers race-free — then the
+balance rows it touches, in account-code order, so that two postings never wait on each other in a cycle.
+Balance reads never scan the entries: the current figure is one row, and a figure as of a date is the
+running balance stored on the last leg before it (an index seek on ``legs(account_code, sequence)``).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime
+
 import sqlalchemy as sa
+from sqlalchemy.orm import Session
 
 from shared.db import UTCDateTime, UnitOfWork
+from services.funds.domain import AccountSpec, AccountState, Leg, PostedTransfer
 
 metadata = sa.MetaData()
+_BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 
 accounts = sa.Table(
     "accounts", metadata,
@@ -12,8 +29,491 @@ accounts = sa.Table(
     sa.Column("name", sa.String(120), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),  # asset, liability, net_assets, revenue, expense
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("subkind", sa.String(20), nullable=False, server_default=""),
+    sa.Column("parent_code", sa.String(80), nullable=True),
+    sa.Column("non_negative", sa.Boolean, nullable=False, server_default=sa.false()),
+)
+
+books = sa.Table(
+    "books", metadata,
+    sa.Column("code", sa.String(60), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # foundation, autonomy
+    sa.Column("area", sa.String(40), nullable=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("head_sequence", sa.BigInteger, nullable=False),
+    sa.Column("head_hash", sa.String(64), nullable=False),
+    sa.Column("head_occurred_at", UTCDateTime(), nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+balances = sa.Table(
+    "balances", metadata,
+    sa.Column("account_code", sa.String(80), sa.ForeignKey("accounts.code"), primary_key=True),
+    sa.Column("book", sa.String(60), nullable=False),
+    sa.Column("balance", sa.BigInteger, nullable=False),    # fen, on the account's normal side
+    sa.Column("available", sa.BigInteger, nullable=False),  # own balance plus its revenue/expense children
+)
+
+transfers = sa.Table(
+    "transfers", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("book", sa.String(60), nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("idempotency_key", sa.String(130), nullable=False, unique=True),
+    sa.Column("kind", sa.String(30), nullable=False),
+    sa.Column("memo", sa.String(300), nullable=False),
+    sa.Column("occurred_at", UTCDateTime(), nullable=False),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+    sa.Column("reverses", sa.String(36), nullable=True, unique=True),  # a transfer is reversed at most once
+    sa.Column("prev_hash", sa.String(64), nullable=False),
+    sa.Column("hash", sa.String(64), nullable=False),
+    sa.UniqueConstraint("book", "sequence", name="uq_transfers_book_sequence"),
+    sa.Index("ix_transfers_book_occurred_at", "book", "occurred_at"),
+)
+
+legs = sa.Table(
+    "legs", metadata,
+    sa.Column("transfer_id", sa.String(36), sa.ForeignKey("transfers.id"), primary_key=True),
+    sa.Column("position", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("book", sa.String(60), nullable=False),
+    sa.Column("sequence", sa.BigInteger, nullable=False),
+    sa.Column("account_code", sa.String(80), sa.ForeignKey("accounts.code"), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),         # fen, + debit, − credit
+    sa.Column("balance_after", sa.BigInteger, nullable=False),  # the account's running balance
+    sa.Index("ix_legs_account_sequence", "account_code", "sequence"),
+)
+
+operations = sa.Table(
+    "operations", metadata,
+    sa.Column("key", sa.String(120), primary_key=True),
+    sa.Column("kind", sa.String(40), nullable=False),
+    sa.Column("request_digest", sa.String(64), nullable=False),
+    sa.Column("result", sa.JSON, nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+receipt_counters = sa.Table(
+    "receipt_counters", metadata,
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("last_number", sa.Integer, nullable=False),
+)
+
+donors = sa.Table(
+    "donors", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("kind", sa.String(20), nullable=False),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+charity_events = sa.Table(
+    "charity_events", metadata,
+    sa.Column("code", sa.String(24), primary_key=True),
+    sa.Column("name", sa.String(120), nullable=False),
+    sa.Column("held_on", sa.Date, nullable=False),
+    sa.Column("place", sa.String(120), nullable=False),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+)
+
+donations = sa.Table(
+    "donations", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("donor_id", sa.String(36), sa.ForeignKey("donors.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(10), nullable=False),  # cash, in_kind
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("description", sa.String(500), nullable=False),
+    sa.Column("valuation_basis", sa.String(200), nullable=False),
+    sa.Column("event_code", sa.String(24), sa.ForeignKey("charity_events.code"), nullable=True),
+    sa.Column("receipt_year", sa.Integer, nullable=False),
+    sa.Column("receipt_number", sa.Integer, nullable=False),
+    sa.Column("transfer_id", sa.String(36), sa.ForeignKey("transfers.id"), nullable=False),
+    sa.Column("received_at", UTCDateTime(), nullable=False),
+    sa.UniqueConstraint("receipt_year", "receipt_number", name="uq_donations_receipt"),
+)
+
+lots = sa.Table(
+    "lots", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("event_code", sa.String(24), sa.ForeignKey("charity_events.code"), nullable=False),
+    sa.Column("lot_number", sa.Integer, nullable=False),
+    sa.Column("title", sa.String(120), nullable=False),
+    sa.Column("donor_id", sa.String(36), sa.ForeignKey("donors.id"), nullable=False),
+    sa.Column("status", sa.String(10), nullable=False),
+    sa.Column("hammer_price", sa.BigInteger, nullable=True),
+    sa.Column("buyer", sa.String(100), nullable=True),
+    sa.Column("settled_transfer_id", sa.String(36), nullable=True),
+    sa.Column("paid_transfer_id", sa.String(36), nullable=True),
+    sa.UniqueConstraint("event_code", "lot_number", name="uq_lots_event_number"),
+)
+
+bids = sa.Table(
+    "bids", metadata,
+    sa.Column("id", _BigId, primary_key=True, autoincrement=True),
+    sa.Column("lot_id", sa.String(36), sa.ForeignKey("lots.id"), nullable=False, index=True),
+    sa.Column("bidder", sa.String(100), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("placed_at", UTCDateTime(), nullable=False),
+)
+
+market_sales = sa.Table(
+    "market_sales", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("event_code", sa.String(24), sa.ForeignKey("charity_events.code"), nullable=False, index=True),
+    sa.Column("description", sa.String(200), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("transfer_id", sa.String(36), sa.ForeignKey("transfers.id"), nullable=False),
+    sa.Column("sold_at", UTCDateTime(), nullable=False),
+)
+
+special_funds = sa.Table(
+    "special_funds", metadata,
+    sa.Column("code", sa.String(24), primary_key=True),
+    sa.Column("name", sa.String(100), nullable=False),
+    sa.Column("purpose", sa.String(24), nullable=False),
+    sa.Column("account_code", sa.String(80), sa.ForeignKey("accounts.code"), nullable=False),
+    sa.Column("founding_amount", sa.BigInteger, nullable=False),
+    sa.Column("transfer_id", sa.String(36), sa.ForeignKey("transfers.id"), nullable=False),
+    sa.Column("founded_at", UTCDateTime(), nullable=False),
+)
+
+fund_sources = sa.Table(
+    "fund_sources", metadata,
+    sa.Column("source_kind", sa.String(10), primary_key=True),  # a source founds one fund only
+    sa.Column("source_ref", sa.String(36), primary_key=True),
+    sa.Column("fund_code", sa.String(24), sa.ForeignKey("special_funds.code"), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+)
+
+grants = sa.Table(
+    "grants", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("fund_code", sa.String(24), sa.ForeignKey("special_funds.code"), nullable=False, index=True),
+    sa.Column("purpose", sa.String(24), nullable=False),
+    sa.Column("recipient", sa.String(100), nullable=False),
+    sa.Column("project_id", sa.String(40), nullable=True),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("transfer_id", sa.String(36), sa.ForeignKey("transfers.id"), nullable=False),
+    sa.Column("granted_at", UTCDateTime(), nullable=False),
+)
+
+allocations = sa.Table(
+    "allocations", metadata,
+    sa.Column("area", sa.String(24), primary_key=True),
+    sa.Column("year", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("transfer_id", sa.String(36), sa.ForeignKey("transfers.id"), nullable=False),
+    sa.Column("allocated_at", UTCDateTime(), nullable=False),
+)
+
+projects = sa.Table(
+    "projects", metadata,
+    sa.Column("id", sa.String(40), primary_key=True),
+    sa.Column("area", sa.String(24), nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("team_name", sa.String(60), nullable=False),
+    sa.Column("lead", sa.String(50), nullable=False),
+    sa.Column("members", sa.JSON, nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),
+    sa.Column("released", sa.BigInteger, nullable=True),
+    sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Column("updated_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_projects_area_year", "area", "year"),
+)
+
+budget_lines = sa.Table(
+    "budget_lines", metadata,
+    sa.Column("project_id", sa.String(40), sa.ForeignKey("projects.id"), primary_key=True),
+    sa.Column("line_no", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("name", sa.String(60), nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),  # as proposed
+    sa.Column("account_code", sa.String(80), nullable=False),
+    sa.Column("expense_account_code", sa.String(80), nullable=False),
+)
+
+meetings = sa.Table(
+    "meetings", metadata,
+    sa.Column("id", _BigId, primary_key=True, autoincrement=True),
+    sa.Column("project_id", sa.String(40), sa.ForeignKey("projects.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(15), nullable=False),  # hearing, coordination, evaluation
+    sa.Column("held_on", sa.Date, nullable=False),
+    sa.Column("attendees", sa.JSON, nullable=False),
+    sa.Column("details", sa.JSON, nullable=False),
+    sa.Column("recorded_at", UTCDateTime(), nullable=False),
+)
+
+expenses = sa.Table(
+    "expenses", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("project_id", sa.String(40), sa.ForeignKey("projects.id"), nullable=False, index=True),
+    sa.Column("line_no", sa.Integer, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("payee", sa.String(100), nullable=False),
+    sa.Column("receipt_ref", sa.String(60), nullable=False),
+    sa.Column("description", sa.String(500), nullable=False),
+    sa.Column("transfer_id", sa.String(36), sa.ForeignKey("transfers.id"), nullable=False),
+    sa.Column("spent_at", UTCDateTime(), nullable=False),
+)
+
+cofundings = sa.Table(
+    "cofundings", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("project_id", sa.String(40), sa.ForeignKey("projects.id"), nullable=False, index=True),
+    sa.Column("partner", sa.String(100), nullable=False),
+    sa.Column("fund_code", sa.String(24), nullable=True),  # set when the foundation grants from a special fund
+    sa.Column("line_no", sa.Integer, nullable=False),
+    sa.Column("amount", sa.BigInteger, nullable=False),
+    sa.Column("area_transfer_id", sa.String(36), sa.ForeignKey("transfers.id"), nullable=False),
+    sa.Column("foundation_transfer_id", sa.String(36), sa.ForeignKey("transfers.id"), nullable=True),
+    sa.Column("funded_at", UTCDateTime(), nullable=False),
+)
+
+disclosures = sa.Table(
+    "disclosures", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("book", sa.String(60), nullable=False),
+    sa.Column("year", sa.Integer, nullable=False),
+    sa.Column("chain_sequence", sa.BigInteger, nullable=False),
+    sa.Column("chain_head", sa.String(64), nullable=False),
+    sa.Column("body", sa.JSON, nullable=False),
+    sa.Column("published_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_disclosures_book_year", "book", "year"),
 )
 
 
+def _spec(row) -> AccountSpec:
+    return AccountSpec(row["code"], row["book"], row["name"], row["kind"], row["subkind"], row["parent_code"],
+                       bool(row["non_negative"]))
+
+
+class LedgerRepository:
+    """Books, accounts, balances and the append-only chain of transfers."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    # books and chart
+    def open_book(self, code: str, kind: str, name: str, area: str | None, chart: list[AccountSpec],
+                  now: datetime) -> bool:
+        """Create a book and its fixed accounts unless it exists; True when created."""
+        if self.session.execute(sa.select(books.c.code).where(books.c.code == code)).first():
+            return False
+        self.session.execute(books.insert().values(code=code, kind=kind, name=name, area=area, head_sequence=0,
+                                                   head_hash="0" * 64, created_at=now))
+        self.add_accounts(chart, now)
+        return True
+
+    def book(self, code: str) -> dict | None:
+        row = self.session.execute(sa.select(books).where(books.c.code == code)).mappings().first()
+        return dict(row) if row else None
+
+    def all_books(self) -> list[dict]:
+        return [dict(r) for r in self.session.execute(sa.select(books).order_by(books.c.code)).mappings()]
+
+    def lock_books(self, codes) -> dict[str, dict]:
+        """Lock the books' head rows, in code order (the single writer order of each chain)."""
+        rows = self.session.execute(
+            sa.select(books).where(books.c.code.in_(sorted(codes))).order_by(books.c.code).with_for_update()
+        ).mappings().all()
+        return {r["code"]: dict(r) for r in rows}
+
+    def add_accounts(self, specs: list[AccountSpec], now: datetime) -> None:
+        """Add accounts that do not exist yet (callers hold the book lock, so two cannot race)."""
+        if not specs:
+            return
+        known = set(self.session.execute(
+            sa.select(accounts.c.code).where(accounts.c.code.in_([s.code for s in specs]))).scalars())
+        new = [s for s in specs if s.code not in known]
+        if not new:
+            return
+        self.session.execute(accounts.insert(), [
+            {"code": s.code, "book": s.book, "name": s.name, "kind": s.kind, "subkind": s.subkind,
+             "parent_code": s.parent, "non_negative": s.non_negative, "created_at": now} for s in new])
+        self.session.execute(balances.insert(), [
+            {"account_code": s.code, "book": s.book, "balance": 0, "available": 0} for s in new])
+
+    def specs(self, codes) -> dict[str, AccountSpec]:
+        rows = self.session.execute(sa.select(accounts).where(accounts.c.code.in_(sorted(codes)))).mappings()
+        return {r["code"]: _spec(r) for r in rows}
+
+    def chart(self, book: str) -> list[AccountSpec]:
+        rows = self.session.execute(sa.select(accounts).where(accounts.c.book == book)
+                                    .order_by(accounts.c.code)).mappings()
+        return [_spec(r) for r in rows]
+
+    def lock_states(self, codes) -> dict[str, AccountState]:
+        """The accounts' running figures, their balance rows locked in code order."""
+        rows = self.session.execute(
+            sa.select(accounts.c.code, accounts.c.kind, accounts.c.parent_code, accounts.c.non_negative,
+                      balances.c.balance, balances.c.available)
+            .join(balances, balances.c.account_code == accounts.c.code)
+            .where(accounts.c.code.in_(sorted(codes))).order_by(accounts.c.code)
+            .with_for_update(of=balances)
+        ).mappings().all()
+        return {r["code"]: AccountState(r["code"], "debit" if r["kind"] in ("asset", "expense") else "credit",
+                                        r["parent_code"], bool(r["non_negative"]), r["balance"], r["available"])
+                for r in rows}
+
+    # transfers
+    def transfers_by_keys(self, keys) -> dict[str, PostedTransfer]:
+        rows = self.session.execute(sa.select(transfers).where(transfers.c.idempotency_key.in_(list(keys)))
+                                    ).mappings().all()
+        return {r["idempotency_key"]: self._with_legs(r) for r in rows}
+
+    def transfer(self, transfer_id: str) -> PostedTransfer | None:
+        row = self.session.execute(sa.select(transfers).where(transfers.c.id == transfer_id)).mappings().first()
+        return self._with_legs(row) if row else None
+
+    def reversal_of(self, transfer_id: str) -> str | None:
+        return self.session.execute(sa.select(transfers.c.id).where(transfers.c.reverses == transfer_id)).scalar()
+
+    def _with_legs(self, row) -> PostedTransfer:
+        leg_rows = self.session.execute(sa.select(legs).where(legs.c.transfer_id == row["id"])
+                                        .order_by(legs.c.position)).mappings().all()
+        return posted_from_rows(row, leg_rows)
+
+    def append(self, posted: list[PostedTransfer], heads: dict[str, tuple[int, str, datetime]],
+               states: dict[str, AccountState]) -> None:
+        """Write new transfers, their legs, the balances they leave and the books' new heads."""
+        if not posted:
+            return
+        self.session.execute(transfers.insert(), [
+            {"id": t.id, "book": t.book, "sequence": t.sequence, "idempotency_key": t.idempotency_key,
+             "kind": t.kind, "memo": t.memo, "occurred_at": t.occurred_at, "recorded_at": t.recorded_at,
+             "reverses": t.reverses, "prev_hash": t.prev_hash, "hash": t.hash} for t in posted])
+        self.session.execute(legs.insert(), [
+            {"transfer_id": t.id, "position": i, "book": t.book, "sequence": t.sequence,
+             "account_code": leg.account, "amount": leg.amount, "balance_after": after}
+            for t in posted for i, (leg, after) in enumerate(zip(t.legs, t.balances_after))])
+        self.session.execute(
+            balances.update().where(balances.c.account_code == sa.bindparam("code"))
+            .values(balance=sa.bindparam("new_balance"), available=sa.bindparam("new_available")),
+            [{"code": s.code, "new_balance": s.balance, "new_available": s.available} for s in states.values()])
+        for book, (sequence, head_hash, occurred_at) in heads.items():
+            self.session.execute(books.update().where(books.c.code == book).values(
+                head_sequence=sequence, head_hash=head_hash, head_occurred_at=occurred_at))
+
+    # reads
+    def balance(self, code: str) -> dict | None:
+        row = self.session.execute(
+            sa.select(balances.c.balance, balances.c.available).where(balances.c.account_code == code)
+        ).mappings().first()
+        return dict(row) if row else None
+
+    def last_sequence_at(self, book: str, as_of: datetime) -> int:
+        return self.session.execute(
+            sa.select(sa.func.max(transfers.c.sequence))
+            .where(transfers.c.book == book, transfers.c.occurred_at <= as_of)).scalar() or 0
+
+    def balance_as_of(self, code: str, sequence: int) -> int:
+        """The running balance on the account's last leg at or before ``sequence``: one index seek."""
+        return self.session.execute(
+            sa.select(legs.c.balance_after)
+            .where(legs.c.account_code == code, legs.c.sequence <= sequence)
+            .order_by(legs.c.sequence.desc()).limit(1)).scalar() or 0
+
+    def balances_of_book(self, book: str) -> list[tuple[AccountSpec, int, int]]:
+        rows = self.session.execute(
+            sa.select(accounts, balances.c.balance, balances.c.available)
+            .join(balances, balances.c.account_code == accounts.c.code)
+            .where(accounts.c.book == book).order_by(accounts.c.code)).mappings()
+        return [(_spec(r), r["balance"], r["available"]) for r in rows]
+
+    def iter_transfers(self, book: str, after: int = 0, upto: int | None = None, batch: int = 2000):
+        """The transfers of a book after ``after`` (up to ``upto``) with their legs, in sequence order, fetched in
+        batches."""
+        while True:
+            query = (sa.select(transfers).where(transfers.c.book == book, transfers.c.sequence > after)
+                     .order_by(transfers.c.sequence).limit(batch))
+            if upto is not None:
+                query = query.where(transfers.c.sequence <= upto)
+            rows = self.session.execute(query).mappings().all()
+            if not rows:
+                return
+            leg_rows = self.session.execute(
+                sa.select(legs).where(legs.c.book == book, legs.c.sequence > after,
+                                      legs.c.sequence <= rows[-1]["sequence"])
+                .order_by(legs.c.sequence, legs.c.position)).mappings().all()
+            by_transfer: dict[str, list] = {}
+            for leg_row in leg_rows:
+                by_transfer.setdefault(leg_row["transfer_id"], []).append(leg_row)
+            for row in rows:
+                yield posted_from_rows(row, by_transfer.get(row["id"], []))
+            after = rows[-1]["sequence"]
+
+
+def posted_from_rows(row, leg_rows) -> PostedTransfer:
+    return PostedTransfer(
+        id=row["id"], book=row["book"], sequence=row["sequence"], idempotency_key=row["idempotency_key"],
+        kind=row["kind"], memo=row["memo"], occurred_at=row["occurred_at"], recorded_at=row["recorded_at"],
+        reverses=row["reverses"], prev_hash=row["prev_hash"], hash=row["hash"],
+        legs=tuple(Leg(r["account_code"], r["amount"]) for r in leg_rows),
+        balances_after=tuple(r["balance_after"] for r in leg_rows))
+
+
+class OperationRepository:
+    """Results of requests already done, by their idempotency key: a retry gets the first answer."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    @staticmethod
+    def digest(kind: str, request: dict) -> str:
+        canonical = json.dumps({"kind": kind, "request": request}, sort_keys=True, ensure_ascii=False, default=str)
+        return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+
+    def get(self, key: str) -> dict | None:
+        row = self.session.execute(sa.select(operations).where(operations.c.key == key)).mappings().first()
+        return dict(row) if row else None
+
+    def add(self, key: str, kind: str, digest: str, result: dict, now: datetime) -> None:
+        self.session.execute(operations.insert().values(key=key, kind=kind, request_digest=digest, result=result,
+                                                        created_at=now))
+
+
+class Records:
+    """Plain reads and writes of the foundation's and the autonomy funds' records."""
+
+    def __init__(self, session: Session):
+        self.session = session
+
+    def insert(self, table: sa.Table, **values) -> None:
+        self.session.execute(table.insert().values(**values))
+
+    def update(self, table: sa.Table, where, **values) -> None:
+        self.session.execute(table.update().where(where).values(**values))
+
+    def one(self, table: sa.Table, where, *, lock: bool = False) -> dict | None:
+        query = sa.select(table).where(where)
+        if lock:
+            query = query.with_for_update()
+        row = self.session.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def all(self, table: sa.Table, where=sa.true(), *order_by) -> list[dict]:
+        query = sa.select(table).where(where).order_by(*(order_by or table.primary_key.columns))
+        return [dict(r) for r in self.session.execute(query).mappings()]
+
+    def scalar(self, query):
+        return self.session.execute(query).scalar()
+
+    def next_receipt_number(self, year: int) -> int:
+        """The next donation receipt number of the year; the counter row stays locked until the donation
+        commits with it, so numbers have no gaps and no duplicates."""
+        current = self.session.execute(
+            sa.select(receipt_counters.c.last_number).where(receipt_counters.c.year == year).with_for_update()
+        ).scalar()
+        if current is None:
+            self.session.execute(receipt_counters.insert().values(year=year, last_number=1))
+            return 1
+        self.session.execute(receipt_counters.update().where(receipt_counters.c.year == year)
+                             .values(last_number=current + 1))
+        return current + 1
+
+
 class FundsUnitOfWork(UnitOfWork):
-    pass
+    def open_repositories(self, session):
+        self.ledger = LedgerRepository(session)
+        self.operations = OperationRepository(session)
+        self.records = Records(session)

@@ -1,8 +1,201 @@
-"""Funds' nameko service: database, migrations, health and metrics, ready for the ledger."""
+"""Funds' nameko service: thin HTTP entrypoints over :mod:`services.funds.handlers`.
+
+Treasurers post, auditors (and treasurers) read everything, and disclosures are public. Every request that
+moves money needs an idempotency key (``Idempotency-Key`` header or ``idempotency_key`` in the body): the
+first answer is 201, a retry with the same key gets the same answer with 200 and changes nothing.
+"""
+from werkzeug.wrappers import Response
+
+from shared.errors import InvalidInput
+from shared.http import api, json_body
 from shared.service import DoorstepService, UnitOfWorkProvider
+from services.funds import domain, handlers
+from services.funds.pages import disclosure_html
 from services.funds.persistence import FundsUnitOfWork
+
+POST = ("treasurer",)
+READ = ("auditor", "treasurer")
+
+
+def _key(request, body, required=True):
+    header = request.headers.get("Idempotency-Key")
+    if not required and not header and not body.get("idempotency_key"):
+        return None
+    return domain.idempotency_key(body, header)
+
+
+def _year(request):
+    value = request.args.get("year")
+    if value is None:
+        return None
+    if not value.isdigit():
+        raise InvalidInput("year", "must be a year such as 2018")
+    return int(value)
 
 
 class FundsService(DoorstepService):
     name = "funds"
     uow = UnitOfWorkProvider(FundsUnitOfWork)
+
+    # -- ledger ------------------------------------------------------------------------------------------
+    @api("POST", "/funds/transfers", roles=POST)
+    def post_transfer(self, request):
+        body = json_body(request)
+        return handlers.post_manual_transfer(body, _key(request, body), self.uow)
+
+    @api("POST", "/funds/transfers/<string:transfer_id>/reversal", roles=POST)
+    def reverse_transfer(self, request, transfer_id):
+        body = json_body(request)
+        return handlers.reverse_transfer(transfer_id, body, _key(request, body), self.uow)
+
+    @api("GET", "/funds/books/<string:book>/transfers", roles=READ)
+    def list_transfers(self, request, book):
+        after = request.args.get("after", "0")
+        if not after.isdigit():
+            raise InvalidInput("after", "must be an entry number")
+        return handlers.transfers_page(book, int(after), 500, self.uow)
+
+    @api("GET", "/funds/books/<string:book>/trial-balance", roles=READ)
+    def trial_balance(self, request, book):
+        return handlers.trial_balance(book, handlers.parse_as_of(request.args.get("as_of")), self.uow)
+
+    @api("GET", "/funds/books/<string:book>/verification", roles=READ)
+    def verify_book(self, request, book):
+        return handlers.verify_book(book, self.uow)
+
+    @api("GET", "/funds/accounts/<string:code>", roles=READ)
+    def account_balance(self, request, code):
+        return handlers.account_balance(code, handlers.parse_as_of(request.args.get("as_of")), self.uow)
+
+    # -- the foundation ----------------------------------------------------------------------------------
+    @api("POST", "/funds/donors", roles=POST)
+    def register_donor(self, request):
+        body = json_body(request)
+        return handlers.register_donor(domain.parse_register_donor(body), _key(request, body, False), self.uow)
+
+    @api("GET", "/funds/donors/<string:donor_id>/statement", roles=READ)
+    def donor_statement(self, request, donor_id):
+        return handlers.donor_statement(donor_id, self.uow)
+
+    @api("POST", "/funds/donations", roles=POST)
+    def record_donation(self, request):
+        body = json_body(request)
+        cmd = domain.parse_record_donation(body, _key(request, body), handlers.utcnow())
+        return handlers.record_donation(cmd, body, self.uow)
+
+    @api("POST", "/funds/events", roles=POST)
+    def create_event(self, request):
+        return handlers.create_event(json_body(request), self.uow)
+
+    @api("GET", "/funds/events/<string:event_code>/report", roles=READ)
+    def event_report(self, request, event_code):
+        return handlers.event_report(event_code, self.uow)
+
+    @api("POST", "/funds/events/<string:event_code>/lots", roles=POST)
+    def add_lot(self, request, event_code):
+        return handlers.add_lot(event_code, json_body(request), self.uow)
+
+    @api("POST", "/funds/events/<string:event_code>/market-sales", roles=POST)
+    def record_market_sale(self, request, event_code):
+        body = json_body(request)
+        return handlers.record_market_sale(event_code, body, _key(request, body), self.uow)
+
+    @api("POST", "/funds/lots/<string:lot_id>/bids", roles=POST)
+    def place_bid(self, request, lot_id):
+        return handlers.place_bid(lot_id, json_body(request), self.uow)
+
+    @api("POST", "/funds/lots/<string:lot_id>/hammer", roles=POST)
+    def hammer_lot(self, request, lot_id):
+        body = json_body(request)
+        return handlers.hammer_lot(lot_id, body, _key(request, body), self.uow)
+
+    @api("POST", "/funds/lots/<string:lot_id>/payment", roles=POST)
+    def record_lot_payment(self, request, lot_id):
+        body = json_body(request)
+        return handlers.record_lot_payment(lot_id, body, _key(request, body), self.uow)
+
+    @api("POST", "/funds/special-funds", roles=POST)
+    def found_fund(self, request):
+        body = json_body(request)
+        return handlers.found_fund(body, _key(request, body), self.uow)
+
+    @api("GET", "/funds/special-funds/<string:fund_code>", roles=READ)
+    def fund_report(self, request, fund_code):
+        return handlers.fund_report(fund_code, self.uow)
+
+    @api("POST", "/funds/special-funds/<string:fund_code>/grants", roles=POST)
+    def grant_from_fund(self, request, fund_code):
+        body = json_body(request)
+        return handlers.grant_from_fund(fund_code, body, _key(request, body), self.uow)
+
+    @api("GET", "/funds/foundation/totals", roles=READ)
+    def foundation_totals(self, request):
+        return handlers.foundation_totals(_year(request), self.uow)
+
+    # -- autonomy funds ----------------------------------------------------------------------------------
+    @api("POST", "/funds/areas/<string:area>/allocations", roles=POST)
+    def allocate(self, request, area):
+        body = json_body(request)
+        return handlers.allocate(area, body, _key(request, body), self.uow)
+
+    @api("POST", "/funds/projects", roles=POST)
+    def propose_project(self, request):
+        body = json_body(request)
+        return handlers.propose_project(domain.parse_propose_project(body), body, _key(request, body, False),
+                                        self.uow)
+
+    @api("GET", "/funds/projects/<string:project_id>", roles=READ)
+    def project(self, request, project_id):
+        return handlers.project_view(project_id, self.uow)
+
+    @api("POST", "/funds/projects/<string:project_id>/hearing", roles=POST)
+    def hearing(self, request, project_id):
+        body = json_body(request)
+        return handlers.hold_hearing(project_id, domain.parse_hearing(body), body, _key(request, body), self.uow)
+
+    @api("POST", "/funds/projects/<string:project_id>/coordination", roles=POST)
+    def coordination(self, request, project_id):
+        body = json_body(request)
+        return handlers.hold_coordination(project_id, domain.parse_coordination(body), body,
+                                          _key(request, body, False), self.uow)
+
+    @api("POST", "/funds/projects/<string:project_id>/expenses", roles=POST)
+    def record_expense(self, request, project_id):
+        body = json_body(request)
+        cmd = domain.parse_record_expense(body, _key(request, body), handlers.utcnow())
+        return handlers.record_expense(project_id, cmd, body, self.uow)
+
+    @api("POST", "/funds/projects/<string:project_id>/evaluation", roles=POST)
+    def evaluation(self, request, project_id):
+        body = json_body(request)
+        return handlers.hold_evaluation(project_id, domain.parse_evaluation(body), body,
+                                        _key(request, body, False), self.uow)
+
+    @api("POST", "/funds/projects/<string:project_id>/closing", roles=POST)
+    def close_project(self, request, project_id):
+        body = json_body(request)
+        return handlers.close_project(project_id, body, _key(request, body), self.uow)
+
+    @api("POST", "/funds/projects/<string:project_id>/cofunding", roles=POST)
+    def cofund_project(self, request, project_id):
+        body = json_body(request)
+        return handlers.cofund_project(project_id, body, _key(request, body), self.uow)
+
+    # -- disclosure (public reads) -----------------------------------------------------------------------
+    @api("POST", "/funds/disclosures", roles=POST)
+    def publish_disclosure(self, request):
+        body = json_body(request)
+        return handlers.publish_disclosure(body, _key(request, body), self.uow)
+
+    @api("GET", "/funds/disclosures/<string:disclosure_id>", roles=None)
+    def disclosure(self, request, disclosure_id):
+        return handlers.get_disclosure(disclosure_id, self.uow)
+
+    @api("GET", "/funds/disclosures/<string:disclosure_id>/html", roles=None)
+    def disclosure_page(self, request, disclosure_id):
+        document = handlers.get_disclosure(disclosure_id, self.uow)
+        return Response(disclosure_html(document), content_type="text/html; charset=utf-8")
+
+    @api("GET", "/funds/disclosures/<string:disclosure_id>/ledger", roles=None)
+    def disclosure_ledger(self, request, disclosure_id):
+        return handlers.disclosure_ledger(disclosure_id, self.uow)
