@@ -330,11 +330,11 @@ def load_directory(path: Path = DEFAULT_DIRECTORY) -> Directory:
     triage = raw.get("triage_unit")
     if triage not in units:
         raise DirectoryError(f"{path}: triage_unit {triage!r} is not a unit")
-    policy = _load_policy(raw_policy, units, f"{path}: policy")
+    policy = _load_policy(raw_policy, units, triage, f"{path}: policy")
     return Directory(units, areas, tuple(rules), triage, policy)
 
 
-def _load_policy(raw: dict, units: dict, where: str) -> Policy:
+def _load_policy(raw: dict, units: dict, triage: str, where: str) -> Policy:
     unknown = set(raw) - {"tiers", "first_contact", "warning", "escalate_after", "max_transfers",
                           "arbitration_unit", "working_hours"}
     if unknown:
@@ -356,7 +356,8 @@ def _load_policy(raw: dict, units: dict, where: str) -> Policy:
     max_transfers = raw.get("max_transfers", defaults.max_transfers)
     if not isinstance(max_transfers, int) or max_transfers < 0:
         raise DirectoryError(f"{where}.max_transfers: a whole number >= 0, got {max_transfers!r}")
-    arbitration = raw.get("arbitration_unit", defaults.arbitration_unit)
+    # Without an arbitration unit of its own, a street arbitrates where it triages.
+    arbitration = raw.get("arbitration_unit", triage)
     if arbitration not in units:
         raise DirectoryError(f"{where}.arbitration_unit: {arbitration!r} is not a unit")
 
