@@ -282,6 +282,7 @@ def bench_pipeline(broker, db, n, as_json):
             click.echo(f"{key:>24}: {value}")
 
 from services.intake.cli import catalog; main.add_command(catalog)  # noqa: E402,E702
+from services.funds.cli import bench_ledger, ledger; main.add_command(ledger); bench.add_command(bench_ledger)  # noqa: E402,E702
 
 if __name__ == "__main__":
     main()
