@@ -283,6 +283,7 @@ def bench_pipeline(broker, db, n, as_json):
 
 from services.intake.cli import catalog; main.add_command(catalog)  # noqa: E402,E702
 from services.funds.cli import bench_ledger, ledger; main.add_command(ledger); bench.add_command(bench_ledger)  # noqa: E402,E702
+from services.routing.cli import routing as routing_cli; main.add_command(routing_cli)  # noqa: E402,E702
 
 if __name__ == "__main__":
     main()
