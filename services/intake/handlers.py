@@ -1,26 +1,70 @@
-"""Intake's use cases. Each takes a command or an event and a unit of work; none knows about nameko or HTTP."""
+"""Intake's use cases. Each takes a command or an event and a unit of work; none knows about nameko or HTTP.
+
+Every change of a case's status emits its own event (``case.accepted``, ``case.rejected`` …) and
+``case.status_changed``, in the same transaction as the change, so subscribers that follow only statuses and
+subscribers that want the details both see every step.
+"""
 from __future__ import annotations
+
+import logging
 
 from shared.db import utcnow
 from shared.errors import InvalidInput, NotFound
 from shared.events import Envelope
 from shared.personal_data import mask_phone
 from services.intake.catalog import Catalog
-from services.intake.domain import SubmitCase, new_case
+from services.intake.domain import (
+    WARNING_CASE_DEADLINE_DAYS, Case, CaseFilter, SubmitCase, check_against_matter, new_case, redact,
+)
 from services.intake.persistence import IntakeUnitOfWork
+
+log = logging.getLogger(__name__)
+
+
+def _subject(case: Case) -> str:
+    return f"case/{case.id}"
+
+
+def _status_changed(uow: IntakeUnitOfWork, case: Case, previous: str, now, reason: str = "") -> None:
+    data = {"case_id": case.id, "status": case.status, "previous_status": previous, "changed_at": now.isoformat()}
+    if reason:
+        data["reason"] = redact(reason)
+    uow.emit("doorstep.intake.case.status_changed.v1", subject=_subject(case), data=data)
+
+
+def _resident_ref(uow: IntakeUnitOfWork, resident_id: str) -> dict:
+    resident = uow.residents.get(resident_id)
+    return {"resident_id": resident_id, "phone_masked": mask_phone(resident["phone"])}
+
+
+def _load(uow: IntakeUnitOfWork, case_id: str) -> Case:
+    case = uow.cases.get(case_id, for_update=True)
+    if case is None:
+        raise NotFound(f"case {case_id} does not exist")
+    return case
+
+
+def _emit_accepted(uow: IntakeUnitOfWork, case: Case, matter, resident: dict, now) -> None:
+    uow.emit("doorstep.intake.case.accepted.v1", subject=_subject(case), data={
+        "case_id": case.id, "matter_code": case.matter_code, "category": case.category,
+        "handling": matter.handling if matter else case.handling, "channel": case.channel, "kind": case.kind,
+        "urgency": case.urgency, "area": case.area, "resident": resident,
+        "time_limit_days": matter.time_limit_days if matter else 0, "accepted_at": now.isoformat(),
+    })
 
 
 def submit_case(cmd: SubmitCase, uow: IntakeUnitOfWork, catalog: Catalog) -> dict:
     matter = catalog.get(cmd.matter_code)
     if matter is None:
         raise InvalidInput("matter_code", f"{cmd.matter_code!r} is not in the matter catalog")
+    attributes = check_against_matter(cmd, matter)
     now = utcnow()
     with uow:
         resident_id = uow.residents.upsert(cmd.resident, now)
-        case = new_case(cmd, matter.category, resident_id, now)
+        case = new_case(cmd, matter.category, resident_id, now, handling=matter.handling, attributes=attributes)
         uow.cases.add(case)
         resident = {"resident_id": resident_id, "phone_masked": mask_phone(cmd.resident.phone)}
-        uow.emit("doorstep.intake.case.submitted.v1", subject=f"case/{case.id}", data={
+        uow.emit("doorstep.intake.case.submitted.v1", subject=_subject(case), data={
             "case_id": case.id,
             "matter_code": case.matter_code,
             "category": case.category,
@@ -35,32 +79,188 @@ def submit_case(cmd: SubmitCase, uow: IntakeUnitOfWork, catalog: Catalog) -> dic
         })
         if case.channel == "counter":
             # 一口受理: the worker at the window checks the matter in front of the resident and accepts it.
-            case.move_to("accepted", now, "accepted at the counter")
+            previous = case.accept(now, "accepted at the counter")
             uow.cases.save(case)
-            uow.emit("doorstep.intake.case.accepted.v1", subject=f"case/{case.id}", data={
-                "case_id": case.id, "matter_code": case.matter_code, "category": case.category,
-                "handling": matter.handling, "channel": case.channel, "kind": case.kind, "urgency": case.urgency,
-                "area": case.area, "resident": resident, "time_limit_days": matter.time_limit_days,
-                "accepted_at": now.isoformat(),
-            })
+            _emit_accepted(uow, case, matter, resident, now)
+            _status_changed(uow, case, previous, now)
         uow.commit()
     return {"id": case.id, "status": case.status, "submitted_at": now.isoformat()}
 
 
-def record_routing(event: Envelope, uow: IntakeUnitOfWork) -> None:
-    """routing assigned the case: keep intake's view of its status true."""
+# -- a worker's decisions -----------------------------------------------------------------------------------
+
+def accept_case(case_id: str, uow: IntakeUnitOfWork, catalog: Catalog) -> dict:
+    now = utcnow()
+    with uow:
+        case = _load(uow, case_id)
+        previous = case.accept(now)
+        uow.cases.save(case)
+        _emit_accepted(uow, case, catalog.get(case.matter_code), _resident_ref(uow, case.resident_id), now)
+        _status_changed(uow, case, previous, now)
+        uow.commit()
+    return case_view(case)
+
+
+def reject_case(case_id: str, reason: str, uow: IntakeUnitOfWork) -> dict:
+    now = utcnow()
+    with uow:
+        case = _load(uow, case_id)
+        previous = case.reject(reason, now)
+        uow.cases.save(case)
+        uow.emit("doorstep.intake.case.rejected.v1", subject=_subject(case), data={
+            "case_id": case.id, "matter_code": case.matter_code, "reason": redact(reason),
+            "rejected_at": now.isoformat()})
+        _status_changed(uow, case, previous, now, reason)
+        uow.commit()
+    return case_view(case)
+
+
+def request_supplement(case_id: str, missing: list[str], note: str, uow: IntakeUnitOfWork) -> dict:
+    now = utcnow()
+    with uow:
+        case = _load(uow, case_id)
+        previous = case.request_supplement(missing, now, note)
+        uow.cases.save(case)
+        data = {"case_id": case.id, "missing_materials": [redact(m) for m in missing], "requested_at": now.isoformat()}
+        if note:
+            data["note"] = redact(note)
+        uow.emit("doorstep.intake.case.supplement_requested.v1", subject=_subject(case), data=data)
+        _status_changed(uow, case, previous, now, "missing: " + ", ".join(missing))
+        uow.commit()
+    return case_view(case)
+
+
+def resubmit_case(case_id: str, note: str, uow: IntakeUnitOfWork) -> dict:
+    now = utcnow()
+    with uow:
+        case = _load(uow, case_id)
+        previous = case.resubmit(now, note)
+        uow.cases.save(case)
+        data = {"case_id": case.id, "resubmitted_at": now.isoformat()}
+        if note:
+            data["note"] = redact(note)
+        uow.emit("doorstep.intake.case.resubmitted.v1", subject=_subject(case), data=data)
+        _status_changed(uow, case, previous, now)
+        uow.commit()
+    return case_view(case)
+
+
+def settle_case(case_id: str, answer: str, uow: IntakeUnitOfWork) -> dict:
+    now = utcnow()
+    with uow:
+        case = _load(uow, case_id)
+        previous = case.settle(answer, now)
+        uow.cases.save(case)
+        uow.emit("doorstep.intake.case.settled.v1", subject=_subject(case), data={
+            "case_id": case.id, "matter_code": case.matter_code, "answer": redact(answer),
+            "settled_at": now.isoformat()})
+        _status_changed(uow, case, previous, now)
+        uow.commit()
+    return case_view(case)
+
+
+def record_callback(case_id: str, rating: str, comment: str, uow: IntakeUnitOfWork) -> dict:
+    """回访. 不满意 or worse: the case is reopened as a warning case routing handles again in 3 working days."""
+    now = utcnow()
+    with uow:
+        case = _load(uow, case_id)
+        previous, reopened = case.record_callback(rating, comment, now)
+        uow.cases.save(case)
+        data = {"case_id": case.id, "rating": rating, "reopened": reopened, "recorded_at": now.isoformat()}
+        if comment:
+            data["comment"] = redact(comment)
+        if case.lead_unit:
+            data["lead_unit"] = case.lead_unit
+        uow.emit("doorstep.intake.case.callback_recorded.v1", subject=_subject(case), data=data)
+        if reopened:
+            reopen = {"case_id": case.id, "rating": rating, "reason": redact(comment or rating),
+                      "deadline_working_days": WARNING_CASE_DEADLINE_DAYS, "reopened_at": now.isoformat()}
+            if case.lead_unit:
+                reopen["previous_unit"] = case.lead_unit
+            uow.emit("doorstep.intake.case.reopened.v1", subject=_subject(case), data=reopen)
+        _status_changed(uow, case, previous, now, f"callback rating {rating}")
+        uow.commit()
+    return case_view(case)
+
+
+def close_case(case_id: str, uow: IntakeUnitOfWork) -> dict:
+    now = utcnow()
+    with uow:
+        case = _load(uow, case_id)
+        previous = case.close(now)
+        uow.cases.save(case)
+        data = {"case_id": case.id, "matter_code": case.matter_code, "closed_at": now.isoformat()}
+        if case.rating:
+            data["rating"] = case.rating
+        uow.emit("doorstep.intake.case.closed.v1", subject=_subject(case), data=data)
+        _status_changed(uow, case, previous, now)
+        uow.commit()
+    return case_view(case)
+
+
+# -- following routing --------------------------------------------------------------------------------------
+
+def _follow(event: Envelope, uow: IntakeUnitOfWork, change) -> None:
+    """Apply what routing says happened; an event for a state the case has already passed changes nothing."""
     data = event.data
     with uow:
-        case = uow.cases.get(data["case_id"])
+        case = uow.cases.get(data["case_id"], for_update=True)
         if case is None:
             raise NotFound(f"case {data['case_id']} is not known to intake")
         now = utcnow()
-        previous = case.move_to("routed", now, f"assigned to {data['unit']['name']} ({data['unit']['code']})")
+        previous = change(case, now)
+        if previous is None:
+            uow.commit()  # the inbox row: handled, nothing to change
+            return
         uow.cases.save(case)
-        uow.emit("doorstep.intake.case.status_changed.v1", subject=f"case/{case.id}", data={
-            "case_id": case.id, "status": case.status, "previous_status": previous, "changed_at": now.isoformat(),
-        })
+        _status_changed(uow, case, previous, now)
         uow.commit()
+
+
+def record_routing(event: Envelope, uow: IntakeUnitOfWork) -> None:
+    """routing assigned (or transferred) the case to a lead unit: keep intake's view of its status true."""
+    unit = event.data["unit"]
+    _follow(event, uow, lambda case, now: case.routed_to(unit["code"], unit["name"], now))
+
+
+def record_signed(event: Envelope, uow: IntakeUnitOfWork) -> None:
+    """A unit signed for its assignment: the lead unit's signature starts the work (in progress)."""
+    data = event.data
+
+    def change(case: Case, now):
+        if data["role"] != "lead" or case.status not in ("routed", "reopened"):
+            return None  # an assisting unit (协办), or a signature that arrives after the work moved on
+        return case.signed(data["unit"], now)
+
+    _follow(event, uow, change)
+
+
+def record_resolution(event: Envelope, uow: IntakeUnitOfWork) -> None:
+    """The case was resolved: store the one merged answer for the resident."""
+    data = event.data
+
+    def change(case: Case, now):
+        if case.status in ("resolved", "called_back", "closed"):
+            return None
+        return case.resolved(data["lead_unit"], data["answer"], now)
+
+    _follow(event, uow, change)
+
+
+# -- reading ------------------------------------------------------------------------------------------------
+
+def case_view(case: Case) -> dict:
+    return {
+        "id": case.id, "matter_code": case.matter_code, "category": case.category, "channel": case.channel,
+        "kind": case.kind, "urgency": case.urgency, "description": case.description, "area": case.area,
+        "resident_id": case.resident_id, "status": case.status, "entered_by": case.entered_by,
+        "proxy": case.proxy, "reporter": case.reporter, "handling": case.handling, "attributes": case.attributes,
+        "missing_materials": case.missing_materials, "lead_unit": case.lead_unit, "answer": case.answer,
+        "rating": case.rating, "reason": case.reason,
+        "submitted_at": case.submitted_at.isoformat(), "updated_at": case.updated_at.isoformat(),
+        "closed_at": case.closed_at.isoformat() if case.closed_at else None,
+        "history": case.history,
+    }
 
 
 def get_case(case_id: str, uow: IntakeUnitOfWork) -> dict:
@@ -68,10 +268,37 @@ def get_case(case_id: str, uow: IntakeUnitOfWork) -> dict:
         case = uow.cases.get(case_id)
         if case is None:
             raise NotFound(f"case {case_id} does not exist")
-        return {
-            "id": case.id, "matter_code": case.matter_code, "category": case.category, "channel": case.channel,
-            "kind": case.kind, "urgency": case.urgency, "description": case.description, "area": case.area,
-            "resident_id": case.resident_id, "status": case.status, "entered_by": case.entered_by,
-            "submitted_at": case.submitted_at.isoformat(), "updated_at": case.updated_at.isoformat(),
-            "history": case.history,
-        }
+        return case_view(case)
+
+
+def search_cases(found: CaseFilter, uow: IntakeUnitOfWork) -> dict:
+    with uow:
+        total, rows = uow.cases.search(found)
+    items = [{
+        "id": row["id"], "matter_code": row["matter_code"], "category": row["category"], "channel": row["channel"],
+        "kind": row["kind"], "urgency": row["urgency"], "area": row["area"], "status": row["status"],
+        "submitted_at": row["submitted_at"].isoformat(), "updated_at": row["updated_at"].isoformat(),
+    } for row in rows]
+    return {"total": total, "page": found.page, "per_page": found.per_page, "items": items}
+
+
+def matter_view(catalog: Catalog, code: str) -> dict:
+    matter = catalog.get(code)
+    if matter is None:
+        raise NotFound(f"matter {code!r} is not in the catalog")
+    return {
+        "code": matter.code, "name": matter.name, "category": matter.category,
+        "category_name": catalog.categories[matter.category], "channels": list(matter.channels),
+        "materials": list(matter.materials), "handling": matter.handling, "unit": matter.unit,
+        "time_limit_days": matter.time_limit_days, "appointment": matter.appointment,
+        "attributes": [{"code": a.code, "datatype": a.datatype, "required": a.required,
+                        "description": a.description, "values": [{"key": v.key, "name": v.name} for v in a.values]}
+                       for a in matter.attributes],
+    }
+
+
+def catalog_view(catalog: Catalog) -> dict:
+    return {
+        "categories": [{"code": code, "name": name} for code, name in catalog.categories.items()],
+        "matters": [matter_view(catalog, code) for code in catalog.matters],
+    }

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from shared.db import UTCDateTime, UnitOfWork
 from shared.personal_data import mask_id_card
-from services.intake.domain import Case, ResidentDetails
+from services.intake.domain import Case, CaseFilter, ResidentDetails
 
 metadata = sa.MetaData()
 
@@ -39,8 +39,22 @@ cases = sa.Table(
     sa.Column("area", sa.String(40), nullable=False),
     sa.Column("status", sa.String(20), nullable=False, index=True),
     sa.Column("entered_by", sa.String(40), nullable=False, default=""),
-    sa.Column("submitted_at", UTCDateTime(), nullable=False),
+    sa.Column("submitted_at", UTCDateTime(), nullable=False, index=True),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
+    # added in 0002
+    sa.Column("handling", sa.String(10), nullable=False, server_default="routed"),
+    sa.Column("proxy", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reporter", sa.String(50), nullable=False, server_default=""),
+    sa.Column("attributes", sa.JSON, nullable=False, default=dict),
+    sa.Column("missing_materials", sa.JSON, nullable=False, default=list),
+    sa.Column("lead_unit", sa.String(40), nullable=False, server_default=""),
+    sa.Column("answer", sa.Text, nullable=False, server_default=""),
+    sa.Column("rating", sa.String(20), nullable=False, server_default=""),
+    sa.Column("reason", sa.Text, nullable=False, server_default=""),
+    sa.Column("closed_at", UTCDateTime(), nullable=True),
+    sa.Index("ix_cases_matter_code", "matter_code"),
+    sa.Index("ix_cases_category", "category"),
+    sa.Index("ix_cases_area", "area"),
 )
 
 case_history = sa.Table(
@@ -52,8 +66,68 @@ case_history = sa.Table(
     sa.Column("note", sa.Text, nullable=False, default=""),
 )
 
+# -- appointments (网上预约), visits (一口受理) and video sessions (可视化咨询); added in 0002 -------------------
+
+appointment_slots = sa.Table(
+    "appointment_slots", metadata,
+    sa.Column("id", sa.String(80), primary_key=True),  # "<station>@<start ISO>": one row per slot
+    sa.Column("station_code", sa.String(40), nullable=False),
+    sa.Column("starts_at", UTCDateTime(), nullable=False),
+    sa.Column("ends_at", UTCDateTime(), nullable=False),
+    sa.Column("capacity", sa.Integer, nullable=False),
+    sa.Column("booked", sa.Integer, nullable=False),
+    sa.UniqueConstraint("station_code", "starts_at", name="uq_appointment_slots_station_start"),
+    sa.CheckConstraint("booked >= 0 AND booked <= capacity", name="ck_appointment_slots_within_capacity"),
+)
+
+appointments = sa.Table(
+    "appointments", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("slot_id", sa.String(80), sa.ForeignKey("appointment_slots.id"), nullable=False),
+    sa.Column("station_code", sa.String(40), nullable=False),
+    sa.Column("starts_at", UTCDateTime(), nullable=False, index=True),
+    sa.Column("resident_id", sa.String(36), sa.ForeignKey("residents.id"), nullable=False, index=True),
+    sa.Column("matter_code", sa.String(80), nullable=False),
+    sa.Column("status", sa.String(12), nullable=False),  # booked, cancelled, no_show, attended
+    sa.Column("booked_at", UTCDateTime(), nullable=False),
+    sa.Column("changed_at", UTCDateTime(), nullable=False),
+    sa.Column("reminder_sent_at", UTCDateTime(), nullable=True),
+    # A resident holds at most one live booking per slot.
+    sa.Index("uq_appointments_resident_slot_live", "resident_id", "slot_id", unique=True,
+             postgresql_where=sa.text("status = 'booked'"), sqlite_where=sa.text("status = 'booked'")),
+)
+
+visits = sa.Table(
+    "visits", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("resident_id", sa.String(36), sa.ForeignKey("residents.id"), nullable=False, index=True),
+    sa.Column("station_code", sa.String(40), nullable=False),
+    sa.Column("worker", sa.String(40), nullable=False),
+    sa.Column("visited_at", UTCDateTime(), nullable=False),
+)
+
+visit_cases = sa.Table(
+    "visit_cases", metadata,
+    sa.Column("visit_id", sa.String(36), sa.ForeignKey("visits.id"), primary_key=True),
+    sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.id"), primary_key=True, index=True),
+)
+
+video_sessions = sa.Table(
+    "video_sessions", metadata,
+    sa.Column("id", sa.String(36), primary_key=True),
+    sa.Column("case_id", sa.String(36), sa.ForeignKey("cases.id"), nullable=False, index=True),
+    sa.Column("kind", sa.String(20), nullable=False),  # consultation (可视化咨询) or remote_assistance (远程协助)
+    sa.Column("worker", sa.String(40), nullable=False),
+    sa.Column("started_at", UTCDateTime(), nullable=False),
+    sa.Column("ended_at", UTCDateTime(), nullable=True),
+)
+
 _CASE_FIELDS = ("id", "matter_code", "category", "channel", "kind", "urgency", "description", "resident_id", "area",
-                "status", "entered_by", "submitted_at", "updated_at")
+                "status", "entered_by", "submitted_at", "updated_at", "handling", "proxy", "reporter", "attributes",
+                "missing_materials", "lead_unit", "answer", "rating", "reason", "closed_at")
+# What a change of status may change besides the status itself.
+_MUTABLE_FIELDS = ("status", "updated_at", "missing_materials", "lead_unit", "answer", "rating", "reason",
+                   "closed_at")
 
 
 class ResidentRepository:
@@ -89,8 +163,12 @@ class CaseRepository:
         self._seen[case.id] = 0
         self.save(case)
 
-    def get(self, case_id: str) -> Case | None:
-        row = self.session.execute(sa.select(cases).where(cases.c.id == case_id)).mappings().first()
+    def get(self, case_id: str, for_update: bool = False) -> Case | None:
+        """The case with its history; ``for_update`` locks its row so two workers' moves cannot interleave."""
+        query = sa.select(cases).where(cases.c.id == case_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.session.execute(query).mappings().first()
         if row is None:
             return None
         history = self.session.execute(
@@ -104,14 +182,138 @@ class CaseRepository:
     def save(self, case: Case) -> None:
         """Store the status and append history entries added since the case was loaded."""
         self.session.execute(
-            cases.update().where(cases.c.id == case.id).values(status=case.status, updated_at=case.updated_at))
+            cases.update().where(cases.c.id == case.id).values(**{f: getattr(case, f) for f in _MUTABLE_FIELDS}))
         new = case.history[self._seen.get(case.id, 0):]
         if new:
             self.session.execute(case_history.insert(), [{"case_id": case.id, **entry} for entry in new])
         self._seen[case.id] = len(case.history)
 
 
+    def search(self, found: CaseFilter) -> tuple[int, list[dict]]:
+        """Cases matching the filter, newest first, one page; and how many match in all."""
+        conditions = []
+        for field in ("status", "matter_code", "category", "area", "channel"):
+            value = getattr(found, field)
+            if value is not None:
+                conditions.append(cases.c[field] == value)
+        if found.submitted_from is not None:
+            conditions.append(cases.c.submitted_at >= found.submitted_from)
+        if found.submitted_to is not None:
+            conditions.append(cases.c.submitted_at <= found.submitted_to)
+        total = self.session.execute(sa.select(sa.func.count()).select_from(cases).where(*conditions)).scalar()
+        rows = self.session.execute(
+            sa.select(cases).where(*conditions).order_by(cases.c.submitted_at.desc(), cases.c.id)
+            .limit(found.per_page).offset((found.page - 1) * found.per_page)
+        ).mappings().all()
+        return total, [dict(row) for row in rows]
+
+
+class VisitRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, visit_id: str, resident_id: str, station_code: str, worker: str, at, case_ids: list[str]) -> None:
+        self.session.execute(visits.insert().values(id=visit_id, resident_id=resident_id, station_code=station_code,
+                                                    worker=worker, visited_at=at))
+        self.session.execute(visit_cases.insert(), [{"visit_id": visit_id, "case_id": c} for c in case_ids])
+
+    def visits_per_case(self) -> dict[str, int]:
+        """For each case done (resolved, settled, called back or closed): how many in-person visits it took."""
+        done = ("resolved", "settled", "called_back", "closed")
+        rows = self.session.execute(
+            sa.select(cases.c.id, sa.func.count(visit_cases.c.visit_id))
+            .select_from(cases.outerjoin(visit_cases, visit_cases.c.case_id == cases.c.id))
+            .where(cases.c.status.in_(done)).group_by(cases.c.id)
+        ).all()
+        return {case_id: count for case_id, count in rows}
+
+
+class AppointmentRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def ensure_slot(self, slot_id: str, station_code: str, starts_at, ends_at, capacity: int) -> None:
+        """Create the slot's row once; concurrent first bookings both find it afterwards."""
+        values = dict(id=slot_id, station_code=station_code, starts_at=starts_at, ends_at=ends_at,
+                      capacity=capacity, booked=0)
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        self.session.execute(insert(appointment_slots).values(**values).on_conflict_do_nothing())
+
+    def take_place(self, slot_id: str) -> bool:
+        """One place of the slot, atomically: the row lock makes a second booking of the last place wait and
+        then find the slot full."""
+        result = self.session.execute(
+            appointment_slots.update()
+            .where(appointment_slots.c.id == slot_id, appointment_slots.c.booked < appointment_slots.c.capacity)
+            .values(booked=appointment_slots.c.booked + 1))
+        return result.rowcount == 1
+
+    def release_place(self, slot_id: str) -> None:
+        self.session.execute(appointment_slots.update().where(appointment_slots.c.id == slot_id)
+                             .values(booked=appointment_slots.c.booked - 1))
+
+    def holds(self, resident_id: str, slot_id: str) -> bool:
+        return self.session.execute(sa.select(appointments.c.id).where(
+            appointments.c.resident_id == resident_id, appointments.c.slot_id == slot_id,
+            appointments.c.status == "booked")).first() is not None
+
+    def add(self, **values) -> None:
+        self.session.execute(appointments.insert().values(**values))
+
+    def get(self, appointment_id: str, for_update: bool = False) -> dict | None:
+        query = sa.select(appointments).where(appointments.c.id == appointment_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.session.execute(query).mappings().first()
+        return dict(row) if row else None
+
+    def set_status(self, appointment_id: str, status: str, at) -> None:
+        self.session.execute(appointments.update().where(appointments.c.id == appointment_id)
+                             .values(status=status, changed_at=at))
+
+    def booked_counts(self, station_code: str, starts_from, starts_to) -> dict:
+        rows = self.session.execute(sa.select(appointment_slots.c.starts_at, appointment_slots.c.booked).where(
+            appointment_slots.c.station_code == station_code, appointment_slots.c.starts_at >= starts_from,
+            appointment_slots.c.starts_at < starts_to)).all()
+        return {starts_at: booked for starts_at, booked in rows}
+
+    def due_for_reminder(self, starts_before, limit: int = 200) -> list[dict]:
+        """Live bookings starting before ``starts_before`` that have had no reminder yet, locked for this run."""
+        query = (sa.select(appointments).where(
+            appointments.c.status == "booked", appointments.c.reminder_sent_at.is_(None),
+            appointments.c.starts_at <= starts_before).order_by(appointments.c.starts_at).limit(limit))
+        if self.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        return [dict(row) for row in self.session.execute(query).mappings().all()]
+
+    def mark_reminded(self, appointment_id: str, at) -> None:
+        self.session.execute(appointments.update().where(appointments.c.id == appointment_id)
+                             .values(reminder_sent_at=at))
+
+
+class VideoSessionRepository:
+    def __init__(self, session: Session):
+        self.session = session
+
+    def add(self, **values) -> None:
+        self.session.execute(video_sessions.insert().values(**values))
+
+    def get(self, session_id: str) -> dict | None:
+        row = self.session.execute(sa.select(video_sessions).where(video_sessions.c.id == session_id)).mappings().first()
+        return dict(row) if row else None
+
+    def end(self, session_id: str, at) -> None:
+        self.session.execute(video_sessions.update().where(video_sessions.c.id == session_id).values(ended_at=at))
+
+
 class IntakeUnitOfWork(UnitOfWork):
     def open_repositories(self, session):
         self.residents = ResidentRepository(session)
         self.cases = CaseRepository(session)
+        self.visits = VisitRepository(session)
+        self.appointments = AppointmentRepository(session)
+        self.video_sessions = VideoSessionRepository(session)
