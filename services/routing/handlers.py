@@ -104,7 +104,7 @@ def reopen_case(event: Envelope, uow: RoutingUnitOfWork, directory: Directory, n
         reopened_at = datetime.fromisoformat(data["reopened_at"])
         assignment = domain.new_assignment(
             case.case_id, case.area, unit, rule="warning", reason=reason, now=now, sign_limit=sign_limit,
-            handle_limit=warning_limit, due_at=warning_limit.due(max(reopened_at, now)))
+            handle_limit=warning_limit, due_at=warning_limit.due(reopened_at))
         uow.assignments.add(assignment)
         case.status, case.warning, case.lead_unit, case.updated_at = "open", True, code, now
         case.answer, case.resolved_at = None, None
