@@ -99,7 +99,7 @@ _SMTP_SERVER = textwrap.dedent("""
     from pathlib import Path
     from aiosmtpd.controller import Controller
 
-    out = Path(sys.argv[1])
+    out, port = Path(sys.argv[1]), int(sys.argv[2])
 
     class Keep:
         async def handle_DATA(self, server, session, envelope):
@@ -108,9 +108,9 @@ _SMTP_SERVER = textwrap.dedent("""
             (out / (name.stem + ".rcpt")).write_text("\\n".join(envelope.rcpt_tos))
             return "250 OK"
 
-    controller = Controller(Keep(), hostname="127.0.0.1", port=0)
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
     controller.start()
-    print(controller.server.sockets[0].getsockname()[1], flush=True)
+    print("ready", flush=True)
     sys.stdin.read()  # until the test closes our stdin
     controller.stop()
 """)
@@ -125,9 +125,14 @@ class SmtpServer:
         self.directory.mkdir(parents=True, exist_ok=True)
 
     def __enter__(self):
-        self.proc = subprocess.Popen([sys.executable, "-c", _SMTP_SERVER, str(self.directory)], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, text=True)
-        self.port = int(self.proc.stdout.readline())
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.proc = subprocess.Popen([sys.executable, "-c", _SMTP_SERVER, str(self.directory), str(self.port)],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        assert self.proc.stdout.readline().strip() == "ready", "the SMTP server did not start"
         return self
 
     def __exit__(self, *exc):
@@ -157,3 +162,13 @@ def json_lines(path) -> list[dict]:
     if not path.exists():
         return []
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+def watch_notify_events(amqp_url, queue="test-notify-watch"):
+    """Bind a queue to notify's exchange (before the events) and return its name, for drain_queue."""
+    import kombu
+
+    with kombu.Connection(amqp_url) as conn:
+        exchange = kombu.Exchange("notify.events", type="topic", durable=True)
+        kombu.Queue(queue, exchange, routing_key="notification.#", durable=True)(conn.default_channel).declare()
+    return queue
