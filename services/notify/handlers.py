@@ -77,10 +77,30 @@ def _assignment_opened(uow: NotifyUnitOfWork, data: dict, now: datetime) -> None
         due_at=_parse_time(data.get("due_at") or data.get("deadline"))))
 
 
-# Event type → how it changes the read model. Types routing has not published yet are added here once their
-# schemas exist (case.escalated → escalated_at, case.resolved → closed_at).
+def _assignment_escalated(uow: NotifyUnitOfWork, data: dict, now: datetime) -> None:
+    uow.assignments.escalated(data["assignment_id"], _parse_time(data.get("escalated_at")) or now)
+
+
+def _assignment_transferred(uow: NotifyUnitOfWork, data: dict, now: datetime) -> None:
+    at = _parse_time(data.get("transferred_at")) or now
+    previous = uow.assignments.get(data["assignment_id"])
+    uow.assignments.close(at, assignment_id=data["assignment_id"])
+    uow.assignments.record(AssignmentView(
+        assignment_id=data["new_assignment_id"], case_id=data["case_id"], unit_code=data["to_unit"],
+        unit_name=data.get("to_unit_name", data["to_unit"]), area=previous.area if previous else "",
+        matter_code=previous.matter_code if previous else "", routed_at=at))
+
+
+def _case_resolved(uow: NotifyUnitOfWork, data: dict, now: datetime) -> None:
+    uow.assignments.close(_parse_time(data.get("resolved_at")) or now, case_id=data["case_id"])
+
+
+# Event type → how it changes the read model of assignments (what a unit's digest reports).
 READ_MODEL_FEEDS: dict[str, Callable[[NotifyUnitOfWork, dict, datetime], None]] = {
     "doorstep.routing.case.routed.v1": _assignment_opened,
+    "doorstep.routing.case.escalated.v1": _assignment_escalated,
+    "doorstep.routing.assignment.transferred.v1": _assignment_transferred,
+    "doorstep.routing.case.resolved.v1": _case_resolved,
 }
 
 

@@ -277,6 +277,23 @@ class AssignmentRepository:
         if not exists:
             self.session.execute(assignments.insert().values(**view.__dict__))
 
+    def escalated(self, assignment_id: str, at: datetime) -> None:
+        self.session.execute(assignments.update().where(assignments.c.assignment_id == assignment_id,
+                                                        assignments.c.escalated_at.is_(None)).values(escalated_at=at))
+
+    def close(self, at: datetime, *, assignment_id: str | None = None, case_id: str | None = None) -> None:
+        query = assignments.update().where(assignments.c.closed_at.is_(None))
+        if assignment_id:
+            query = query.where(assignments.c.assignment_id == assignment_id)
+        if case_id:
+            query = query.where(assignments.c.case_id == case_id)
+        self.session.execute(query.values(closed_at=at))
+
+    def get(self, assignment_id: str) -> AssignmentView | None:
+        row = self.session.execute(sa.select(assignments).where(
+            assignments.c.assignment_id == assignment_id)).mappings().first()
+        return AssignmentView(**dict(row)) if row else None
+
     def open_units(self, moment: datetime) -> list[str]:
         query = (sa.select(assignments.c.unit_code).distinct()
                  .where(assignments.c.routed_at < moment,

@@ -93,3 +93,35 @@ def test_the_digest_template_renders_a_units_day():
     assert "property-repair" in message.body and "parking" in message.body
     assert "noise" not in message.body and "late" not in message.body
     assert compose_digest("other-unit", views, moment) is None
+
+
+def test_every_mapped_type_renders_in_chinese_for_its_recipients():
+    templates = default_templates()
+    donation = {"donation_id": "d", "kind": "cash", "amount": "50000.00", "currency": "CNY", "receipt_number": "R-1",
+                "donor": {"donor_id": "d0", "kind": "company", "display_name": "艺仓美术馆"},
+                "received_at": "t", "transfer_id": "x"}
+    [thanks] = messages_for("doorstep.funds.donation.received.v1", donation, templates)
+    assert thanks.recipient == "donor:d0" and "捐款 ¥50000.00" in thanks.body and "R-1" in thanks.body
+    anonymous = {**donation, "donor": {**donation["donor"], "kind": "anonymous", "display_name": "匿名捐赠人"}}
+    assert messages_for("doorstep.funds.donation.received.v1", anonymous, templates) == []
+    assert messages_for("doorstep.funds.donation.received.v1", {**donation, "thank_you": False}, templates) == []
+
+    project = {"project_id": "p1", "area": "shixin", "year": 2026, "title": "楼道歇歇椅", "budget_total": "3000.00",
+               "budget": [], "hearing": {"held_on": "2026-11-20", "for": 31, "against": 2, "abstain": 1},
+               "approved_at": "t", "transfer_id": "x"}
+    team, area = messages_for("doorstep.funds.project.approved.v1", project, templates)
+    assert (team.recipient, area.recipient) == ("subscribers:project:p1", "subscribers:area:shixin")
+    assert "赞成 31，反对 2，弃权 1" in area.body and area.subject == "听证结果公示：楼道歇歇椅"
+
+    escalated = {"case_id": "c", "assignment_id": "a", "unit": "shixin-pm", "to_unit": "street-office",
+                 "reason": "handle-overdue", "escalated_at": "t"}
+    notices = notices_for("doorstep.routing.case.escalated.v1", escalated, templates)
+    assert [n.recipient for n in notices][:1] == ["unit:street-office"] and notices[0].urgent
+    supervisor = messages_for("doorstep.routing.case.escalated.v1", escalated, templates)[0]
+    assert "逾期未办结" in supervisor.body
+
+    reminder = {"appointment_id": "a", "station": "shixin-station", "starts_at": "2026-11-25 09:30",
+                "matter_code": "elderly-card", "matter_name": "老年卡", "due_at": "t",
+                "resident": {"resident_id": "r9", "phone_masked": "138****5678"}}
+    [message] = messages_for("doorstep.intake.appointment.reminder_due.v1", reminder, templates)
+    assert message.recipient == "resident:r9" and message.subject == "预约提醒：老年卡"
