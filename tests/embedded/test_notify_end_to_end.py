@@ -1,0 +1,83 @@
+"""End to end on the embedded default: a case submitted at intake is routed and produces exactly one message for
+the resident (by e-mail, once they registered an address) and one for the unit (by its webhook); and the
+unit's daily digest goes out once at its time."""
+from datetime import datetime, timedelta, timezone
+
+import requests
+
+from helpers import base_url, get, submit_case, wait_for
+from notify_support import (MovableClock, SmtpServer, WebhookReceiver, json_lines, publish_routed, routed_data,
+                            write_notify_config)
+from services.notify.service import NotifyRuntime, NotifyService
+
+SHANGHAI = timezone(timedelta(hours=8))
+
+
+def _put(settings, path, token, body):
+    response = requests.put(f"{base_url(settings, 'notify')}{path}", json=body,
+                            headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert response.status_code == 200, response.text
+
+
+def _sent(settings, token, case_id):
+    deliveries = get(settings, "notify", f"/notify/deliveries?case_id={case_id}", token).json()
+    return len(deliveries) == 2 and all(d["status"] == "sent" for d in deliveries) and deliveries
+
+
+def test_a_case_gives_one_resident_message_and_one_unit_message(embedded_settings, start_services, counter_token,
+                                                                 tmp_path):
+    with SmtpServer(tmp_path / "mail") as smtp, WebhookReceiver() as hook:
+        write_notify_config(embedded_settings, quiet_hours=None, sender={"interval_s": 0.1}, channels={
+            "email": {"host": "127.0.0.1", "port": smtp.port}, "webhook": {"secret": "k"}})
+        settings, _ = start_services(embedded_settings)
+        token = counter_token(settings)
+
+        # A first case makes the resident known; the station registers their e-mail and the unit's webhook.
+        first = submit_case(settings, token).json()["id"]
+        wait_for(lambda: _sent(settings, token, first), message="first case notified")
+        resident = get(settings, "intake", f"/intake/cases/{first}", token).json()["resident_id"]
+        _put(settings, f"/notify/recipients/resident:{resident}/contacts", token,
+             {"contacts": {"email": "wang.ayi@example.org"}})
+        _put(settings, "/notify/recipients/unit:shixin-pm/contacts", token, {"contacts": {"webhook": hook.url}})
+
+        second = submit_case(settings, token, description="电梯异响").json()["id"]
+        deliveries = wait_for(lambda: _sent(settings, token, second), message="second case notified")
+
+    by_recipient = {d["recipient"]: d for d in deliveries}
+    assert by_recipient[f"resident:{resident}"]["channel"] == "email"
+    assert by_recipient["unit:shixin-pm"]["channel"] == "webhook"
+    assert len(smtp.messages()) == 1 and len(hook.requests) == 1
+    assert b"wang.ayi@example.org" in smtp.messages()[0]
+    # The first case went to the file, as the embedded default does without contacts: two lines, no more.
+    assert len(json_lines(f"{settings.data_dir}/notifications.jsonl")) == 2
+
+
+def test_the_units_digest_goes_out_once_at_its_time(embedded_settings, start_services, counter_token):
+    clock = MovableClock()
+    clock.set(datetime(2026, 11, 24, 8, 29, 50, tzinfo=SHANGHAI))
+
+    class NotifyAtDigestTime(NotifyService):
+        runtime = NotifyRuntime(clock=clock)
+
+    write_notify_config(embedded_settings, sender={"interval_s": 0.1}, digest={"at": "08:30"})
+    settings, _ = start_services(embedded_settings, service_class=NotifyAtDigestTime)
+    token = counter_token(settings)
+    earlier = datetime(2026, 11, 24, 7, 0, tzinfo=SHANGHAI).isoformat()
+    for matter in ("property-repair", "parking-dispute"):
+        publish_routed(settings, routed_data(matter_code=matter, routed_at=earlier))
+
+    def unit_deliveries():
+        return get(settings, "notify", "/notify/recipients/unit:shixin-pm/deliveries", token).json()
+
+    wait_for(lambda: len(unit_deliveries()) == 2, message="routed notices")
+    import eventlet
+    eventlet.sleep(0.4)
+    assert [d for d in unit_deliveries() if d["template"] == "unit-daily-digest"] == []  # not yet 08:30
+
+    clock.set(datetime(2026, 11, 24, 8, 30, 1, tzinfo=SHANGHAI))
+    digest = wait_for(lambda: [d for d in unit_deliveries() if d["template"] == "unit-daily-digest"
+                               and d["status"] == "sent"], message="digest sent")
+    eventlet.sleep(0.4)  # more ticks: still one digest
+    assert len([d for d in unit_deliveries() if d["template"] == "unit-daily-digest"]) == 1
+    assert digest[0]["subject"] == "市新居民区物业每日待办（2026-11-24）：新派单2件，逾期0件，督办0件"
+    assert "property-repair" in digest[0]["body"] and "parking-dispute" in digest[0]["body"]
