@@ -152,12 +152,12 @@ class TransferDraft:
     kind: str
     memo: str
     legs: tuple[Leg, ...]
-    occurred_at: datetime
+    occurred_at: datetime | None  # None: when it is posted
     reverses: str | None = None
 
     def __post_init__(self):
         check_legs(self.legs, self.book)
-        if self.occurred_at.tzinfo is None:
+        if self.occurred_at is not None and self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
 
 
@@ -384,7 +384,7 @@ def idempotency_key(body: dict, header: str | None = None) -> str:
     return value
 
 
-def moment(body: dict, field: str, default: datetime) -> datetime:
+def moment(body: dict, field: str, default: datetime | None = None) -> datetime | None:
     value = body.get(field)
     if value is None:
         return default
@@ -476,10 +476,10 @@ class RecordDonation:
     description: str
     valuation_basis: str  # how an in-kind gift was valued
     event_code: str | None
-    received_at: datetime
+    received_at: datetime | None  # None: now
 
 
-def parse_record_donation(body: dict, key: str, now: datetime) -> RecordDonation:
+def parse_record_donation(body: dict, key: str) -> RecordDonation:
     kind = body.get("kind", "cash")
     if kind not in DONATION_KINDS:
         raise InvalidInput("kind", f"must be one of {', '.join(DONATION_KINDS)}")
@@ -493,7 +493,7 @@ def parse_record_donation(body: dict, key: str, now: datetime) -> RecordDonation
         basis = ""
     event_code = code(body, "event_code") if body.get("event_code") else None
     return RecordDonation(key, text(body, "donor_id", max_len=36), kind, amount, description, basis, event_code,
-                          moment(body, "received_at", now))
+                          moment(body, "received_at"))
 
 
 def receipt_number(year: int, number: int) -> str:
@@ -703,13 +703,13 @@ class RecordExpense:
     payee: str
     receipt_ref: str
     description: str
-    spent_at: datetime
+    spent_at: datetime | None  # None: now
 
 
-def parse_record_expense(body: dict, key: str, now: datetime) -> RecordExpense:
+def parse_record_expense(body: dict, key: str) -> RecordExpense:
     return RecordExpense(key, whole_number(body, "line", low=1, high=20), parse_yuan(body.get("amount"), "amount"),
                          text(body, "payee", max_len=100), text(body, "receipt_ref", max_len=60),
-                         text(body, "description", required=False, max_len=500), moment(body, "spent_at", now))
+                         text(body, "description", required=False, max_len=500), moment(body, "spent_at"))
 
 
 @dataclasses.dataclass

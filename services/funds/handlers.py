@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
@@ -23,6 +23,7 @@ from services.funds import persistence as p
 from services.funds.persistence import FundsUnitOfWork
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks of different hosts differ a little
 
 
 def local_year(moment: datetime) -> int:
@@ -40,10 +41,10 @@ def run_once(uow: FundsUnitOfWork, *, key: str | None, kind: str, request: dict,
     """Do ``perform`` at most once per key: (201, result) the first time, (200, the same result) after."""
     request = {k: v for k, v in request.items() if k != "idempotency_key"}
     digest = p.OperationRepository.digest(kind, request)
-    now = utcnow()
     try:
         with uow:
             uow.ledger.lock_books(books)
+            now = utcnow()  # taken under the books' locks, so entries of a book are in time order
             if key:
                 done = uow.operations.get(key)
                 if done:
@@ -74,14 +75,14 @@ def ensure_book(uow: FundsUnitOfWork, book: str) -> None:
     with uow:
         if uow.ledger.book(book):
             return
-        if book == d.FOUNDATION_BOOK:
-            uow.ledger.open_book(book, "foundation", "社区公益基金会 community foundation", None,
-                                 d.foundation_chart(), utcnow())
-        else:
-            area = book.split(":", 1)[1]
-            uow.ledger.open_book(book, "autonomy", f"{area} 自治金 autonomy fund", area, d.area_chart(area),
-                                 utcnow())
         try:
+            if book == d.FOUNDATION_BOOK:
+                uow.ledger.open_book(book, "foundation", "社区公益基金会 community foundation", None,
+                                     d.foundation_chart(), utcnow())
+            else:
+                area = book.split(":", 1)[1]
+                uow.ledger.open_book(book, "autonomy", f"{area} 自治金 autonomy fund", area, d.area_chart(area),
+                                     utcnow())
             uow.commit()
         except IntegrityError:
             pass  # opened meanwhile by another request
@@ -115,19 +116,24 @@ def post(uow: FundsUnitOfWork, drafts: list[d.TransferDraft], now: datetime,
     posted, moved = [], {}
     for t in fresh:
         sequence, prev_hash, last_occurred = tips[t.book]
-        if last_occurred is not None and t.occurred_at < last_occurred:
+        occurred_at = t.occurred_at
+        if occurred_at is None:  # undated: now, or the book's last date if a clock lags behind it
+            occurred_at = max(now, last_occurred) if last_occurred else now
+        elif last_occurred is not None and occurred_at < last_occurred:
             raise Conflict(f"book {t.book} already has entries up to {shanghai(last_occurred)}; entries are "
                            "recorded in time order — post a later date, or a correcting entry now")
+        elif occurred_at > now + FUTURE_TOLERANCE:
+            raise InvalidInput("occurred_at", "lies in the future")
         if t.reverses:
             _check_reversal(uow, t, posted)
         balances_after = d.apply_legs(states, t.legs)
         transfer_id = str(uuid.uuid4())
         digest = d.transfer_hash(prev_hash=prev_hash, id=transfer_id, book=t.book, sequence=sequence + 1,
                                  idempotency_key=t.idempotency_key, kind=t.kind, memo=t.memo,
-                                 occurred_at=t.occurred_at, recorded_at=now, reverses=t.reverses, legs=t.legs)
+                                 occurred_at=occurred_at, recorded_at=now, reverses=t.reverses, legs=t.legs)
         posted.append(d.PostedTransfer(transfer_id, t.book, sequence + 1, t.idempotency_key, t.kind, t.memo,
-                                       t.occurred_at, now, t.reverses, prev_hash, digest, t.legs, balances_after))
-        tips[t.book] = (sequence + 1, digest, t.occurred_at)
+                                       occurred_at, now, t.reverses, prev_hash, digest, t.legs, balances_after))
+        tips[t.book] = (sequence + 1, digest, occurred_at)
         for leg in t.legs:
             moved[leg.account] = states[leg.account]
             parent = states[leg.account].parent
@@ -186,7 +192,7 @@ def post_manual_transfer(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[in
     memo = d.text(body, "memo", max_len=300)
 
     def perform(now):
-        draft = d.TransferDraft(book, key, "manual", memo, legs, d.moment(body, "occurred_at", now))
+        draft = d.TransferDraft(book, key, "manual", memo, legs, d.moment(body, "occurred_at"))
         return transfer_view(post(uow, [draft], now)[0])
 
     return run_once(uow, key=key, kind="transfer", request=body, books=[book], perform=perform)
@@ -202,7 +208,7 @@ def reverse_transfer(transfer_id: str, body: dict, key: str, uow: FundsUnitOfWor
 
     def perform(now):
         draft = d.TransferDraft(original.book, key, "reversal", f"reverses #{original.sequence}: {reason}",
-                                d.reversal_legs(original.legs), now, reverses=original.id)
+                                d.reversal_legs(original.legs), None, reverses=original.id)
         return transfer_view(post(uow, [draft], now)[0])
 
     return run_once(uow, key=key, kind="reversal", request={"transfer_id": transfer_id, **body},
@@ -340,22 +346,23 @@ def record_donation(cmd: d.RecordDonation, body: dict, uow: FundsUnitOfWork) -> 
         memo = f"donation from {d.donor_display_name(donor['kind'], donor['name'])}"
         [transfer] = post(uow, [d.TransferDraft(b, cmd.key, "donation", memo[:300], (
             d.debit(asset, cmd.amount), d.credit(f"{b}:revenue:donation", cmd.amount)), cmd.received_at)], now)
-        year = local_year(cmd.received_at)
+        received_at = transfer.occurred_at
+        year = local_year(received_at)
         number = uow.records.next_receipt_number(year)
         donation_id = str(uuid.uuid4())
         uow.records.insert(p.donations, id=donation_id, donor_id=donor["id"], kind=cmd.kind, amount=cmd.amount,
                            description=cmd.description, valuation_basis=cmd.valuation_basis,
                            event_code=cmd.event_code, receipt_year=year, receipt_number=number,
-                           transfer_id=transfer.id, received_at=cmd.received_at)
+                           transfer_id=transfer.id, received_at=received_at)
         result = {"id": donation_id, "donor_id": donor["id"], "kind": cmd.kind, "amount": format_fen(cmd.amount),
                   "receipt_number": d.receipt_number(year, number), "event_code": cmd.event_code,
-                  "received_at": cmd.received_at.isoformat(), "transfer_id": transfer.id}
+                  "received_at": received_at.isoformat(), "transfer_id": transfer.id}
         uow.emit("doorstep.funds.donation.received.v1", subject=f"donation/{donation_id}", data={
             "donation_id": donation_id, "kind": cmd.kind, "amount": format_fen(cmd.amount), "currency": "CNY",
             "donor": {"donor_id": donor["id"], "kind": donor["kind"],
                       "display_name": d.donor_display_name(donor["kind"], donor["name"])},
             "receipt_number": result["receipt_number"], "event_code": cmd.event_code,
-            "received_at": cmd.received_at.isoformat(), "transfer_id": transfer.id,
+            "received_at": received_at.isoformat(), "transfer_id": transfer.id,
             "thank_you": True,
         })
         return result
@@ -421,14 +428,14 @@ def hammer_lot(lot_id: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple
     def perform(now):
         lot, row = _load_lot(uow, lot_id, lock=True)
         lot.hammer()
-        occurred_at = d.moment(body, "at", now)
+        occurred_at = d.moment(body, "at") or now
         transfer_id = None
         if lot.status == "sold":
             [transfer] = post(uow, [d.TransferDraft(
                 b, key, "auction", f"{lot.event_code} lot {lot.lot_number} {lot.title}"[:300],
                 (d.debit(f"{b}:receivables", lot.hammer_price), d.credit(f"{b}:revenue:auction", lot.hammer_price)),
-                occurred_at)], now)
-            transfer_id = transfer.id
+                d.moment(body, "at"))], now)
+            transfer_id, occurred_at = transfer.id, transfer.occurred_at
         uow.records.update(p.lots, p.lots.c.id == lot_id, status=lot.status, hammer_price=lot.hammer_price,
                            buyer=lot.buyer, settled_transfer_id=transfer_id)
         donor = _donor(uow, lot.donor_id)
@@ -455,7 +462,7 @@ def record_lot_payment(lot_id: str, body: dict, key: str, uow: FundsUnitOfWork) 
         [transfer] = post(uow, [d.TransferDraft(
             b, key, "payment", f"payment for {lot.event_code} lot {lot.lot_number}",
             (d.debit(f"{b}:bank", lot.hammer_price), d.credit(f"{b}:receivables", lot.hammer_price)),
-            d.moment(body, "paid_at", now))], now)
+            d.moment(body, "paid_at"))], now)
         uow.records.update(p.lots, p.lots.c.id == lot_id, status=lot.status, paid_transfer_id=transfer.id)
         return {**lot_view(lot), "transfer_id": transfer.id}
 
@@ -471,10 +478,10 @@ def record_market_sale(event_code: str, body: dict, key: str, uow: FundsUnitOfWo
 
     def perform(now):
         _event(uow, event_code, field=None)
-        sold_at = d.moment(body, "sold_at", now)
         [transfer] = post(uow, [d.TransferDraft(b, key, "market", f"{event_code} market: {description}"[:300],
                                                 (d.debit(f"{b}:bank", amount), d.credit(f"{b}:revenue:market", amount)),
-                                                sold_at)], now)
+                                                d.moment(body, "sold_at"))], now)
+        sold_at = transfer.occurred_at
         sale_id = str(uuid.uuid4())
         uow.records.insert(p.market_sales, id=sale_id, event_code=event_code, description=description,
                            amount=amount, transfer_id=transfer.id, sold_at=sold_at)
@@ -522,10 +529,11 @@ def found_fund(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
             amounts.append(amount)
         total = sum(amounts)
         account = d.special_fund_account(fund_code, name)
-        founded_at = d.moment(body, "founded_at", now)
         [transfer] = post(uow, [d.TransferDraft(
             b, key, "fund-founding", f"found special fund {fund_code} {name}"[:300],
-            (d.debit(f"{b}:unrestricted", total), d.credit(account.code, total)), founded_at)], now, [account])
+            (d.debit(f"{b}:unrestricted", total), d.credit(account.code, total)), d.moment(body, "founded_at"))],
+            now, [account])
+        founded_at = transfer.occurred_at
         uow.records.insert(p.special_funds, code=fund_code, name=name, purpose=purpose, account_code=account.code,
                            founding_amount=total, transfer_id=transfer.id, founded_at=founded_at)
         source_views = []
@@ -563,10 +571,11 @@ def grant_from_fund(fund_code: str, body: dict, key: str, uow: FundsUnitOfWork) 
         fund = _fund(uow, fund_code)
         d.check_grant_purpose(fund["purpose"], purpose)
         expense = d.grant_expense_account(fund_code, project)
-        granted_at = d.moment(body, "granted_at", now)
         [transfer] = post(uow, [d.TransferDraft(
             b, key, "grant", f"grant from {fund_code} to {recipient} for {project}"[:300],
-            (d.debit(expense.code, amount), d.credit(f"{b}:bank", amount)), granted_at)], now, [expense])
+            (d.debit(expense.code, amount), d.credit(f"{b}:bank", amount)), d.moment(body, "granted_at"))],
+            now, [expense])
+        granted_at = transfer.occurred_at
         grant_id = str(uuid.uuid4())
         uow.records.insert(p.grants, id=grant_id, fund_code=fund_code, purpose=purpose, recipient=recipient,
                            project_id=project, amount=amount, transfer_id=transfer.id, granted_at=granted_at)
@@ -696,9 +705,10 @@ def allocate(area: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int
     def perform(now):
         if uow.records.one(p.allocations, (p.allocations.c.area == area) & (p.allocations.c.year == year)):
             raise Conflict(f"{area} already has its {year} allocation")
-        allocated_at = d.moment(body, "allocated_at", now)
         [transfer] = post(uow, [d.TransferDraft(book, key, "allocation", f"{year} autonomy fund allocation", (
-            d.debit(f"{book}:bank", amount), d.credit(f"{book}:revenue:allocation", amount)), allocated_at)], now)
+            d.debit(f"{book}:bank", amount), d.credit(f"{book}:revenue:allocation", amount)),
+            d.moment(body, "allocated_at"))], now)
+        allocated_at = transfer.occurred_at
         uow.records.insert(p.allocations, area=area, year=year, amount=amount, transfer_id=transfer.id,
                            allocated_at=allocated_at)
         return {"area": area, "year": year, "amount": format_fen(amount), "transfer_id": transfer.id}
@@ -766,7 +776,7 @@ def hold_hearing(project_id: str, hearing: d.Hearing, body: dict, key: str, uow:
                     *(d.credit(line["account_code"], line["amount"]) for line in lines))
             [transfer] = post(uow, [d.TransferDraft(book, key, "budget-reservation",
                                                     f"reserve budget of {project_id} {project.title}"[:300],
-                                                    legs, now)], now, specs)
+                                                    legs, None)], now, specs)
             transfer_id = transfer.id
             uow.emit("doorstep.funds.project.approved.v1", subject=f"project/{project_id}", data={
                 "project_id": project_id, "area": project.area, "year": project.year, "title": project.title,
@@ -812,14 +822,15 @@ def record_expense(project_id: str, cmd: d.RecordExpense, body: dict, uow: Funds
             book, cmd.key, "expense", f"{project_id} #{cmd.line_no} to {cmd.payee} ({cmd.receipt_ref})"[:300],
             (d.debit(line["expense_account_code"], cmd.amount), d.credit(f"{book}:bank", cmd.amount)),
             cmd.spent_at)], now)
+        spent_at = transfer.occurred_at
         expense_id = str(uuid.uuid4())
         uow.records.insert(p.expenses, id=expense_id, project_id=project_id, line_no=cmd.line_no, amount=cmd.amount,
                            payee=cmd.payee, receipt_ref=cmd.receipt_ref, description=cmd.description,
-                           transfer_id=transfer.id, spent_at=cmd.spent_at)
+                           transfer_id=transfer.id, spent_at=spent_at)
         uow.emit("doorstep.funds.expense.posted.v1", subject=f"expense/{expense_id}", data={
             "expense_id": expense_id, "book": book, "project_id": project_id, "line": cmd.line_no,
             "amount": format_fen(cmd.amount), "payee": cmd.payee, "receipt_ref": cmd.receipt_ref,
-            "spent_at": cmd.spent_at.isoformat(), "transfer_id": transfer.id})
+            "spent_at": spent_at.isoformat(), "transfer_id": transfer.id})
         available = uow.ledger.balance(line["account_code"])["available"]
         return {"id": expense_id, "project_id": project_id, "line": cmd.line_no, "amount": format_fen(cmd.amount),
                 "line_available": format_fen(available), "transfer_id": transfer.id}
@@ -859,7 +870,7 @@ def close_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
             legs = (*(d.debit(code, fen) for code, fen in remaining.items() if fen), d.credit(f"{book}:unrestricted",
                                                                                               released))
             [transfer] = post(uow, [d.TransferDraft(book, key, "budget-release",
-                                                    f"release unspent budget of {project_id}", legs, now)], now)
+                                                    f"release unspent budget of {project_id}", legs, None)], now)
             transfer_id = transfer.id
         spent = _project_spent(uow, project_id)
         uow.records.update(p.projects, p.projects.c.id == project_id, status="closed", released=released,
@@ -913,7 +924,7 @@ def cofund_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
         if line is None:
             raise InvalidInput("line", f"project {project_id} has no budget line {line_no}")
         specs = d.budget_line_accounts(project.area, project_id, line_no, line["name"])
-        funded_at = d.moment(body, "funded_at", now)
+        funded_at = d.moment(body, "funded_at")
         drafts = [d.TransferDraft(area_book, f"{key}#area", "cofunding",
                                   f"{partner} co-funds {project_id} #{line_no}"[:300], (
                                       d.debit(f"{area_book}:bank", amount),
@@ -931,6 +942,7 @@ def cofund_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
             drafts.append(d.TransferDraft(b, f"{key}#foundation", "grant", f"grant to {project_id} {project.title}"[:300],
                                           (d.debit(expense, amount), d.credit(f"{b}:bank", amount)), funded_at))
         posted = post(uow, drafts, now, specs)
+        funded_at = posted[0].occurred_at
         cofunding_id = str(uuid.uuid4())
         uow.records.insert(p.cofundings, id=cofunding_id, project_id=project_id, partner=partner, fund_code=fund_code,
                            line_no=line_no, amount=amount, area_transfer_id=posted[0].id,

@@ -80,7 +80,7 @@ class FundsService(DoorstepService):
     @api("POST", "/funds/donations", roles=POST)
     def record_donation(self, request):
         body = json_body(request)
-        cmd = domain.parse_record_donation(body, _key(request, body), handlers.utcnow())
+        cmd = domain.parse_record_donation(body, _key(request, body))
         return handlers.record_donation(cmd, body, self.uow)
 
     @api("POST", "/funds/events", roles=POST)
@@ -162,7 +162,7 @@ class FundsService(DoorstepService):
     @api("POST", "/funds/projects/<string:project_id>/expenses", roles=POST)
     def record_expense(self, request, project_id):
         body = json_body(request)
-        cmd = domain.parse_record_expense(body, _key(request, body), handlers.utcnow())
+        cmd = domain.parse_record_expense(body, _key(request, body))
         return handlers.record_expense(project_id, cmd, body, self.uow)
 
     @api("POST", "/funds/projects/<string:project_id>/evaluation", roles=POST)
