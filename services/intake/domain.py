@@ -226,9 +226,8 @@ def _object(body: dict, field: str) -> dict:
     return value
 
 
-def parse_submit_case(body: dict, entered_by: str = "") -> SubmitCase:
-    """Turn a request body into a command, naming the first field that is wrong."""
-    resident = body.get("resident")
+def parse_resident(resident) -> ResidentDetails:
+    """The minimal resident record; the ID-card number is optional and checked."""
     if not isinstance(resident, dict):
         raise InvalidInput("resident", "is required and must be an object")
     phone = _text(resident, "phone", prefix="resident.", max_len=11)
@@ -240,25 +239,44 @@ def parse_submit_case(body: dict, entered_by: str = "") -> SubmitCase:
     id_card = _text(resident, "id_card", prefix="resident.", required=False, max_len=18) or None
     if id_card and not id_card_is_valid(id_card):
         raise InvalidInput("resident.id_card", "is not a valid 18-character ID-card number")
+    return ResidentDetails(
+        name=_text(resident, "name", prefix="resident.", max_len=50),
+        phone=phone,
+        area=area,
+        building=_text(resident, "building", prefix="resident.", required=False, max_len=20),
+        room=_text(resident, "room", prefix="resident.", required=False, max_len=20),
+        id_card=id_card,
+    )
+
+
+def parse_submit_case(body: dict, entered_by: str = "") -> SubmitCase:
+    """Turn a request body into a command, naming the first field that is wrong."""
+    resident = parse_resident(body.get("resident"))
     return SubmitCase(
         matter_code=_text(body, "matter_code", max_len=80),
         channel=_choice(body, "channel", CHANNELS, "counter"),
         kind=_choice(body, "kind", KINDS, "request"),
         urgency=_choice(body, "urgency", URGENCIES, "normal"),
         description=_text(body, "description", required=False, max_len=2000),
-        resident=ResidentDetails(
-            name=_text(resident, "name", prefix="resident.", max_len=50),
-            phone=phone,
-            area=area,
-            building=_text(resident, "building", prefix="resident.", required=False, max_len=20),
-            room=_text(resident, "room", prefix="resident.", required=False, max_len=20),
-            id_card=id_card,
-        ),
+        resident=resident,
         entered_by=entered_by,
         proxy=_flag(body, "proxy"),
         reporter=_text(body, "reporter", required=False, max_len=50),
         attributes=_object(body, "attributes"),
     )
+
+
+def parse_moment(body: dict, field: str) -> datetime:
+    value = body.get(field)
+    if not isinstance(value, str):
+        raise InvalidInput(field, "is required: an ISO 8601 date-time with a time zone")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(field, "is not an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        raise InvalidInput(field, "needs a time zone (e.g. +08:00)")
+    return moment
 
 
 def check_against_matter(cmd: SubmitCase, matter) -> dict:

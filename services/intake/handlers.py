@@ -7,14 +7,18 @@ subscribers that want the details both see every step.
 from __future__ import annotations
 
 import logging
+import uuid
+
+from sqlalchemy.exc import IntegrityError
 
 from shared.db import utcnow
-from shared.errors import InvalidInput, NotFound
+from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import Envelope
 from shared.personal_data import mask_phone
+from services.intake.appointments import REMINDER_AHEAD, Station
 from services.intake.catalog import Catalog
 from services.intake.domain import (
-    WARNING_CASE_DEADLINE_DAYS, Case, CaseFilter, SubmitCase, check_against_matter, new_case, redact,
+    SHANGHAI, WARNING_CASE_DEADLINE_DAYS, Case, CaseFilter, SubmitCase, check_against_matter, new_case, redact,
 )
 from services.intake.persistence import IntakeUnitOfWork
 
@@ -302,3 +306,184 @@ def catalog_view(catalog: Catalog) -> dict:
         "categories": [{"code": code, "name": name} for code, name in catalog.categories.items()],
         "matters": [matter_view(catalog, code) for code in catalog.matters],
     }
+
+
+# -- appointments (网上预约) ----------------------------------------------------------------------------------
+
+def list_slots(station: Station, day, uow: IntakeUnitOfWork) -> dict:
+    slots = station.slots_on(day)
+    with uow:
+        booked = uow.appointments.booked_counts(station.code, slots[0].starts_at, slots[-1].ends_at) if slots else {}
+    return {"station": station.code, "date": day.isoformat(), "open": bool(slots), "slots": [
+        {"starts_at": s.starts_at.isoformat(), "ends_at": s.ends_at.isoformat(), "capacity": station.capacity,
+         "free": station.capacity - booked.get(s.starts_at, 0)} for s in slots]}
+
+
+def book_appointment(station: Station, starts_at, matter_code: str, resident_details, uow: IntakeUnitOfWork,
+                     catalog: Catalog) -> dict:
+    matter = catalog.get(matter_code)
+    if matter is None:
+        raise InvalidInput("matter_code", f"{matter_code!r} is not in the matter catalog")
+    if not matter.appointment:
+        raise InvalidInput("matter_code", f"{matter.name} is handled without an appointment")
+    now = utcnow()
+    slot = station.slot_at(starts_at, now)
+    appointment_id = str(uuid.uuid4())
+    with uow:
+        resident_id = uow.residents.upsert(resident_details, now)
+        uow.appointments.ensure_slot(slot.id, station.code, slot.starts_at, slot.ends_at, station.capacity)
+        if uow.appointments.holds(resident_id, slot.id):
+            raise Conflict("the resident already holds a booking for this slot")
+        if not uow.appointments.take_place(slot.id):
+            raise Conflict(f"the slot at {slot.starts_at.astimezone(SHANGHAI):%Y-%m-%d %H:%M} is full")
+        try:
+            uow.appointments.add(id=appointment_id, slot_id=slot.id, station_code=station.code,
+                                 starts_at=slot.starts_at, resident_id=resident_id, matter_code=matter.code,
+                                 status="booked", booked_at=now, changed_at=now)
+            uow.session.flush()
+        except IntegrityError:  # the same resident booking the same slot twice at the same moment
+            raise Conflict("the resident already holds a booking for this slot") from None
+        uow.emit("doorstep.intake.appointment.booked.v1", subject=f"appointment/{appointment_id}", data={
+            "appointment_id": appointment_id, "station": station.code, "station_name": station.name,
+            "starts_at": slot.starts_at.isoformat(), "ends_at": slot.ends_at.isoformat(),
+            "matter_code": matter.code,
+            "resident": {"resident_id": resident_id, "phone_masked": mask_phone(resident_details.phone)},
+            "booked_at": now.isoformat()})
+        uow.commit()
+    return {"id": appointment_id, "status": "booked", "station": station.code,
+            "starts_at": slot.starts_at.isoformat(), "resident_id": resident_id}
+
+
+def _live_appointment(uow: IntakeUnitOfWork, appointment_id: str) -> dict:
+    appointment = uow.appointments.get(appointment_id, for_update=True)
+    if appointment is None:
+        raise NotFound(f"appointment {appointment_id} does not exist")
+    if appointment["status"] != "booked":
+        raise Conflict(f"appointment {appointment_id} is {appointment['status']}")
+    return appointment
+
+
+def cancel_appointment(appointment_id: str, reason: str, uow: IntakeUnitOfWork) -> dict:
+    now = utcnow()
+    with uow:
+        appointment = _live_appointment(uow, appointment_id)
+        uow.appointments.set_status(appointment_id, "cancelled", now)
+        uow.appointments.release_place(appointment["slot_id"])
+        data = {"appointment_id": appointment_id, "station": appointment["station_code"],
+                "starts_at": appointment["starts_at"].isoformat(), "resident_id": appointment["resident_id"],
+                "cancelled_at": now.isoformat()}
+        if reason:
+            data["reason"] = redact(reason)
+        uow.emit("doorstep.intake.appointment.cancelled.v1", subject=f"appointment/{appointment_id}", data=data)
+        uow.commit()
+    return {"id": appointment_id, "status": "cancelled"}
+
+
+def record_no_show(appointment_id: str, uow: IntakeUnitOfWork) -> dict:
+    now = utcnow()
+    with uow:
+        appointment = _live_appointment(uow, appointment_id)
+        if appointment["starts_at"] > now:
+            raise Conflict("the slot has not started yet")
+        uow.appointments.set_status(appointment_id, "no_show", now)
+        uow.emit("doorstep.intake.appointment.no_show.v1", subject=f"appointment/{appointment_id}", data={
+            "appointment_id": appointment_id, "station": appointment["station_code"],
+            "starts_at": appointment["starts_at"].isoformat(), "resident_id": appointment["resident_id"],
+            "recorded_at": now.isoformat()})
+        uow.commit()
+    return {"id": appointment_id, "status": "no_show"}
+
+
+def send_reminders(uow: IntakeUnitOfWork, stations: dict[str, Station], catalog: Catalog, now=None) -> int:
+    """One reminder per live booking, the day before its slot; notify tells the resident."""
+    now = now or utcnow()
+    with uow:
+        due = uow.appointments.due_for_reminder(now + REMINDER_AHEAD)
+        for appointment in due:
+            if appointment["starts_at"] <= now:
+                uow.appointments.mark_reminded(appointment["id"], now)  # too late to remind
+                continue
+            station, matter = stations.get(appointment["station_code"]), catalog.get(appointment["matter_code"])
+            data = {"appointment_id": appointment["id"], "station": appointment["station_code"],
+                    "starts_at": appointment["starts_at"].isoformat(), "matter_code": appointment["matter_code"],
+                    "resident": _resident_ref(uow, appointment["resident_id"]), "due_at": now.isoformat()}
+            if station:
+                data["station_name"] = station.name
+            if matter:
+                data["matter_name"] = matter.name
+            uow.emit("doorstep.intake.appointment.reminder_due.v1", subject=f"appointment/{appointment['id']}",
+                     data=data)
+            uow.appointments.mark_reminded(appointment["id"], now)
+        uow.commit()
+    return len(due)
+
+
+# -- visits (一口受理, 只跑一次) and video sessions (可视化咨询) ---------------------------------------------------
+
+def record_visit(station_code: str, case_ids: list[str], worker: str, uow: IntakeUnitOfWork) -> dict:
+    now = utcnow()
+    visit_id = str(uuid.uuid4())
+    if len(set(case_ids)) != len(case_ids):
+        raise InvalidInput("case_ids", "names a case twice")
+    with uow:
+        residents = set()
+        for case_id in case_ids:
+            case = uow.cases.get(case_id)
+            if case is None:
+                raise NotFound(f"case {case_id} does not exist")
+            residents.add(case.resident_id)
+        if len(residents) != 1:
+            raise Conflict("a visit is one resident's: the cases belong to different residents")
+        resident_id = residents.pop()
+        uow.visits.add(visit_id, resident_id, station_code, worker, now, case_ids)
+        uow.emit("doorstep.intake.visit.recorded.v1", subject=f"visit/{visit_id}", data={
+            "visit_id": visit_id, "resident_id": resident_id, "station": station_code, "case_ids": case_ids,
+            "visited_at": now.isoformat()})
+        uow.commit()
+    return {"id": visit_id, "resident_id": resident_id, "case_ids": case_ids, "visited_at": now.isoformat()}
+
+
+def visit_metrics(uow: IntakeUnitOfWork) -> dict:
+    """Visits per done case, and the share of done cases that took at most one visit (只跑一次)."""
+    with uow:
+        per_case = uow.visits.visits_per_case()
+    done = len(per_case)
+    visits = sum(per_case.values())
+    one_visit = sum(1 for count in per_case.values() if count <= 1)
+    return {"cases_done": done, "visits": visits,
+            "visits_per_done_case": round(visits / done, 3) if done else None,
+            "share_done_in_one_visit": round(one_visit / done, 3) if done else None}
+
+
+def start_video(case_id: str, kind: str, worker: str, uow: IntakeUnitOfWork) -> dict:
+    now = utcnow()
+    session_id = str(uuid.uuid4())
+    with uow:
+        case = uow.cases.get(case_id)
+        if case is None:
+            raise NotFound(f"case {case_id} does not exist")
+        if case.status in ("closed", "rejected"):
+            raise Conflict(f"case {case_id} is {case.status}")
+        uow.video_sessions.add(id=session_id, case_id=case_id, kind=kind, worker=worker, started_at=now)
+        uow.emit("doorstep.intake.video_session.started.v1", subject=f"case/{case_id}", data={
+            "session_id": session_id, "case_id": case_id, "kind": kind, "worker": worker,
+            "started_at": now.isoformat()})
+        uow.commit()
+    return {"id": session_id, "case_id": case_id, "kind": kind, "worker": worker, "started_at": now.isoformat()}
+
+
+def end_video(session_id: str, uow: IntakeUnitOfWork) -> dict:
+    now = utcnow()
+    with uow:
+        session = uow.video_sessions.get(session_id)
+        if session is None:
+            raise NotFound(f"video session {session_id} does not exist")
+        if session["ended_at"] is not None:
+            raise Conflict(f"video session {session_id} has already ended")
+        uow.video_sessions.end(session_id, now)
+        uow.emit("doorstep.intake.video_session.ended.v1", subject=f"case/{session['case_id']}", data={
+            "session_id": session_id, "case_id": session["case_id"], "kind": session["kind"],
+            "worker": session["worker"], "started_at": session["started_at"].isoformat(), "ended_at": now.isoformat(),
+            "duration_s": int((now - session["started_at"]).total_seconds())})
+        uow.commit()
+    return {"id": session_id, "ended_at": now.isoformat()}

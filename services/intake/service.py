@@ -2,11 +2,17 @@
 
 Paths, roles and request schemas come from :data:`services.intake.api.API`, which is also the OpenAPI document.
 """
+from datetime import date
+
+from nameko.timer import timer
+
 from shared.consumer import consume
+from shared.errors import InvalidInput
 from shared.http import api, json_body
 from shared.service import DoorstepService, UnitOfWorkProvider
 from services.intake import domain, handlers
 from services.intake.api import API
+from services.intake.appointments import default_stations, find_station
 from services.intake.catalog import default_catalog
 from services.intake.persistence import IntakeUnitOfWork
 
@@ -92,6 +98,59 @@ class IntakeService(DoorstepService):
     def close_case(self, request, case_id):
         _body(request, "close_case")
         return handlers.close_case(case_id, self.uow)
+
+    # -- visits and video sessions -------------------------------------------------------------------------
+
+    @api("POST", API.route("record_visit"), roles=API.roles("record_visit"))
+    def record_visit(self, request):
+        body = _body(request, "record_visit")
+        return 201, handlers.record_visit(body["station"], body["case_ids"], _worker(request), self.uow)
+
+    @api("GET", API.route("visit_metrics"), roles=API.roles("visit_metrics"))
+    def visit_metrics(self, request):
+        return handlers.visit_metrics(self.uow)
+
+    @api("POST", API.route("start_video"), roles=API.roles("start_video"))
+    def start_video(self, request, case_id):
+        body = _body(request, "start_video")
+        return 201, handlers.start_video(case_id, body["kind"], _worker(request), self.uow)
+
+    @api("POST", API.route("end_video"), roles=API.roles("end_video"))
+    def end_video(self, request, session_id):
+        _body(request, "end_video")
+        return handlers.end_video(session_id, self.uow)
+
+    # -- appointments --------------------------------------------------------------------------------------
+
+    @api("GET", API.route("list_slots"))
+    def list_slots(self, request, station):
+        day = request.args.get("date", "")
+        try:
+            parsed = date.fromisoformat(day)
+        except ValueError:
+            raise InvalidInput("date", "is required: a date like 2026-10-12") from None
+        return handlers.list_slots(find_station(default_stations(), station), parsed, self.uow)
+
+    @api("POST", API.route("book_appointment"), roles=API.roles("book_appointment"))
+    def book_appointment(self, request):
+        body = _body(request, "book_appointment")
+        station = find_station(default_stations(), body["station"])
+        return 201, handlers.book_appointment(station, domain.parse_moment(body, "starts_at"), body["matter_code"],
+                                              domain.parse_resident(body["resident"]), self.uow, default_catalog())
+
+    @api("POST", API.route("cancel_appointment"), roles=API.roles("cancel_appointment"))
+    def cancel_appointment(self, request, appointment_id):
+        note = domain.parse_note({"note": _body(request, "cancel_appointment").get("reason")})
+        return handlers.cancel_appointment(appointment_id, note, self.uow)
+
+    @api("POST", API.route("no_show"), roles=API.roles("no_show"))
+    def no_show(self, request, appointment_id):
+        _body(request, "no_show")
+        return handlers.record_no_show(appointment_id, self.uow)
+
+    @timer(interval=60)
+    def remind_appointments(self):
+        handlers.send_reminders(self.uow, default_stations(), default_catalog())
 
     # -- following routing ---------------------------------------------------------------------------------
 

@@ -1,0 +1,110 @@
+"""Appointment rules (网上预约), pure: stations, their hours, the holiday calendar and the slots it gives.
+
+A station is open on Chinese working days as the State Council sets them each year — statutory holidays
+closed, adjusted working weekends (调休上班) open — which the ``chinesecalendar`` package keeps.
+"""
+from __future__ import annotations
+
+import dataclasses
+from datetime import date, datetime, time, timedelta, timezone
+from functools import lru_cache
+from pathlib import Path
+
+import chinese_calendar
+import yaml
+
+from shared.errors import InvalidInput, NotFound
+from services.intake.domain import SHANGHAI
+
+DEFAULT_STATIONS = Path(__file__).parent / "data" / "stations.yaml"
+BOOKING_HORIZON_DAYS = 30
+REMINDER_AHEAD = timedelta(hours=24)
+
+
+@dataclasses.dataclass(frozen=True)
+class Slot:
+    station: str
+    starts_at: datetime  # UTC
+    ends_at: datetime
+
+    @property
+    def id(self) -> str:
+        return f"{self.station}@{self.starts_at.strftime('%Y-%m-%dT%H:%MZ')}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Station:
+    code: str
+    name: str
+    area: str
+    hours: tuple[tuple[time, time], ...]
+    slot_minutes: int
+    capacity: int
+
+    def slots_on(self, day: date) -> list[Slot]:
+        """The day's slots; none on a day the station is closed."""
+        if not is_open_day(day):
+            return []
+        slots, step = [], timedelta(minutes=self.slot_minutes)
+        for opens, closes in self.hours:
+            start = datetime.combine(day, opens, SHANGHAI)
+            end_of_period = datetime.combine(day, closes, SHANGHAI)
+            while start + step <= end_of_period:
+                slots.append(Slot(self.code, start.astimezone(timezone.utc), (start + step).astimezone(timezone.utc)))
+                start += step
+        return slots
+
+    def slot_at(self, starts_at: datetime, now: datetime) -> Slot:
+        """The slot starting at ``starts_at``, or an error saying why it cannot be booked."""
+        if starts_at.tzinfo is None:
+            raise InvalidInput("starts_at", "needs a time zone (e.g. +08:00)")
+        local = starts_at.astimezone(SHANGHAI)
+        if not is_open_day(local.date()):
+            raise InvalidInput("starts_at", f"{local.date()} is not a working day at the station ({closure(local.date())})")
+        if starts_at <= now:
+            raise InvalidInput("starts_at", "is in the past")
+        if starts_at > now + timedelta(days=BOOKING_HORIZON_DAYS):
+            raise InvalidInput("starts_at", f"is more than {BOOKING_HORIZON_DAYS} days ahead")
+        for slot in self.slots_on(local.date()):
+            if slot.starts_at == starts_at.astimezone(timezone.utc):
+                return slot
+        raise InvalidInput("starts_at", f"is not the start of a slot of {self.name}")
+
+
+def is_open_day(day: date) -> bool:
+    try:
+        return chinese_calendar.is_workday(day)
+    except NotImplementedError:  # a year the calendar does not know yet: no bookings rather than wrong ones
+        return False
+
+
+def closure(day: date) -> str:
+    try:
+        on_holiday, name = chinese_calendar.get_holiday_detail(day)
+    except NotImplementedError:
+        return "the holiday calendar does not cover this year yet"
+    if on_holiday and name:
+        return f"statutory holiday: {name}"
+    return "weekend"
+
+
+def load_stations(path: Path = DEFAULT_STATIONS) -> dict[str, Station]:
+    raw = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    stations = {}
+    for entry in raw.get("stations", []):
+        hours = tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in entry["hours"])
+        stations[entry["code"]] = Station(entry["code"], entry["name"], entry["area"], hours,
+                                          int(entry["slot_minutes"]), int(entry["capacity"]))
+    return stations
+
+
+@lru_cache(maxsize=1)
+def default_stations() -> dict[str, Station]:
+    return load_stations()
+
+
+def find_station(stations: dict[str, Station], code: str) -> Station:
+    station = stations.get(code)
+    if station is None:
+        raise NotFound(f"station {code!r} does not exist")
+    return station
