@@ -140,12 +140,17 @@ class ResidentRepository:
         if details.id_card:
             values["id_card_masked"] = mask_id_card(details.id_card)
             values["id_card_hash"] = hashlib.sha256(details.id_card.upper().encode()).hexdigest()
-        existing = self.session.execute(sa.select(residents.c.id).where(residents.c.phone == details.phone)).scalar()
-        if existing:
-            self.session.execute(residents.update().where(residents.c.id == existing).values(**values))
-            return existing
-        resident_id = str(uuid.uuid4())
-        self.session.execute(residents.insert().values(id=resident_id, phone=details.phone, created_at=now, **values))
+        # Insert-or-nothing first: two requests for the same new resident at once must not collide on the phone.
+        dialect = self.session.get_bind().dialect.name
+        if dialect == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        self.session.execute(insert(residents).values(id=str(uuid.uuid4()), phone=details.phone, created_at=now,
+                                                      **values).on_conflict_do_nothing(index_elements=["phone"]))
+        resident_id = self.session.execute(
+            sa.select(residents.c.id).where(residents.c.phone == details.phone)).scalar_one()
+        self.session.execute(residents.update().where(residents.c.id == resident_id).values(**values))
         return resident_id
 
     def get(self, resident_id: str) -> dict | None:
