@@ -462,7 +462,8 @@ def decide(notice: Notice, preferences: Preferences, now: datetime, recent_sends
         if until is not None:
             not_before, reason = until, "quiet hours"
     window = sorted(t for t in recent_sends if t > not_before - rate_limit.window)
-    if len(window) >= rate_limit.per_hour:
+    # The limit protects people from chatter; a mandatory notice (a unit's new assignment) is work, not chatter.
+    if not notice.mandatory and len(window) >= rate_limit.per_hour:
         # Free a slot: the send that leaves the window first makes room.
         released = window[len(window) - rate_limit.per_hour] + rate_limit.window
         if released > not_before:

@@ -63,6 +63,7 @@ def test_the_rate_limit_defers_until_a_slot_frees_and_never_drops():
         "deferred", now + timedelta(minutes=10), "rate limit")
     assert decide(notice(), Preferences(), now, sends[1:], limit).status == "queued"
     assert decide(notice(urgent=True), Preferences(), now, sends, limit).status == "queued"
+    assert decide(notice(mandatory=True), Preferences(), now, sends, limit).status == "queued"
 
 
 def test_channel_plan_follows_preferences_with_an_address_then_registered_then_default():
