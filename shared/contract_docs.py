@@ -7,9 +7,9 @@ from __future__ import annotations
 import copy
 import importlib
 import json
-import re
 from pathlib import Path
 
+import exrex
 import yaml
 
 from shared.events import ENVELOPE_SCHEMA, EventType, Registry, registry
@@ -61,6 +61,9 @@ def _example(schema: dict):
         return schema["const"]
     if "enum" in schema:
         return schema["enum"][0]
+    for key in ("oneOf", "anyOf"):
+        if key in schema:
+            return _example(schema[key][0])
     kind = schema.get("type", "string")
     kind = kind[0] if isinstance(kind, list) else kind
     if kind == "object":
@@ -80,10 +83,9 @@ def _example(schema: dict):
         return _EXAMPLE_TIME
     if fmt == "date":
         return "2026-11-23"
-    if "\\*{4}" in pattern:
-        return "138****5678"
-    if re.fullmatch(r"\^\[0-9\]\+\$", pattern):
-        return "4902810"
+    if pattern:
+        # the first string the pattern matches, in exrex's fixed order: the same example every run
+        return next(exrex.generate(pattern, limit=3))
     return "example"
 
 
