@@ -21,6 +21,7 @@ from shared.db import dispose_engines, engine_for, utcnow
 from shared.migrations import upgrade
 from services.funds import domain as d
 from services.funds import handlers
+from services.funds import persistence as p
 from services.funds.persistence import FundsUnitOfWork
 
 AREA = "bench"
@@ -85,16 +86,15 @@ def _plain_inserts(engine: sa.Engine, batch: int) -> tuple[int, float]:
         leg_rows = [dict(r) for r in conn.execute(sa.text(
             "SELECT l.* FROM legs l JOIN transfers t ON t.id = l.transfer_id WHERE t.kind = 'expense' "
             "ORDER BY l.sequence, l.position")).mappings()]
-    # The same SQLAlchemy Core executemany (batched VALUES) the ledger uses, without its logic.
-    shapes = sa.MetaData()
-    insert_t = sa.Table("plain_transfers", shapes, autoload_with=engine).insert()
-    insert_l = sa.Table("plain_legs", shapes, autoload_with=engine).insert()
+    # The same multi-row INSERT statement the ledger writes with, without the ledger's logic.
+    plain_transfers = p.transfers.to_metadata(sa.MetaData(), name="plain_transfers")
+    plain_legs = p.legs.to_metadata(sa.MetaData(), name="plain_legs")
     legs_per_transfer = len(leg_rows) // len(transfer_rows)
     started = time.perf_counter()
     for start in range(0, len(transfer_rows), batch):
         with engine.begin() as conn:
-            conn.execute(insert_t, transfer_rows[start:start + batch])
-            conn.execute(insert_l, leg_rows[start * legs_per_transfer:(start + batch) * legs_per_transfer])
+            p.bulk_insert(conn, plain_transfers, transfer_rows[start:start + batch])
+            p.bulk_insert(conn, plain_legs, leg_rows[start * legs_per_transfer:(start + batch) * legs_per_transfer])
     return len(transfer_rows), time.perf_counter() - started
 
 

@@ -68,7 +68,7 @@ transfers = sa.Table(
     sa.Column("prev_hash", sa.String(64), nullable=False),
     sa.Column("hash", sa.String(64), nullable=False),
     sa.UniqueConstraint("book", "sequence", name="uq_transfers_book_sequence"),
-    sa.Index("ix_transfers_book_occurred_at", "book", "occurred_at"),
+    sa.Index("ix_transfers_book_occurred_at", "book", "occurred_at", "sequence"),
 )
 
 legs = sa.Table(
@@ -282,6 +282,31 @@ disclosures = sa.Table(
 )
 
 
+def _array_type(column_type) -> str:
+    if isinstance(column_type, UTCDateTime):
+        return "timestamptz"
+    for kind, name in ((sa.Boolean, "boolean"), (sa.SmallInteger, "smallint"), (sa.BigInteger, "bigint"),
+                       (sa.Integer, "integer"), (sa.String, "text")):
+        if isinstance(column_type, kind):
+            return name
+    raise TypeError(f"no array type for {column_type!r}")
+
+
+def bulk_insert(executor: Session | sa.Connection, table: sa.Table, rows: list[dict]) -> None:
+    """Insert many rows in one statement. On PostgreSQL, ``INSERT … SELECT FROM unnest(<one array per
+    column>)``: the server parses one parameter per column instead of one per value. Elsewhere, an executemany."""
+    if not rows:
+        return
+    dialect = executor.get_bind().dialect if isinstance(executor, Session) else executor.dialect
+    if dialect.name != "postgresql":
+        executor.execute(table.insert(), rows)
+        return
+    columns = list(rows[0])
+    arrays = ", ".join(f"CAST(:{c} AS {_array_type(table.c[c].type)}[])" for c in columns)
+    executor.execute(sa.text(f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"),
+                     {c: [row[c] for row in rows] for c in columns})
+
+
 def _spec(row) -> AccountSpec:
     return AccountSpec(row["code"], row["book"], row["name"], row["kind"], row["subkind"], row["parent_code"],
                        bool(row["non_negative"]))
@@ -378,11 +403,11 @@ class LedgerRepository:
         """Write new transfers, their legs, the balances they leave and the books' new heads."""
         if not posted:
             return
-        self.session.execute(transfers.insert(), [
+        bulk_insert(self.session, transfers, [
             {"id": t.id, "book": t.book, "sequence": t.sequence, "idempotency_key": t.idempotency_key,
              "kind": t.kind, "memo": t.memo, "occurred_at": t.occurred_at, "recorded_at": t.recorded_at,
              "reverses": t.reverses, "prev_hash": t.prev_hash, "hash": t.hash} for t in posted])
-        self.session.execute(legs.insert(), [
+        bulk_insert(self.session, legs, [
             {"transfer_id": t.id, "position": i, "book": t.book, "sequence": t.sequence,
              "account_code": leg.account, "amount": leg.amount, "balance_after": after}
             for t in posted for i, (leg, after) in enumerate(zip(t.legs, t.balances_after))])
@@ -402,9 +427,11 @@ class LedgerRepository:
         return dict(row) if row else None
 
     def last_sequence_at(self, book: str, as_of: datetime) -> int:
+        """The book's last entry at or before ``as_of`` (entries are in time order): one index seek."""
         return self.session.execute(
-            sa.select(sa.func.max(transfers.c.sequence))
-            .where(transfers.c.book == book, transfers.c.occurred_at <= as_of)).scalar() or 0
+            sa.select(transfers.c.sequence)
+            .where(transfers.c.book == book, transfers.c.occurred_at <= as_of)
+            .order_by(transfers.c.occurred_at.desc(), transfers.c.sequence.desc()).limit(1)).scalar() or 0
 
     def balance_as_of(self, code: str, sequence: int) -> int:
         """The running balance on the account's last leg at or before ``sequence``: one index seek."""

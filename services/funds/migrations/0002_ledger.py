@@ -105,7 +105,7 @@ def upgrade() -> None:
     sa.UniqueConstraint('reverses')
     )
     with op.batch_alter_table('transfers', schema=None) as batch_op:
-        batch_op.create_index('ix_transfers_book_occurred_at', ['book', 'occurred_at'], unique=False)
+        batch_op.create_index('ix_transfers_book_occurred_at', ['book', 'occurred_at', 'sequence'], unique=False)
 
     op.create_table('allocations',
     sa.Column('area', sa.String(length=24), nullable=False),
