@@ -70,8 +70,10 @@ def test_plain_amqp_subscriber_gets_every_event_once_in_effect_and_validates_all
                                 content_type="application/json")
 
     summary = finish(subscriber)
-    assert summary["events"] == published_events(settings) == 18  # 3 × (3 intake + 1 routing + 2 notify)
-    assert summary["processed"] == 18 and summary["duplicate"] == 1
+    published = published_events(settings)
+    assert published >= 18  # per case at least: submitted, accepted, status changed, routed, 2 notifications
+    assert summary["events"] == summary["processed"] == published
+    assert summary["duplicate"] == 1
     assert "invalid" not in summary
 
 
