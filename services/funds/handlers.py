@@ -291,6 +291,7 @@ def verify_export(export: dict) -> dict:
             tuple(leg["balance_after_fen"] for leg in item["legs"])))
     verifier.check_head(export["chain"]["sequence"], export["chain"]["head"])
     return {"book": book, "ok": verifier.breach is None, "entries": verifier.count,
+            "head": {"sequence": export["chain"]["sequence"], "hash": export["chain"]["head"]},
             "first_breach": str(verifier.breach) if verifier.breach else None}
 
 

@@ -2,6 +2,8 @@
 allocation, a rejected hearing, a hearing the fund cannot afford, an approved 自治花园 co-funded by the community
 foundation and a kindergarten, spending with an overspend refused, the three meetings, closing with the unspent
 remainder released, and the public disclosure (公示)."""
+import json
+
 import requests
 import sqlalchemy as sa
 from click.testing import CliRunner
@@ -42,7 +44,7 @@ def hearing(decision, votes_for, against, abstain=0):
             "votes": {"for": votes_for, "against": against, "abstain": abstain}}
 
 
-def test_autonomy_project_through_the_three_meetings(embedded_settings, start_services, counter_token):
+def test_autonomy_project_through_the_three_meetings(embedded_settings, start_services, counter_token, tmp_path):
     settings, _ = start_services(embedded_settings, ["funds"])
     api = Api(settings, counter_token(settings, role="treasurer"))
     auditor = Api(settings, counter_token(settings, role="auditor"))
@@ -128,8 +130,12 @@ def test_autonomy_project_through_the_three_meetings(embedded_settings, start_se
     assert [p["status"] for p in document["projects"]] == ["rejected", "proposed", "closed"]
     page = requests.get(f"{public.base}/funds/disclosures/{disclosure['id']}/html", timeout=10).text
     assert "自治花园" in page and "浦东花卉市场" in page and "¥3,800.00" in page
-    from services.funds.handlers import verify_export
-    assert verify_export(public.get(f"/funds/disclosures/{disclosure['id']}/ledger"))["ok"]
+    # Anyone holding the disclosure checks the published ledger against its chain head, offline.
+    export_file = tmp_path / "shixin-2026-ledger.json"
+    export_file.write_text(json.dumps(public.get(f"/funds/disclosures/{disclosure['id']}/ledger")), "utf-8")
+    from services.cli import main
+    offline = CliRunner().invoke(main, ["ledger", "verify", "--export", str(export_file)])
+    assert offline.exit_code == 0 and f"area:shixin: OK, {document['chain']['sequence']} entries" in offline.output
 
     # The events: valid against their schemas.
     with engine_for(settings.db_url("funds")).connect() as conn:
@@ -141,7 +147,6 @@ def test_autonomy_project_through_the_three_meetings(embedded_settings, start_se
     closed_event = next(e for e in events if e.routing_key == "project.closed.v1")
     assert closed_event.data["released"] == "650.00" and closed_event.data["satisfaction"] == 93
 
-    from services.cli import main
     result = CliRunner().invoke(main, ["ledger", "verify", "--db", settings.db_url("funds")])
     assert result.exit_code == 0, result.output
     assert "area:shixin: OK" in result.output and "foundation: OK" in result.output
