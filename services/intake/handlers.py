@@ -286,6 +286,12 @@ def search_cases(found: CaseFilter, uow: IntakeUnitOfWork) -> dict:
     return {"total": total, "page": found.page, "per_page": found.per_page, "items": items}
 
 
+def find_cases(query: dict, uow: IntakeUnitOfWork) -> list[dict]:
+    """Case rows for a query of :meth:`CaseRepository.find` (ids, matter codes, statuses, window, limit)."""
+    with uow:
+        return uow.cases.find(**query)
+
+
 def matter_view(catalog: Catalog, code: str) -> dict:
     matter = catalog.get(code)
     if matter is None:

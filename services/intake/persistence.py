@@ -212,6 +212,25 @@ class CaseRepository:
         ).mappings().all()
         return total, [dict(row) for row in rows]
 
+    def find(self, ids=None, matter_codes=None, statuses=None, submitted_from=None, submitted_to=None,
+             limit: int = 1000) -> list[dict]:
+        """Cases by id, or by matter codes, statuses and a submission window; newest first, at most ``limit``."""
+        conditions = []
+        if ids is not None:
+            conditions.append(cases.c.id.in_(ids))
+        if matter_codes is not None:
+            conditions.append(cases.c.matter_code.in_(matter_codes))
+        if statuses is not None:
+            conditions.append(cases.c.status.in_(statuses))
+        if submitted_from is not None:
+            conditions.append(cases.c.submitted_at >= submitted_from)
+        if submitted_to is not None:
+            conditions.append(cases.c.submitted_at <= submitted_to)
+        rows = self.session.execute(
+            sa.select(cases).where(*conditions).order_by(cases.c.submitted_at.desc(), cases.c.id).limit(limit)
+        ).mappings().all()
+        return [dict(row) for row in rows]
+
 
 class VisitRepository:
     def __init__(self, session: Session):

@@ -2,16 +2,18 @@
 
 Paths, roles and request schemas come from :data:`services.intake.api.API`, which is also the OpenAPI document.
 """
+import json
 from datetime import date
 
 from nameko.timer import timer
 
 from shared.consumer import consume
-from shared.errors import InvalidInput
-from shared.http import api, json_body
+from shared.db import utcnow
+from shared.errors import InvalidInput, NotFound
+from shared.http import PROBLEM_JSON, ApiHandler, Problem, Tokens, api, bad_input, json_body, json_response
 from shared.service import DoorstepService, UnitOfWorkProvider
-from services.intake import domain, handlers
-from services.intake.api import API
+from services.intake import domain, handlers, open311
+from services.intake.api import API, WORKERS
 from services.intake.appointments import default_stations, find_station
 from services.intake.catalog import default_catalog
 from services.intake.persistence import IntakeUnitOfWork
@@ -30,6 +32,72 @@ def _body(request, operation_id: str) -> dict:
 def _worker(request) -> str:
     principal = request.principal
     return principal.label or principal.token_id
+
+
+# -- Open311 GeoReport v2 (see README-open311.md): GeoReport parameters and error lists ------------------------
+
+_FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def _open311_params(request) -> dict:
+    """The query and, for a POST, the form or JSON body as GeoReport parameters (read once per request)."""
+    params = request.environ.get("doorstep.open311")
+    if params is None:
+        request.shallow = False  # the api_key is read from the body before the worker starts, as nameko would
+        params = open311.params_from_pairs(request.args.items(multi=True))
+        if request.method == "POST":
+            if request.mimetype == "application/json":
+                try:
+                    body = json.loads(request.get_data(as_text=True) or "null")
+                except ValueError:
+                    raise Problem(400, "Malformed JSON", "the body is not valid JSON", field="(body)") from None
+                try:
+                    extra = open311.params_from_json(body)
+                except InvalidInput as exc:
+                    raise bad_input(exc.field, exc.reason) from None
+            elif request.mimetype in _FORMS or not request.get_data():
+                extra = open311.params_from_pairs(request.form.items(multi=True))
+            else:
+                raise Problem(415, "Unsupported media type",
+                              "send application/x-www-form-urlencoded (or application/json)", field="Content-Type")
+            for key, values in extra.items():
+                params.setdefault(key, []).extend(values)
+        request.environ["doorstep.open311"] = params
+    return params
+
+
+class ApiKeys(Tokens):
+    """GeoReport authenticates a POST with its ``api_key`` parameter: one of the bearer tokens."""
+
+    def authenticate(self, request, roles):
+        try:
+            key = open311.api_key(_open311_params(request))
+        except InvalidInput as exc:
+            raise bad_input(exc.field, exc.reason) from None
+        if not key:
+            raise Problem(401, "Unauthorized", "api_key is required", field="api_key")
+        principal = self.file.authenticate(key)
+        if principal is None:
+            raise Problem(401, "Unauthorized", "api_key is not known", field="api_key")
+        if principal.role != "admin" and principal.role not in roles:
+            raise Problem(403, "Forbidden", f"api_key of role {principal.role!r} may not submit requests",
+                          field="api_key")
+        return principal
+
+
+class Open311Handler(ApiHandler):
+    """``api`` with the GeoReport error format: every problem+json answer becomes ``[{code, description}]``."""
+    tokens = ApiKeys()
+
+    def handle_request(self, request):
+        response = super().handle_request(request)
+        if response.mimetype == PROBLEM_JSON:
+            problem = json.loads(response.get_data(as_text=True))
+            response = json_response(open311.errors_from_problem(problem), response.status_code)
+        return response
+
+
+open311_api = Open311Handler.decorator
 
 
 class IntakeService(DoorstepService):
@@ -98,6 +166,45 @@ class IntakeService(DoorstepService):
     def close_case(self, request, case_id):
         _body(request, "close_case")
         return handlers.close_case(case_id, self.uow)
+
+    # -- Open311 GeoReport v2 ------------------------------------------------------------------------------
+
+    @open311_api("GET", open311.ROUTES["services"])
+    def open311_services(self, request):
+        open311.check_jurisdiction(_open311_params(request), self.uow.street)
+        return open311.services_view(default_catalog())
+
+    @open311_api("GET", open311.ROUTES["service_definition"])
+    def open311_service_definition(self, request, service_code):
+        open311.check_jurisdiction(_open311_params(request), self.uow.street)
+        return open311.definition_view(default_catalog(), service_code)
+
+    @open311_api("POST", open311.ROUTES["post_request"], roles=WORKERS)
+    def open311_post_request(self, request):
+        params = _open311_params(request)
+        open311.check_jurisdiction(params, self.uow.street)
+        catalog = default_catalog()
+        body = open311.submit_body(params, catalog)
+        API.check("submit_case", body)
+        created = handlers.submit_case(domain.parse_submit_case(body, entered_by=request.principal.role), self.uow,
+                                       catalog)
+        return 201, open311.submitted_view(catalog, handlers.get_case(created["id"], self.uow))
+
+    @open311_api("GET", open311.ROUTES["get_requests"])
+    def open311_get_requests(self, request):
+        params = _open311_params(request)
+        open311.check_jurisdiction(params, self.uow.street)
+        catalog = default_catalog()
+        rows = handlers.find_cases(open311.request_query(params, utcnow()), self.uow)
+        return [open311.request_view(catalog, row) for row in rows]
+
+    @open311_api("GET", open311.ROUTES["get_request"])
+    def open311_get_request(self, request, service_request_id):
+        open311.check_jurisdiction(_open311_params(request), self.uow.street)
+        rows = handlers.find_cases({"ids": [service_request_id], "limit": 1}, self.uow)
+        if not rows:
+            raise NotFound(f"service_request_id {service_request_id!r} not found")
+        return [open311.request_view(default_catalog(), rows[0])]
 
     # -- visits and video sessions -------------------------------------------------------------------------
 
