@@ -586,7 +586,7 @@ def decide_extension(assignment: Assignment, approve: bool) -> datetime | None:
 @dataclasses.dataclass(frozen=True)
 class Breach:
     assignment_id: str
-    clock: str  # sign | handle
+    clock: str  # sign | contact | handle
     due_at: datetime
     step: str  # remind | escalate
 
@@ -598,15 +598,19 @@ def breaches(assignment: Assignment, now: datetime, policy: Policy) -> list[Brea
     it has passed by the street's grace (1 working day by default). An approved extension gives a new due
     time, hence a new breach. Recording each (assignment, clock, due time, step) once is the caller's part.
     """
+    found = []
+    if assignment.status == "signed" and assignment.contact_due_at and now > assignment.contact_due_at:
+        # No first contact (先行联系) yet: a reminder only; the handling deadline is what escalates.
+        found.append(Breach(assignment.id, "contact", assignment.contact_due_at, "remind"))
     if assignment.status == "dispatched":
         clock, due = "sign", assignment.sign_due_at
     elif assignment.status in ("signed", "in_progress"):
         clock, due = "handle", assignment.due_at
     else:
-        return []
+        return found
     if due is None or now <= due:
-        return []
-    found = [Breach(assignment.id, clock, due, "remind")]
+        return found
+    found.append(Breach(assignment.id, clock, due, "remind"))
     if now > policy.escalate_after.due(due):
         found.append(Breach(assignment.id, clock, due, "escalate"))
     return found

@@ -17,7 +17,7 @@ from services.routing.persistence import RoutingUnitOfWork
 
 log = logging.getLogger(__name__)
 
-_WORKLIST_STATES = ("open", "overdue", "escalated", "supervising", "closed", "all")
+_WORKLIST_STATES = ("open", "overdue", "escalated", "supervising", "arbitration", "closed", "all")
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -361,7 +361,7 @@ def _escalate(uow: RoutingUnitOfWork, case: RoutedCase, assignment: Assignment, 
     if due_at is not None:
         data["due_at"] = due_at.isoformat()
     uow.emit("doorstep.routing.case.escalated.v1", subject=f"case/{case.case_id}", data=data)
-    metrics.ESCALATIONS.labels(assignment.unit_code, reason).inc()
+    metrics.ESCALATIONS.labels(assignment.unit_code, reason).inc()  # a directory code: bounded
 
 
 def check_deadlines(new_uow: Callable[[], RoutingUnitOfWork], directory: Directory,
@@ -453,6 +453,8 @@ def worklist(unit_code: str, args: dict, principal, uow: RoutingUnitOfWork, dire
     state = args.get("state", "open")
     if state not in _WORKLIST_STATES:
         raise InvalidInput("state", f"one of {list(_WORKLIST_STATES)}")
+    if state == "arbitration" and unit_code != directory.policy.arbitration_unit:
+        raise InvalidInput("state", f"only {directory.policy.arbitration_unit} arbitrates returned cases")
     role = args.get("role") or None
     if role not in (None, "lead", "assist"):
         raise InvalidInput("role", "lead or assist")

@@ -138,6 +138,9 @@ class AssignmentRepository:
         open_states = ("dispatched", "signed", "in_progress")
         if state == "supervising":  # escalated to this unit (督办)
             where = [c.escalated_to == unit_code, c.status.in_(open_states)]
+        elif state == "arbitration":  # returned assignments of cases waiting for the arbitration unit
+            waiting = sa.select(routing_cases.c.case_id).where(routing_cases.c.status == "arbitration")
+            where = [c.status == "returned", c.case_id.in_(waiting)]
         else:
             where = [c.unit_code == unit_code]
             if state == "open":

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 import eventlet
 import kombu
+import pytest
 import requests
 from click.testing import CliRunner
 from nameko.timer import timer
@@ -14,15 +15,28 @@ from sqlalchemy.orm import sessionmaker
 
 from helpers import accepted_data, base_url, count_rows, drain_queue, wait_for
 from shared.auth import Principal, TokenFile
+from shared.config import load_settings
 from shared.db import engine_for, utcnow
 from shared.events import new_event
-from services.routing import handlers
+from services.routing import handlers, metrics
 from services.routing.domain import default_directory
 from services.routing.persistence import RoutingUnitOfWork
 from services.routing.service import RoutingService
 from shared.workdays import add_working_days
 
 ADMIN = Principal("t-admin", "admin", "")
+
+
+@pytest.fixture
+def routing_settings(pg_databases, amqp_url, tmp_path):
+    """Like ``infra_settings``, with only routing's database migrated: these tests start routing alone."""
+    from services import runner
+
+    settings = load_settings(environ={}, broker_uri=amqp_url, db_template=pg_databases,
+                             tokens_file=str(tmp_path / "tokens.yaml"), data_dir=str(tmp_path / "var"),
+                             handler_backoff_s=0.05, relay_poll_s=0.05)
+    runner.migrate(settings, ["routing"])
+    return settings
 
 
 def publish(amqp_url, envelope):
@@ -79,9 +93,9 @@ class Api:
 
 
 def test_co_handled_case_resolves_with_one_merged_answer_and_the_decision_is_explained(
-        infra_settings, start_services):
-    tap(infra_settings.broker_uri)
-    settings, _ = start_services(infra_settings, ["routing"])
+        routing_settings, start_services):
+    tap(routing_settings.broker_uri)
+    settings, _ = start_services(routing_settings, ["routing"])
     api = Api(settings)
     event = accepted(matter_code="water-leak-repair", category="property", time_limit_days=3)
     case_id = event.data["case_id"]
@@ -142,6 +156,12 @@ def test_co_handled_case_resolves_with_one_merged_answer_and_the_decision_is_exp
     assert api.call("GET", "/routing/units/shixin-pm/scores?from=yesterday&to=2026-01-01",
                     role="auditor").json()["invalid_params"][0]["name"] == "from"
 
+    # Operators' dashboards: per-unit series, labelled by unit code only.
+    exposition = requests.get(f"{api.base}/metrics", timeout=10).text
+    assert 'doorstep_routing_time_to_sign_seconds_count{unit="shixin-rc"}' in exposition
+    assert 'doorstep_routing_time_to_resolve_seconds_count{unit="shixin-pm"}' in exposition
+    assert case_id not in exposition
+
     # The same explanation on the command line.
     from services.cli import main
     result = CliRunner().invoke(main, ["routing", "explain", case_id, "--db", settings.db_template])
@@ -162,8 +182,8 @@ def test_co_handled_case_resolves_with_one_merged_answer_and_the_decision_is_exp
             "doorstep.routing.case.resolved.v1"} <= types
 
 
-def test_transfer_limit_escalates_and_a_return_is_arbitrated_and_re_dispatched(infra_settings, start_services):
-    settings, _ = start_services(infra_settings, ["routing"])
+def test_transfer_limit_escalates_and_a_return_is_arbitrated_and_re_dispatched(routing_settings, start_services):
+    settings, _ = start_services(routing_settings, ["routing"])
     api = Api(settings)
     event = accepted()  # property-repair in 市新 → 物业
     case_id = event.data["case_id"]
@@ -193,6 +213,9 @@ def test_transfer_limit_escalates_and_a_return_is_arbitrated_and_re_dispatched(i
     assert [(t["from_unit"], t["to_unit"], t["transfers"]) for t in transferred] == [
         ("shixin-pm", "shixin-oc", 1), ("shixin-oc", "shixin-rc", 2)]
 
+    assert metrics.TRANSFERS.labels("shixin-pm")._value.get() >= 1
+    assert metrics.ESCALATIONS.labels("shixin-rc", "transfer-limit")._value.get() >= 1
+
     # 退单: a reason code is required; the case waits for the operations centre.
     wrong = api.call("POST", f"/routing/assignments/{lead()['id']}/return", unit="shixin-rc",
                      body={"reason_code": "not-ours"})
@@ -201,6 +224,11 @@ def test_transfer_limit_escalates_and_a_return_is_arbitrated_and_re_dispatched(i
                         body={"reason_code": "wrong-area", "note": "楼栋属梅园"}).json()
     assert returned == {"case_id": case_id, "status": "arbitration", "arbitration_unit": "ops-centre"}
     assert outbox_events(settings, "assignment.returned.v1")[0]["reason_code"] == "wrong-area"
+
+    waiting = api.call("GET", "/routing/units/ops-centre/assignments?state=arbitration", unit="ops-centre").json()
+    assert [a["case_id"] for a in waiting["items"]] == [case_id]
+    assert api.call("GET", "/routing/units/shixin-rc/assignments?state=arbitration",
+                    unit="shixin-rc").status_code == 400
 
     body = {"unit": "meiyuan-rc", "decision": "楼栋属梅园居民区, 由梅园居委会暂代业委会处理"}
     assert api.call("POST", f"/routing/cases/{case_id}/arbitrate", unit="shixin-rc",
@@ -229,8 +257,8 @@ class FastTimerRouting(RoutingService):
 
 
 def test_reminder_and_escalation_happen_once_per_breach_across_replicas_and_redelivery(
-        infra_settings, start_services):
-    settings = infra_settings
+        routing_settings, start_services):
+    settings = routing_settings
     directory = default_directory()
     long_ago = utcnow() - timedelta(days=40)
 
@@ -255,12 +283,13 @@ def test_reminder_and_escalation_happen_once_per_breach_across_replicas_and_rede
     handlers.sign_assignment(signed.id, ADMIN, uow_for(settings), directory, now=long_ago + timedelta(minutes=5))
     start_services(settings, service_class=FastTimerRouting)
     start_services(settings, service_class=FastTimerRouting)
-    wait_for(lambda: count_rows(settings, "routing", "breach_steps") == 4, message="the second breach acted on")
+    # Signed but never in touch with the resident: first contact and handling reminded, handling escalated.
+    wait_for(lambda: count_rows(settings, "routing", "breach_steps") == 5, message="the second breach acted on")
     eventlet.sleep(1.0)  # ten more ticks on each replica
-    assert count_rows(settings, "routing", "breach_steps") == 4
+    assert count_rows(settings, "routing", "breach_steps") == 5
     reminded = outbox_events(settings, "assignment.reminded.v1")
     assert sorted((r["assignment_id"], r["clock"]) for r in reminded) == sorted(
-        [(unsigned.id, "sign"), (signed.id, "handle")])
+        [(unsigned.id, "sign"), (signed.id, "contact"), (signed.id, "handle")])
     escalated = outbox_events(settings, "case.escalated.v1")
     assert sorted((e["assignment_id"], e["reason"]) for e in escalated) == sorted(
         [(unsigned.id, "sign-overdue"), (signed.id, "handle-overdue")])

@@ -139,6 +139,7 @@ def test_an_extension_needs_a_reason_and_moves_the_deadline_only_when_approved()
 def test_a_breach_is_reminded_at_once_and_escalated_a_working_day_later():
     a = assignment()
     domain.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)  # due at the end of 10 October
+    domain.record_contact(a, at(2026, 9, 30, 15))
     assert breaches(a, at(2026, 10, 10, 23), POLICY) == []
     found = breaches(a, at(2026, 10, 11, 12), POLICY)
     assert [(b.clock, b.step) for b in found] == [("handle", "remind")]
@@ -192,3 +193,12 @@ def test_scores_count_response_resolution_and_satisfaction():
     assert scores["resolution_rate"] == round(2 / 3, 4)
     assert scores["satisfaction_rate"] == 0.5
     assert domain.unit_scores([], set())["response_rate"] is None
+
+
+def test_no_first_contact_within_a_working_day_is_reminded_but_not_escalated():
+    a = assignment()
+    domain.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)  # contact due at the end of 8 October
+    assert breaches(a, at(2026, 10, 8, 23), POLICY) == []
+    assert [(b.clock, b.step) for b in breaches(a, at(2026, 10, 9, 9), POLICY)] == [("contact", "remind")]
+    domain.record_contact(a, at(2026, 10, 9, 10))
+    assert breaches(a, at(2026, 10, 9, 11), POLICY) == []
