@@ -27,6 +27,7 @@ ROUTES = {
     "post_request": f"{PREFIX}/requests.json",
     "get_requests": f"{PREFIX}/requests.json",
     "get_request": f"{PREFIX}/requests/<string:service_request_id>.json",
+    "unknown": f"{PREFIX}/<path:rest>",  # anything else under the prefix: a GeoReport 404, not an HTML page
 }
 # Open311 "closed": the matter is done with, whatever the outcome; everything before that is "open".
 CLOSED_STATUSES = ("resolved", "settled", "called_back", "closed", "rejected")

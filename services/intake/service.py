@@ -206,6 +206,11 @@ class IntakeService(DoorstepService):
             raise NotFound(f"service_request_id {service_request_id!r} not found")
         return [open311.request_view(default_catalog(), rows[0])]
 
+    @open311_api("GET,POST", open311.ROUTES["unknown"])
+    def open311_unknown(self, request, rest):
+        raise NotFound(f"no resource {rest!r} for {request.method}; this endpoint serves the GeoReport v2 "
+                       "resources in JSON (.json)")
+
     # -- visits and video sessions -------------------------------------------------------------------------
 
     @api("POST", API.route("record_visit"), roles=API.roles("record_visit"))

@@ -1,10 +1,12 @@
 """Embedded: intake's Open311 GeoReport v2 front door over HTTP — the services list and a definition, a
 form-encoded request that becomes an ordinary online case, the public read side without personal data, and the
-GeoReport error list for a bad service code, a missing api_key and a refused request that writes nothing."""
+GeoReport error list for a bad service code, a missing api_key and a refused request that writes nothing; any
+form gets a 201 or a GeoReport error, never a 5xx."""
 import json
 
 import requests
 import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
 
 from helpers import base_url
 from shared.db import engine_for
@@ -120,3 +122,59 @@ def test_open311_front_door(embedded_settings, start_services, counter_token):
     is_error_list(requests.post(f"{url}/requests.json", data="<xml/>", timeout=10,
                                 headers={"Content-Type": "text/xml"}), 415)
     assert rows() == before, "a refused request wrote something"
+
+
+def test_unknown_resources_answer_in_the_georeport_format(embedded_settings, start_services):
+    settings, _ = start_services(embedded_settings, ["intake"])
+    url = base_url(settings, "intake") + "/open311/v2"
+    for response in (requests.get(f"{url}/services.xml", timeout=10),
+                     requests.get(f"{url}/discovery/nothing", timeout=10),
+                     requests.post(f"{url}/services.json", data={"a": "b"}, timeout=10)):
+        assert response.status_code == 404
+        assert response.json()[0]["code"] == 404
+
+
+# Any form a client may send: GeoReport keys with awkward values, unknown attributes, repeated keys.
+awkward = st.one_of(st.text(max_size=20), st.sampled_from(
+    ["", " ", "\x00", "13812345678", "+86 139 1234 5678", "shixin", "Shi Xin", "stairwell", "moon", "3",
+     "property-repair", "ltc-insurance-assessment", "social-insurance-card-activate", "home", "x" * 3000]))
+keys = st.sampled_from(["service_code", "first_name", "last_name", "phone", "email", "description", "area",
+                        "address_string", "jurisdiction_id", "attribute[area]", "attribute[location]",
+                        "attribute[care_setting]", "attribute[colour]", "attribute[location][]", "building",
+                        "room", "lat", "long"])
+forms = st.lists(st.tuples(keys, awkward), max_size=12)
+
+
+def test_any_form_gets_2xx_or_a_georeport_error_and_a_refused_one_writes_nothing(embedded_settings,
+                                                                                 start_services, counter_token):
+    settings, _ = start_services(embedded_settings, ["intake"])
+    url = base_url(settings, "intake") + "/open311/v2/requests.json"
+    token = counter_token(settings)
+    engine = engine_for(settings.db_url("intake"))
+
+    def rows():
+        with engine.connect() as conn:
+            return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar() for t in TABLES}
+
+    valid = {"service_code": "property-repair", "last_name": "王", "first_name": "阿姨", "phone": "13812345678",
+             "attribute[area]": "shixin"}
+
+    @hyp_settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(forms, st.booleans(), st.booleans())
+    def submit(pairs, near_valid, as_json):
+        before = rows()
+        if near_valid:  # a valid request with some keys changed or added
+            pairs = [(k, v) for k, v in valid.items() if k not in dict(pairs)] + pairs
+        if as_json:
+            response = requests.post(url, json={"api_key": token, **dict(pairs)}, timeout=10)
+        else:
+            response = requests.post(url, data=[("api_key", token), *pairs], timeout=10)
+        assert response.status_code < 500, response.text
+        body = response.json()
+        if response.status_code >= 400:
+            assert body and all(e["code"] == response.status_code and e["description"] for e in body)
+            assert rows() == before, "a refused request wrote something"
+        else:
+            assert response.status_code == 201 and body[0]["service_request_id"]
+
+    submit()
