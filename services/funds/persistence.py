@@ -14,6 +14,7 @@ import json
 from datetime import datetime
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from shared.db import UTCDateTime, UnitOfWork
@@ -381,9 +382,16 @@ class LedgerRepository:
                 for r in rows}
 
     # transfers
+    def _postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
     def transfers_by_keys(self, keys) -> dict[str, PostedTransfer]:
-        rows = self.session.execute(sa.select(transfers).where(transfers.c.idempotency_key.in_(list(keys)))
-                                    ).mappings().all()
+        keys = list(keys)
+        if self._postgresql():  # one array parameter rather than a thousand
+            matches = transfers.c.idempotency_key == sa.func.any(sa.cast(keys, postgresql.ARRAY(sa.String)))
+        else:
+            matches = transfers.c.idempotency_key.in_(keys)
+        rows = self.session.execute(sa.select(transfers).where(matches)).mappings().all()
         return {r["idempotency_key"]: self._with_legs(r) for r in rows}
 
     def transfer(self, transfer_id: str) -> PostedTransfer | None:
@@ -411,10 +419,19 @@ class LedgerRepository:
             {"transfer_id": t.id, "position": i, "book": t.book, "sequence": t.sequence,
              "account_code": leg.account, "amount": leg.amount, "balance_after": after}
             for t in posted for i, (leg, after) in enumerate(zip(t.legs, t.balances_after))])
-        self.session.execute(
-            balances.update().where(balances.c.account_code == sa.bindparam("code"))
-            .values(balance=sa.bindparam("new_balance"), available=sa.bindparam("new_available")),
-            [{"code": s.code, "new_balance": s.balance, "new_available": s.available} for s in states.values()])
+        changed = list(states.values())
+        if self._postgresql():  # one statement for all the rows
+            self.session.execute(sa.text(
+                "UPDATE balances SET balance = n.balance, available = n.available "
+                "FROM unnest(CAST(:codes AS text[]), CAST(:balances AS bigint[]), CAST(:availables AS bigint[])) "
+                "AS n(code, balance, available) WHERE balances.account_code = n.code"),
+                {"codes": [a.code for a in changed], "balances": [a.balance for a in changed],
+                 "availables": [a.available for a in changed]})
+        else:
+            self.session.execute(
+                balances.update().where(balances.c.account_code == sa.bindparam("code"))
+                .values(balance=sa.bindparam("new_balance"), available=sa.bindparam("new_available")),
+                [{"code": a.code, "new_balance": a.balance, "new_available": a.available} for a in changed])
         for book, (sequence, head_hash, occurred_at) in heads.items():
             self.session.execute(books.update().where(books.c.code == book).values(
                 head_sequence=sequence, head_hash=head_hash, head_occurred_at=occurred_at))
