@@ -127,7 +127,15 @@ def infra_settings(pg_databases, amqp_url, tmp_path):
 @pytest.fixture
 def embedded_settings(tmp_path):
     """Settings for the embedded default: SQLite files and the in-memory broker."""
+    from kombu.transport import memory
+
     from services import runner
+
+    # kombu's in-memory broker is one per process: start each test with no queue, message or binding left
+    # over from the one before.
+    memory.Channel.queues.clear()
+    memory.Channel.events.clear()
+    memory.Transport.global_state.clear()
 
     settings = load_settings(environ={}, tokens_file=str(tmp_path / "tokens.yaml"), data_dir=str(tmp_path / "var"),
                              db_template=f"sqlite:///{tmp_path}/var/{{service}}.db", handler_backoff_s=0.05,
