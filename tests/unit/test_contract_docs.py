@@ -41,3 +41,11 @@ def test_generated_asyncapi_document_is_valid_for_the_asyncapi_parser(tmp_path):
     document.write_text(yaml.safe_dump(broken, allow_unicode=True), "utf-8")
     assert subprocess.run([node, str(DOCS / "validate-asyncapi.mjs"), str(document)], capture_output=True,
                           timeout=120).returncode == 1
+
+
+def test_checked_in_catalog_and_asyncapi_document_are_current():
+    stale = contract_docs.stale()
+    assert not stale, f"{[p.name for p in stale]} out of date: run 'doorstep events docs' (or 'make docs')"
+
+    # the checked-in AsyncAPI document is the generated one, so the parser check above covers it too
+    assert yaml.safe_load((DOCS / "asyncapi.yaml").read_text("utf-8")) == contract_docs.asyncapi()

@@ -77,3 +77,10 @@ def test_gate_over_files_fails_on_breaking_and_passes_on_additive(tmp_path):
 def test_the_published_contract_has_no_breaking_change():
     # Every frozen version still validates what subscribers were promised.
     assert gate() == {}
+
+
+def test_every_published_schema_version_is_frozen():
+    from shared.compat import unfrozen
+
+    missing = [str(p) for p in unfrozen()]
+    assert not missing, f"not frozen: {missing}; run 'doorstep events freeze' when a version is first published"
