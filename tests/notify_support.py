@@ -13,6 +13,8 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from helpers import wait_for as wait_until  # noqa: F401  (re-exported for the notify tests)
+
 import yaml
 
 from shared.broker import OutgoingMessage, make_publisher
@@ -144,17 +146,6 @@ class SmtpServer:
 
     def messages(self) -> list[bytes]:
         return [p.read_bytes() for p in sorted(self.directory.glob("*.eml"))]
-
-
-def wait_until(predicate, timeout=15.0, interval=0.05, message="condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {message}")
-        time.sleep(interval)
 
 
 def json_lines(path) -> list[dict]:

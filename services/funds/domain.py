@@ -19,6 +19,7 @@ from datetime import date, datetime, timezone
 from typing import Iterable, Sequence
 
 from shared.errors import Conflict, InvalidInput
+from shared.input import text_field as text
 from shared.money import format_fen, parse_yuan
 
 GENESIS_HASH = "0" * 64
@@ -352,20 +353,6 @@ def trial_balance(rows: Iterable[tuple[AccountSpec, int]]) -> dict:
 
 
 # -- input parsing shared by the commands --------------------------------------------------------------------
-
-def text(body: dict, field: str, *, required: bool = True, max_len: int = 200, prefix: str = "") -> str:
-    value = body.get(field)
-    name = f"{prefix}{field}"
-    if value is None or value == "":
-        if required:
-            raise InvalidInput(name, "is required")
-        return ""
-    if not isinstance(value, str):
-        raise InvalidInput(name, f"must be a string, got {type(value).__name__}")
-    if len(value) > max_len:
-        raise InvalidInput(name, f"is longer than {max_len} characters")
-    return value.strip()
-
 
 def code(body: dict, field: str, *, prefix: str = "") -> str:
     value = text(body, field, max_len=24, prefix=prefix)

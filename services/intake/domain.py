@@ -8,6 +8,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from shared.errors import Conflict, InvalidInput
+from shared.input import storable_text, text_field
 from shared.personal_data import MOBILE_RE, id_card_is_valid
 
 CHANNELS = ("counter", "online", "phone", "video")
@@ -173,34 +174,6 @@ def redact(text: str) -> str:
     return _EMBEDDED_NUMBER_RE.sub(mask, text)
 
 
-def _text(body: dict, field: str, *, required: bool = True, max_len: int = 200, prefix: str = "") -> str:
-    value = body.get(field)
-    name = f"{prefix}{field}"
-    if value is None or value == "":
-        if required:
-            raise InvalidInput(name, "is required")
-        return ""
-    if not isinstance(value, str):
-        raise InvalidInput(name, f"must be a string, got {type(value).__name__}")
-    if len(value) > max_len:
-        raise InvalidInput(name, f"is longer than {max_len} characters")
-    _storable(name, value)
-    value = value.strip()
-    if required and not value:
-        raise InvalidInput(name, "is required")
-    return value
-
-
-def _storable(field: str, value: str) -> None:
-    """Text every database keeps: PostgreSQL refuses NUL, UTF-8 refuses lone surrogates."""
-    if "\x00" in value:
-        raise InvalidInput(field, "must not contain NUL characters")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise InvalidInput(field, "is not valid Unicode text") from None
-
-
 def _choice(body: dict, field: str, allowed: tuple[str, ...], default: str | None = None) -> str:
     value = body.get(field, default)
     if value is None:
@@ -230,21 +203,21 @@ def parse_resident(resident) -> ResidentDetails:
     """The minimal resident record; the ID-card number is optional and checked."""
     if not isinstance(resident, dict):
         raise InvalidInput("resident", "is required and must be an object")
-    phone = _text(resident, "phone", prefix="resident.", max_len=11)
+    phone = text_field(resident, "phone", prefix="resident.", max_len=11)
     if not MOBILE_RE.match(phone):
         raise InvalidInput("resident.phone", "must be an 11-digit mainland mobile number")
-    area = _text(resident, "area", prefix="resident.", max_len=40)
+    area = text_field(resident, "area", prefix="resident.", max_len=40)
     if not AREA_RE.match(area):
         raise InvalidInput("resident.area", "must be a residential-area code (lower-case letters, digits, '-')")
-    id_card = _text(resident, "id_card", prefix="resident.", required=False, max_len=18) or None
+    id_card = text_field(resident, "id_card", prefix="resident.", required=False, max_len=18) or None
     if id_card and not id_card_is_valid(id_card):
         raise InvalidInput("resident.id_card", "is not a valid 18-character ID-card number")
     return ResidentDetails(
-        name=_text(resident, "name", prefix="resident.", max_len=50),
+        name=text_field(resident, "name", prefix="resident.", max_len=50),
         phone=phone,
         area=area,
-        building=_text(resident, "building", prefix="resident.", required=False, max_len=20),
-        room=_text(resident, "room", prefix="resident.", required=False, max_len=20),
+        building=text_field(resident, "building", prefix="resident.", required=False, max_len=20),
+        room=text_field(resident, "room", prefix="resident.", required=False, max_len=20),
         id_card=id_card,
     )
 
@@ -253,15 +226,15 @@ def parse_submit_case(body: dict, entered_by: str = "") -> SubmitCase:
     """Turn a request body into a command, naming the first field that is wrong."""
     resident = parse_resident(body.get("resident"))
     return SubmitCase(
-        matter_code=_text(body, "matter_code", max_len=80),
+        matter_code=text_field(body, "matter_code", max_len=80),
         channel=_choice(body, "channel", CHANNELS, "counter"),
         kind=_choice(body, "kind", KINDS, "request"),
         urgency=_choice(body, "urgency", URGENCIES, "normal"),
-        description=_text(body, "description", required=False, max_len=2000),
+        description=text_field(body, "description", required=False, max_len=2000),
         resident=resident,
         entered_by=entered_by,
         proxy=_flag(body, "proxy"),
-        reporter=_text(body, "reporter", required=False, max_len=50),
+        reporter=text_field(body, "reporter", required=False, max_len=50),
         attributes=_object(body, "attributes"),
     )
 
@@ -312,7 +285,7 @@ def _attribute_value(field: str, attr, value):
         return value
     if not isinstance(value, str) or len(value) > 2000:
         raise InvalidInput(field, "must be a string of at most 2000 characters")
-    _storable(field, value)
+    storable_text(field, value)
     if attr.datatype == "singlevaluelist" and value not in allowed:
         raise InvalidInput(field, f"{value!r} is not one of {', '.join(allowed)}")
     if attr.datatype == "datetime":
@@ -339,11 +312,11 @@ def new_case(cmd: SubmitCase, category: str, resident_id: str, now: datetime, ha
 # -- the bodies of the worker's actions ------------------------------------------------------------------------
 
 def parse_reason(body: dict) -> str:
-    return _text(body, "reason", max_len=500)
+    return text_field(body, "reason", max_len=500)
 
 
 def parse_note(body: dict) -> str:
-    return _text(body, "note", required=False, max_len=500)
+    return text_field(body, "note", required=False, max_len=500)
 
 
 def parse_missing_materials(body: dict, matter=None) -> list[str]:
@@ -353,19 +326,19 @@ def parse_missing_materials(body: dict, matter=None) -> list[str]:
     for index, item in enumerate(missing):
         if not isinstance(item, str) or not item.strip() or len(item) > 100:
             raise InvalidInput(f"missing_materials[{index}]", "must be a material's name (at most 100 characters)")
-        _storable(f"missing_materials[{index}]", item)
+        storable_text(f"missing_materials[{index}]", item)
     if len({item.strip() for item in missing}) != len(missing):
         raise InvalidInput("missing_materials", "names a material twice")
     return [item.strip() for item in missing]
 
 
 def parse_answer(body: dict) -> str:
-    return _text(body, "answer", max_len=2000)
+    return text_field(body, "answer", max_len=2000)
 
 
 def parse_callback(body: dict) -> tuple[str, str]:
     rating = _choice(body, "rating", RATINGS)
-    return rating, _text(body, "comment", required=False, max_len=1000)
+    return rating, text_field(body, "comment", required=False, max_len=1000)
 
 
 # -- search ------------------------------------------------------------------------------------------------
