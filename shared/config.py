@@ -47,6 +47,7 @@ class Settings:
     handler_backoff_s: float = 0.5
     relay_batch_size: int = 200
     relay_poll_s: float = 0.2
+    relay_linger_s: float = 0.005
     outbox_retention_days: int = 30
     max_workers: int = 10
 
@@ -90,6 +91,7 @@ _ENV = {
     "handler_backoff_s": "DOORSTEP_HANDLER_BACKOFF_S",
     "relay_batch_size": "DOORSTEP_RELAY_BATCH_SIZE",
     "relay_poll_s": "DOORSTEP_RELAY_POLL_S",
+    "relay_linger_s": "DOORSTEP_RELAY_LINGER_S",
     "outbox_retention_days": "DOORSTEP_OUTBOX_RETENTION_DAYS",
     "max_workers": "DOORSTEP_MAX_WORKERS",
 }

@@ -13,7 +13,7 @@ import json
 import re
 import uuid
 from datetime import datetime, timezone
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -34,7 +34,7 @@ class InvalidEnvelope(Exception):
     """An incoming message is not a valid envelope of a known type; the message says why."""
 
 
-@dataclasses.dataclass(frozen=True)
+@dataclasses.dataclass(frozen=True, eq=False)
 class EventType:
     service: str
     name: str  # "<entity>.<verb>"
@@ -57,21 +57,26 @@ class EventType:
     def dataschema(self) -> str:
         return f"urn:doorstep:schema:{self.type}"
 
+    @cached_property
+    def validator(self):
+        return _compile(self.schema)
+
     def validate(self, data: Any) -> None:
-        validator = _validator(json.dumps(self.schema, sort_keys=True))
-        errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+        errors = sorted(self.validator.iter_errors(data), key=lambda e: list(e.absolute_path))
         if errors:
             first = errors[0]
             where = "/".join(str(p) for p in first.absolute_path) or "(root)"
             raise jsonschema.ValidationError(f"{self.type} data at {where}: {first.message}")
 
 
-@lru_cache(maxsize=None)
-def _validator(schema_json: str):
-    schema = json.loads(schema_json)
+def _compile(schema: dict):
+    """A validator built once per schema: checking the schema itself costs far more than using it."""
     cls = jsonschema.validators.validator_for(schema)
     cls.check_schema(schema)
     return cls(schema, format_checker=cls.FORMAT_CHECKER)
+
+
+_ENVELOPE_VALIDATOR = _compile(ENVELOPE_SCHEMA)
 
 
 class Registry:
@@ -150,11 +155,10 @@ class Envelope:
             raw = json.loads(body)
         except (ValueError, UnicodeDecodeError) as exc:
             raise InvalidEnvelope(f"body is not JSON: {exc}") from None
-        try:
-            jsonschema.validate(raw, ENVELOPE_SCHEMA)
-        except jsonschema.ValidationError as exc:
-            where = "/".join(str(p) for p in exc.absolute_path) or "(root)"
-            raise InvalidEnvelope(f"not a CloudEvents envelope at {where}: {exc.message}") from None
+        error = jsonschema.exceptions.best_match(_ENVELOPE_VALIDATOR.iter_errors(raw))
+        if error is not None:
+            where = "/".join(str(p) for p in error.absolute_path) or "(root)"
+            raise InvalidEnvelope(f"not a CloudEvents envelope at {where}: {error.message}")
         try:
             event_type = reg.get(raw["type"])
             event_type.validate(raw["data"])

@@ -157,5 +157,8 @@ class OutboxRelay(SharedExtension):
             if published < self.relay.batch_size:
                 try:
                     self._wakeup.get(timeout=self.settings.relay_poll_s)
+                    # Let the commits of concurrent workers gather, so one cycle (select, publish, confirm,
+                    # mark) carries several rows instead of one.
+                    eventlet.sleep(self.settings.relay_linger_s)
                 except Empty:
                     pass

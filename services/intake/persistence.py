@@ -166,7 +166,7 @@ class CaseRepository:
     def add(self, case: Case) -> None:
         self.session.execute(cases.insert().values(**{f: getattr(case, f) for f in _CASE_FIELDS}))
         self._seen[case.id] = 0
-        self.save(case)
+        self._append_history(case)
 
     def get(self, case_id: str, for_update: bool = False) -> Case | None:
         """The case with its history; ``for_update`` locks its row so two workers' moves cannot interleave."""
@@ -188,11 +188,13 @@ class CaseRepository:
         """Store the status and append history entries added since the case was loaded."""
         self.session.execute(
             cases.update().where(cases.c.id == case.id).values(**{f: getattr(case, f) for f in _MUTABLE_FIELDS}))
+        self._append_history(case)
+
+    def _append_history(self, case: Case) -> None:
         new = case.history[self._seen.get(case.id, 0):]
         if new:
             self.session.execute(case_history.insert(), [{"case_id": case.id, **entry} for entry in new])
         self._seen[case.id] = len(case.history)
-
 
     def search(self, found: CaseFilter) -> tuple[int, list[dict]]:
         """Cases matching the filter, newest first, one page; and how many match in all."""
