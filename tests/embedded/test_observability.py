@@ -13,6 +13,7 @@ import pytest
 import requests
 import yaml
 
+from conftest import _with_free_ports
 from helpers import base_url
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -21,9 +22,8 @@ RULES = ROOT / "deploy" / "prometheus" / "rules" / "doorstep.rules.yaml"
 RULE_TESTS = ROOT / "deploy" / "prometheus" / "rules" / "doorstep.rules.test.yaml"
 SERVICES = ("intake", "routing", "funds", "notify")
 
+# A Doorstep series name in a query, as written there (doorstep_x_total, doorstep_y_seconds_bucket, ...).
 METRIC = re.compile(r"\bdoorstep_[a-z0-9_]+")
-# Samples a family exposes besides its own name: counters as _total (and _created), histograms as
-# _bucket/_sum/_count (and _created). Expression names are matched against these sample names.
 
 
 def _promtool():
@@ -36,7 +36,8 @@ def _promtool():
 @pytest.fixture(scope="module")
 def scrapes(tmp_path_factory):
     """The /metrics text of each of the four services started on the embedded default."""
-    # Module-scoped services: started once for every test here (the function-scoped fixtures cannot be used).
+    # Started once for the module (conftest's embedded_settings and start_services are per test); all four
+    # share this process, so each scrape also shows the others' families, as `doorstep run` does.
     from kombu.transport import memory
 
     from services import runner
@@ -51,7 +52,6 @@ def scrapes(tmp_path_factory):
                              db_template=f"sqlite:///{tmp}/var/{{service}}.db", handler_backoff_s=0.05,
                              http_port=None)
     runner.migrate(settings)
-    from conftest import _with_free_ports
     settings = _with_free_ports(settings)
     containers = runner.start(settings, SERVICES)
     try:
