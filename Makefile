@@ -5,6 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
 NODE_DEPS := docs/node_modules/.package-lock.json
+PROMTOOL  := $(VENV)/.promtool
 
 .PHONY: run test test-unit venv migrate clean bench docs
 
@@ -20,12 +21,18 @@ venv: $(STAMP)
 $(NODE_DEPS): docs/package.json docs/package-lock.json
 	cd docs && npm ci --no-audit --no-fund --silent
 
+# promtool checks the alert rules, their unit tests, the dashboards' queries and every service's /metrics
+# (tests/embedded/test_observability.py); Debian's `prometheus` package provides it.
+$(PROMTOOL): $(STAMP)
+	command -v promtool || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus)
+	command -v promtool > $(PROMTOOL)
+
 ## Whole system in one process on embedded defaults (SQLite under ./var, in-memory broker).
 run: $(STAMP)
 	$(BIN)/doorstep run --demo
 
 ## The whole test suite: unit, embedded, integration on real RabbitMQ + PostgreSQL, end to end.
-test: $(STAMP) $(NODE_DEPS)
+test: $(STAMP) $(NODE_DEPS) $(PROMTOOL)
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: $(STAMP)

@@ -35,6 +35,9 @@ HTTP_DURATION = Histogram(
     "doorstep_http_request_duration_seconds", "HTTP request latency by route", ["service", "method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
+# The reasons shared.consumer passes when it dead-letters a message.
+DEAD_LETTER_REASONS = ("invalid-envelope", "handler-failed")
+
 
 def prime(service: str, consumers=(), published_types=()) -> None:
     """Create labelled series at start-up so rate and ratio queries have data before the first event."""
@@ -48,3 +51,6 @@ def prime(service: str, consumers=(), published_types=()) -> None:
         for outcome in ("handled", "duplicate"):
             EVENTS_CONSUMED.labels(service, consumer, type_name, outcome)
         EVENTS_FAILED.labels(service, consumer, type_name)
+        # The dead-letter alert takes increase() of this counter: a series born at 1 would hide the first one.
+        for reason in DEAD_LETTER_REASONS:
+            EVENTS_DEAD_LETTERED.labels(service, consumer, type_name, reason)

@@ -27,6 +27,11 @@ TRANSFERS = Counter(
 RETURNS = Counter(
     "doorstep_routing_returns_total", "Returns (退单) per unit and reason code", ["unit", "reason_code"])
 
+# Deadline clocks the timer reminds and escalates on (domain.breaches), and the escalation reasons
+# handlers._escalate records: "<clock>-overdue" from the timer, "transfer-limit" from a transfer.
+CLOCKS = ("sign", "contact", "handle")
+ESCALATION_REASONS = ("sign-overdue", "handle-overdue", "transfer-limit")
+
 
 def prime(unit_codes) -> None:
     """Create each unit's series at start-up so dashboards show zeros rather than gaps."""
@@ -34,3 +39,8 @@ def prime(unit_codes) -> None:
         OPEN_ASSIGNMENTS.labels(code)
         OVERDUE_ASSIGNMENTS.labels(code)
         TRANSFERS.labels(code)
+        # The deadline alert takes increase() of these: a series born at 1 would hide the first breach.
+        for clock in CLOCKS:
+            REMINDERS.labels(code, clock)
+        for reason in ESCALATION_REASONS:
+            ESCALATIONS.labels(code, reason)
