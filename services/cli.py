@@ -225,6 +225,27 @@ def dlq_replay(service, broker):
     click.echo(f"{moved} message(s) returned to their queues")
 
 
+@main.command("new-street")
+@click.argument("code")
+@click.option("--name", required=True, help="the street's name, e.g. 花木街道")
+@click.option("--out", type=click.Path(file_okay=False), default=None, help="overlays folder (default deploy/k8s/overlays)")
+@click.option("--image", default="registry.example.com/doorstep/doorstep", show_default=True)
+@click.option("--tag", default="0.1.0", show_default=True)
+def new_street_command(code, name, out, image, tag):
+    """Generate a street's Kubernetes overlay and its configuration skeleton."""
+    from pathlib import Path
+
+    from services.streets import OVERLAYS, StreetError, new_street
+
+    try:
+        written = new_street(code, name, Path(out) if out else OVERLAYS, image, tag)
+    except StreetError as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    click.echo(f"next: create the Secrets (deploy/k8s/base/README.md), then kubectl apply -k {written[0].parent}")
+
+
 @main.group()
 def district():
     """Carrying every street's events to the district's broker."""
