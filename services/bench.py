@@ -306,12 +306,6 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @dataclasses.dataclass
 class _Child:
     """A process this benchmark started: stopped by its pid, its output kept in a log file."""
@@ -644,7 +638,7 @@ def _measure_pipeline(variant: str, infra: _Infra, workdir: Path, n: int, window
         runner.migrate(settings, PIPELINE_SERVICES)
         dispose_engines()
 
-        ports = {name: _free_port() for name in PIPELINE_SERVICES}
+        ports = runner.free_ports(PIPELINE_SERVICES)
         if mode == "processes":
             for name in PIPELINE_SERVICES:
                 env = _child_env(DOORSTEP_BROKER=uri, DOORSTEP_DB=db_template, DOORSTEP_TOKENS_FILE=tokens_file,

@@ -4,6 +4,7 @@ from __future__ import annotations
 import importlib
 import logging
 import signal
+import socket
 
 import eventlet
 from nameko.containers import ServiceContainer
@@ -67,3 +68,19 @@ def run_forever(containers: list[ServiceContainer]) -> None:
         watcher.link(lambda gt: stopping.ready() or stopping.send(False))
     stopping.wait()
     stop(containers)
+
+
+def free_ports(names) -> dict[str, int]:
+    """A distinct free local port for each name.
+
+    Every socket stays bound until all ports are chosen: a port released at once can be handed out again, and
+    eventlet listens with SO_REUSEPORT, so two services would silently share one port and split its requests.
+    """
+    sockets = {name: socket.socket() for name in names}
+    try:
+        for sock in sockets.values():
+            sock.bind(("127.0.0.1", 0))
+        return {name: sock.getsockname()[1] for name, sock in sockets.items()}
+    finally:
+        for sock in sockets.values():
+            sock.close()

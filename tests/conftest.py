@@ -177,14 +177,10 @@ def start_services():
 def _with_free_ports(settings):
     """Give each service a free port so tests never collide with a running `make run`."""
     import dataclasses
-    import socket
 
-    ports = {}
-    for service in SERVICES:
-        with socket.socket() as sock:
-            sock.bind(("127.0.0.1", 0))
-            ports[service] = sock.getsockname()[1]
-    return dataclasses.replace(settings, ports=ports)
+    from services.runner import free_ports
+
+    return dataclasses.replace(settings, ports=free_ports(SERVICES))
 
 
 @pytest.fixture

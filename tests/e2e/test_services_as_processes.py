@@ -3,7 +3,6 @@ on the real RabbitMQ and PostgreSQL, watched by `doorstep events tail` as an ope
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -14,15 +13,10 @@ import requests
 
 from helpers import wait_for
 from shared.auth import TokenFile
+from services.runner import free_ports
 from shared.config import SERVICES
 
 DOORSTEP = str(Path(sys.executable).parent / "doorstep")
-
-
-def free_port():
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -32,9 +26,8 @@ def processes(pg_databases, amqp_url, tmp_path):
            "DOORSTEP_STREET": "lujiazui"}
     migrate = subprocess.run([DOORSTEP, "migrate"], env=env, capture_output=True, text=True, timeout=120)
     assert migrate.returncode == 0, migrate.stderr
-    ports, procs = {}, {}
+    ports, procs = free_ports(SERVICES), {}
     for service in SERVICES:
-        ports[service] = free_port()
         procs[service] = subprocess.Popen([DOORSTEP, "run", service, "--port", str(ports[service])], env=env,
                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
