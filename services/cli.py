@@ -247,6 +247,26 @@ def new_street_command(code, name, out, image, tag):
 
 
 @main.group()
+def street():
+    """A street's own configuration."""
+
+
+@street.command("check")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def street_check(folder):
+    """Check a street folder (the files of its doorstep-street ConfigMap) as the services will load them."""
+    from services.streets import StreetError, check_street
+
+    try:
+        lines = check_street(folder)
+    except StreetError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+    for line in lines:
+        click.echo(line)
+
+
+@main.group()
 def district():
     """Carrying every street's events to the district's broker."""
 

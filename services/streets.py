@@ -5,6 +5,11 @@ import os
 import re
 from pathlib import Path
 
+import yaml
+
+from services.intake.appointments import DEFAULT_STATIONS
+from services.routing.domain import DEFAULT_DIRECTORY
+
 ROOT = Path(__file__).resolve().parent.parent
 OVERLAYS = ROOT / "deploy" / "k8s" / "overlays"
 BASE = ROOT / "deploy" / "k8s" / "base"
@@ -38,10 +43,13 @@ configMapGenerator:
     behavior: merge
     literals:
       - DOORSTEP_STREET={code}
-  # The street's own reference data, starting from the defaults (see street/).
+  # The street's own reference data (see street/), mounted in every pod at DOORSTEP_STREET_DIR.
   - name: doorstep-street
+    behavior: merge
     files:
       - street/catalog.yaml
+      - street/directory.yaml
+      - street/stations.yaml
 """
 
 _NAMESPACE = """\
@@ -66,6 +74,13 @@ extends: default
 """
 
 
+# Copied from the demo street: a new street has its own residential areas, units and stations.
+_COPIED = """\
+# {name}: {what}. Copied from the demo street's defaults ({source});
+# replace them with the street's own, then check with `doorstep street check {folder}`.
+"""
+
+
 class StreetError(Exception):
     pass
 
@@ -84,10 +99,85 @@ def new_street(code: str, name: str, out: Path = OVERLAYS, image: str = "registr
     values = {"code": code, "name": name.strip(), "image": image, "tag": tag,
               "base": Path(os.path.relpath(BASE, target)).as_posix()}
     files = {
-        target / "kustomization.yaml": _KUSTOMIZATION,
-        target / "namespace.yaml": _NAMESPACE,
-        target / "street" / "catalog.yaml": _CATALOG,
+        target / "kustomization.yaml": _KUSTOMIZATION.format(**values),
+        target / "namespace.yaml": _NAMESPACE.format(**values),
+        target / "street" / "catalog.yaml": _CATALOG.format(**values),
+        target / "street" / "directory.yaml": _copied(DEFAULT_DIRECTORY, "the 1+3+N units, areas and routing rules",
+                                                      values, street_key=True),
+        target / "street" / "stations.yaml": _copied(DEFAULT_STATIONS, "the service stations and their hours", values),
     }
-    for path, template in files.items():
-        path.write_text(template.format(**values), "utf-8")
+    for path, text in files.items():
+        path.write_text(text, "utf-8")
     return list(files)
+
+
+def _copied(source: Path, what: str, values: dict, street_key: bool = False) -> str:
+    body = "\n".join(line for line in source.read_text("utf-8").splitlines() if not line.startswith("#"))
+    if street_key:
+        body = re.sub(r"^street: .*$", f"street: {values['code']}", body, count=1, flags=re.M)
+    header = _COPIED.format(name=values["name"], what=what, source=source.name, folder=f"{values['code']}/street")
+    return header + body.lstrip("\n") + "\n"
+
+
+class _EverySecretSet(dict):
+    """Checking a street's notify.yaml on a workstation: the secrets it names live only in the cluster."""
+
+    def __contains__(self, key):
+        return True
+
+    def __getitem__(self, key):
+        return "(secret)"
+
+
+def check_street(folder: Path) -> list[str]:
+    """Load each file of a street folder with the loader its service uses at start-up; one line per file.
+
+    Raises :class:`StreetError` listing every problem, so a street sees them all before it deploys.
+    """
+    from shared.config import STREET_FILES, ConfigError
+    from services.intake.appointments import StationsError, load_stations
+    from services.intake.catalog import CatalogError, load_catalog
+    from services.notify import settings as notify_settings
+    from services.notify.domain import DEFAULT_TEMPLATES, TemplateError, load_templates
+    from services.routing.domain import DirectoryError, load_directory
+
+    def catalog(path):
+        return load_catalog(path).summary()
+
+    def stations(path):
+        return f"{len(load_stations(path))} stations"
+
+    def directory(path):
+        loaded = load_directory(path)
+        return f"{len(loaded.units)} units, {len(loaded.areas)} areas, {len(loaded.rules)} rules"
+
+    def notify(path):
+        raw = yaml.safe_load(path.read_text("utf-8")) or {}
+        if not isinstance(raw, dict):
+            raise ConfigError(str(path), "must hold a mapping of notify settings")
+        return f"default channel {notify_settings.parse(raw, _EverySecretSet(), origin=path.name).default_channel}"
+
+    def templates(path):
+        return f"{sum(len(t) for t in load_templates([DEFAULT_TEMPLATES, path]).values())} templates in force"
+
+    checks = {"catalog": catalog, "stations": stations, "routing_directory": directory, "notify_config": notify,
+              "notify_templates": templates}
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise StreetError(f"{folder} is not a directory")
+    known = set(STREET_FILES.values())
+    problems = [f"{p.name}: not a street file (expected {', '.join(STREET_FILES.values())})"
+                for p in sorted(folder.iterdir()) if not p.name.startswith(".") and p.name not in known]
+    lines = []
+    for kind, filename in STREET_FILES.items():
+        path = folder / filename
+        if not path.is_file():
+            lines.append(f"{filename}: absent, the default applies")
+            continue
+        try:
+            lines.append(f"{filename}: {checks[kind](path)}")
+        except (CatalogError, StationsError, DirectoryError, TemplateError, ConfigError, yaml.YAMLError) as exc:
+            problems.append(f"{filename}: {exc}")
+    if problems:
+        raise StreetError("\n".join(problems))
+    return lines

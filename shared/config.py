@@ -22,6 +22,16 @@ DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "funds": 8003, "notify": 8004}
 
 _STREET_RE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 
+# A street's own reference data: optional files in DOORSTEP_STREET_DIR (in a pod, the mounted street ConfigMap).
+# A file's own path setting wins over the directory; without either, the service's packaged default applies.
+STREET_FILES = {
+    "catalog": "catalog.yaml",              # intake's matter catalog (may `extends: default`)
+    "stations": "stations.yaml",            # intake's stations, opening hours and appointment slots
+    "routing_directory": "directory.yaml",  # routing's 1+3+N directory and rules
+    "notify_config": "notify.yaml",         # notify's channels, quiet hours, retries, digest
+    "notify_templates": "templates.yaml",   # notify's message templates, over the defaults
+}
+
 
 class ConfigError(Exception):
     """A setting is missing or invalid; the message names it."""
@@ -50,6 +60,24 @@ class Settings:
     relay_linger_s: float = 0.005
     outbox_retention_days: int = 30
     max_workers: int = 10
+    street_dir: str = ""
+    catalog: str = ""
+    stations: str = ""
+    routing_directory: str = ""
+    routing_timer_s: float = 60.0
+    notify_config: str = ""
+    notify_templates: str = ""
+
+    def street_file(self, kind: str) -> Path | None:
+        """The street's file for ``kind`` (a key of :data:`STREET_FILES`), or None for the packaged default."""
+        explicit = getattr(self, kind)
+        if explicit:
+            return Path(explicit)
+        if self.street_dir:
+            candidate = Path(self.street_dir) / STREET_FILES[kind]
+            if candidate.is_file():
+                return candidate
+        return None
 
     def db_url(self, service: str) -> str:
         if service in self.db_overrides:
@@ -94,6 +122,13 @@ _ENV = {
     "relay_linger_s": "DOORSTEP_RELAY_LINGER_S",
     "outbox_retention_days": "DOORSTEP_OUTBOX_RETENTION_DAYS",
     "max_workers": "DOORSTEP_MAX_WORKERS",
+    "street_dir": "DOORSTEP_STREET_DIR",
+    "catalog": "DOORSTEP_CATALOG",
+    "stations": "DOORSTEP_STATIONS",
+    "routing_directory": "DOORSTEP_ROUTING_DIRECTORY",
+    "routing_timer_s": "DOORSTEP_ROUTING_TIMER_S",
+    "notify_config": "DOORSTEP_NOTIFY_CONFIG",
+    "notify_templates": "DOORSTEP_NOTIFY_TEMPLATES",
 }
 
 
@@ -163,4 +198,25 @@ def _validate(raw: dict, db_overrides: dict, ports: Mapping[str, int]) -> Settin
     for key in ("handler_attempts", "relay_batch_size", "max_workers"):
         if getattr(settings, key) < 1:
             raise ConfigError(_ENV[key], "must be at least 1")
+    if settings.routing_timer_s <= 0:
+        raise ConfigError(_ENV["routing_timer_s"], "must be a positive number of seconds")
+    _check_street_files(settings)
     return settings
+
+
+def _check_street_files(settings: Settings) -> None:
+    for kind in STREET_FILES:
+        path = getattr(settings, kind)
+        if path and not Path(path).is_file():
+            raise ConfigError(_ENV[kind], f"file {path} does not exist")
+    if not settings.street_dir:
+        return
+    directory = Path(settings.street_dir)
+    if not directory.is_dir():
+        raise ConfigError("DOORSTEP_STREET_DIR", f"{directory} is not a directory")
+    # A misspelt file would silently leave the default in force. Dot-names are the ConfigMap volume's own links.
+    unexpected = sorted(p.name for p in directory.iterdir() if not p.name.startswith(".")
+                        and p.name not in STREET_FILES.values())
+    if unexpected:
+        raise ConfigError("DOORSTEP_STREET_DIR", f"unexpected file(s) {', '.join(unexpected)} in {directory}; "
+                                                 f"a street directory holds {', '.join(STREET_FILES.values())}")

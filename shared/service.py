@@ -13,6 +13,7 @@ from __future__ import annotations
 import kombu
 import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
+from nameko.timer import Timer
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import sessionmaker
 from werkzeug.wrappers import Response
@@ -46,6 +47,21 @@ class UnitOfWorkProvider(DependencyProvider):
         if isinstance(worker_ctx.entrypoint, EventConsumer):
             inbox_key = (worker_ctx.entrypoint.consumer_name, worker_ctx.args[0])
         return self.uow_class(self.session_factory, self.settings.street, inbox_key, on_commit=self.relay.wake)
+
+
+class SettingsTimer(Timer):
+    """nameko's timer with its interval taken from the settings at start-up, not fixed in the class::
+
+        @SettingsTimer.decorator(interval_from=lambda settings: settings.routing_timer_s)
+    """
+
+    def __init__(self, interval_from, **kwargs):
+        self.interval_from = interval_from
+        super().__init__(interval=None, **kwargs)
+
+    def setup(self):
+        self.interval = self.interval_from(self.container.config["DOORSTEP"])
+        super().setup()
 
 
 class HealthCheck(DependencyProvider):

@@ -88,19 +88,50 @@ def closure(day: date) -> str:
     return "weekend"
 
 
+class StationsError(Exception):
+    """A stations file cannot be used; the message names the file, the entry and the reason."""
+
+
 def load_stations(path: Path = DEFAULT_STATIONS) -> dict[str, Station]:
-    raw = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    try:
+        raw = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise StationsError(f"{path}: cannot be read: {exc}") from None
+    entries = raw.get("stations") if isinstance(raw, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise StationsError(f"{path}: needs a non-empty list under 'stations'")
     stations = {}
-    for entry in raw.get("stations", []):
-        hours = tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in entry["hours"])
-        stations[entry["code"]] = Station(entry["code"], entry["name"], entry["area"], hours,
-                                          int(entry["slot_minutes"]), int(entry["capacity"]))
+    for index, entry in enumerate(entries):
+        where = f"{path}: stations[{index}]"
+        try:
+            hours = tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in entry["hours"])
+            station = Station(str(entry["code"]), str(entry["name"]), str(entry["area"]), hours,
+                              int(entry["slot_minutes"]), int(entry["capacity"]))
+        except KeyError as exc:
+            raise StationsError(f"{where}: missing {exc.args[0]!r}") from None
+        except (TypeError, ValueError) as exc:
+            raise StationsError(f"{where}: {exc}") from None
+        if any(opens >= closes for opens, closes in hours) or station.slot_minutes < 1 or station.capacity < 1:
+            raise StationsError(f"{where} ({station.code}): hours must run forward, slot_minutes and capacity >= 1")
+        if station.code in stations:
+            raise StationsError(f"{where}: station {station.code!r} appears twice")
+        stations[station.code] = station
     return stations
 
 
-@lru_cache(maxsize=1)
+@lru_cache(maxsize=None)
+def _cached(path: str) -> dict[str, Station]:
+    return load_stations(Path(path))
+
+
 def default_stations() -> dict[str, Station]:
-    return load_stations()
+    """The packaged default stations."""
+    return _cached(str(DEFAULT_STATIONS))
+
+
+def street_stations(settings) -> dict[str, Station]:
+    """The street's stations (DOORSTEP_STATIONS, or stations.yaml in DOORSTEP_STREET_DIR), else the default."""
+    return _cached(str(settings.street_file("stations") or DEFAULT_STATIONS))
 
 
 def find_station(stations: dict[str, Station], code: str) -> Station:

@@ -15,7 +15,6 @@ so a street sees all its mistakes before it deploys (``doorstep catalog check``)
 from __future__ import annotations
 
 import dataclasses
-import os
 import re
 from functools import lru_cache
 from pathlib import Path
@@ -23,8 +22,6 @@ from pathlib import Path
 import yaml
 
 DEFAULT_CATALOG = Path(__file__).parent / "data" / "catalog.yaml"
-# A street deploys its own catalog by naming the file; the default catalog otherwise.
-CATALOG_ENV = "DOORSTEP_CATALOG"
 
 CHANNELS = ("counter", "online", "phone", "video")
 HANDLINGS = ("station", "routed")
@@ -302,16 +299,17 @@ def _build_attributes(raw, fail) -> tuple[FormAttribute, ...]:
     return tuple(built)
 
 
-def configured_catalog_path(environ=None) -> Path:
-    environ = os.environ if environ is None else environ
-    return Path(environ.get(CATALOG_ENV) or DEFAULT_CATALOG)
-
-
 @lru_cache(maxsize=None)
 def _cached(path: str) -> Catalog:
     return load_catalog(Path(path))
 
 
 def default_catalog() -> Catalog:
-    """The catalog this deployment uses: the street's file named by DOORSTEP_CATALOG, or the default."""
-    return _cached(str(configured_catalog_path()))
+    """The packaged default catalog."""
+    return _cached(str(DEFAULT_CATALOG))
+
+
+def street_catalog(settings) -> Catalog:
+    """The catalog a street deploys: its own file (DOORSTEP_CATALOG, or catalog.yaml in DOORSTEP_STREET_DIR),
+    else the default."""
+    return _cached(str(settings.street_file("catalog") or DEFAULT_CATALOG))

@@ -5,6 +5,7 @@ Paths, roles and request schemas come from :data:`services.intake.api.API`, whic
 import json
 from datetime import date
 
+from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from shared.consumer import consume
@@ -14,8 +15,8 @@ from shared.http import PROBLEM_JSON, ApiHandler, Problem, Tokens, api, bad_inpu
 from shared.service import DoorstepService, UnitOfWorkProvider
 from services.intake import domain, handlers, open311
 from services.intake.api import API, WORKERS
-from services.intake.appointments import default_stations, find_station
-from services.intake.catalog import default_catalog
+from services.intake.appointments import find_station, street_stations
+from services.intake.catalog import street_catalog
 from services.intake.persistence import IntakeUnitOfWork
 
 
@@ -100,9 +101,23 @@ class Open311Handler(ApiHandler):
 open311_api = Open311Handler.decorator
 
 
+class StreetData(DependencyProvider):
+    """The street's matter catalog and stations, loaded and checked once at start-up: a bad file stops the
+    service with the file, the entry and the reason."""
+
+    def setup(self):
+        settings = self.container.config["DOORSTEP"]
+        self.catalog = street_catalog(settings)
+        self.stations = street_stations(settings)
+
+    def get_dependency(self, worker_ctx):
+        return self
+
+
 class IntakeService(DoorstepService):
     name = "intake"
     uow = UnitOfWorkProvider(IntakeUnitOfWork)
+    street = StreetData()
 
     @api("GET", API.route("openapi"))
     def openapi(self, request):
@@ -112,18 +127,18 @@ class IntakeService(DoorstepService):
 
     @api("GET", API.route("list_matters"))
     def list_matters(self, request):
-        return handlers.catalog_view(default_catalog())
+        return handlers.catalog_view(self.street.catalog)
 
     @api("GET", API.route("get_matter"))
     def get_matter(self, request, code):
-        return handlers.matter_view(default_catalog(), code)
+        return handlers.matter_view(self.street.catalog, code)
 
     # -- cases ---------------------------------------------------------------------------------------------
 
     @api("POST", API.route("submit_case"), roles=API.roles("submit_case"))
     def submit_case(self, request):
         cmd = domain.parse_submit_case(_body(request, "submit_case"), entered_by=request.principal.role)
-        return 201, handlers.submit_case(cmd, self.uow, default_catalog())
+        return 201, handlers.submit_case(cmd, self.uow, self.street.catalog)
 
     @api("GET", API.route("search_cases"), roles=API.roles("search_cases"))
     def search_cases(self, request):
@@ -136,7 +151,7 @@ class IntakeService(DoorstepService):
     @api("POST", API.route("accept_case"), roles=API.roles("accept_case"))
     def accept_case(self, request, case_id):
         _body(request, "accept_case")
-        return handlers.accept_case(case_id, self.uow, default_catalog())
+        return handlers.accept_case(case_id, self.uow, self.street.catalog)
 
     @api("POST", API.route("reject_case"), roles=API.roles("reject_case"))
     def reject_case(self, request, case_id):
@@ -172,18 +187,18 @@ class IntakeService(DoorstepService):
     @open311_api("GET", open311.ROUTES["services"])
     def open311_services(self, request):
         open311.check_jurisdiction(_open311_params(request), self.uow.street)
-        return open311.services_view(default_catalog())
+        return open311.services_view(self.street.catalog)
 
     @open311_api("GET", open311.ROUTES["service_definition"])
     def open311_service_definition(self, request, service_code):
         open311.check_jurisdiction(_open311_params(request), self.uow.street)
-        return open311.definition_view(default_catalog(), service_code)
+        return open311.definition_view(self.street.catalog, service_code)
 
     @open311_api("POST", open311.ROUTES["post_request"], roles=WORKERS)
     def open311_post_request(self, request):
         params = _open311_params(request)
         open311.check_jurisdiction(params, self.uow.street)
-        catalog = default_catalog()
+        catalog = self.street.catalog
         body = open311.submit_body(params, catalog)
         API.check("submit_case", body)
         created = handlers.submit_case(domain.parse_submit_case(body, entered_by=request.principal.role), self.uow,
@@ -194,7 +209,7 @@ class IntakeService(DoorstepService):
     def open311_get_requests(self, request):
         params = _open311_params(request)
         open311.check_jurisdiction(params, self.uow.street)
-        catalog = default_catalog()
+        catalog = self.street.catalog
         rows = handlers.find_cases(open311.request_query(params, utcnow()), self.uow)
         return [open311.request_view(catalog, row) for row in rows]
 
@@ -204,7 +219,7 @@ class IntakeService(DoorstepService):
         rows = handlers.find_cases({"ids": [service_request_id], "limit": 1}, self.uow)
         if not rows:
             raise NotFound(f"service_request_id {service_request_id!r} not found")
-        return [open311.request_view(default_catalog(), rows[0])]
+        return [open311.request_view(self.street.catalog, rows[0])]
 
     @open311_api("GET,POST", open311.ROUTES["unknown"])
     def open311_unknown(self, request, rest):
@@ -241,14 +256,14 @@ class IntakeService(DoorstepService):
             parsed = date.fromisoformat(day)
         except ValueError:
             raise InvalidInput("date", "is required: a date like 2026-10-12") from None
-        return handlers.list_slots(find_station(default_stations(), station), parsed, self.uow)
+        return handlers.list_slots(find_station(self.street.stations, station), parsed, self.uow)
 
     @api("POST", API.route("book_appointment"), roles=API.roles("book_appointment"))
     def book_appointment(self, request):
         body = _body(request, "book_appointment")
-        station = find_station(default_stations(), body["station"])
+        station = find_station(self.street.stations, body["station"])
         return 201, handlers.book_appointment(station, domain.parse_moment(body, "starts_at"), body["matter_code"],
-                                              domain.parse_resident(body["resident"]), self.uow, default_catalog())
+                                              domain.parse_resident(body["resident"]), self.uow, self.street.catalog)
 
     @api("POST", API.route("cancel_appointment"), roles=API.roles("cancel_appointment"))
     def cancel_appointment(self, request, appointment_id):
@@ -262,7 +277,7 @@ class IntakeService(DoorstepService):
 
     @timer(interval=60)
     def remind_appointments(self):
-        handlers.send_reminders(self.uow, default_stations(), default_catalog())
+        handlers.send_reminders(self.uow, self.street.stations, self.street.catalog)
 
     # -- following routing ---------------------------------------------------------------------------------
 

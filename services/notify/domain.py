@@ -256,14 +256,14 @@ def load_templates(path: Path | Iterable[Path] = DEFAULT_TEMPLATES, reg: Registr
     return loaded
 
 
-def template_files(street: str, override: str | Path | None = None) -> list[Path]:
-    """The default templates, then the street's own (``data/streets/<street>.yaml``), then an override file."""
+def template_files(street: str, *overrides: str | Path | None) -> list[Path]:
+    """The default templates, then the street's packaged ones (``data/streets/<street>.yaml``), then each given
+    override file in turn (the street directory's ``templates.yaml``, the file notify's settings name)."""
     files = [DEFAULT_TEMPLATES]
     street_file = STREET_TEMPLATES / f"{street}.yaml"
     if street_file.is_file():
         files.append(street_file)
-    if override:
-        files.append(Path(override))
+    files.extend(Path(override) for override in overrides if override)
     return files
 
 

@@ -8,14 +8,13 @@ from __future__ import annotations
 import logging
 
 from nameko.extensions import DependencyProvider
-from nameko.timer import Timer
 
 from shared.auth import ROLES
 from shared.consumer import consume
 from shared.db import utcnow
 from shared.events import registry
 from shared.http import api, json_body
-from shared.service import DoorstepService, UnitOfWorkProvider
+from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.notify import handlers, metrics
 from services.notify import settings as notify_settings
 from services.notify.channels import build_channels
@@ -34,8 +33,9 @@ class NotifyRuntime(DependencyProvider):
 
     def setup(self):
         settings = self.container.config["DOORSTEP"]
-        own = notify_settings.load(settings.data_dir)
-        templates = load_templates(template_files(settings.street, own.templates))
+        own = notify_settings.load(settings)
+        templates = load_templates(template_files(settings.street, settings.street_file("notify_templates"),
+                                                  own.templates))
         self.context = handlers.NotifyContext(templates, own, build_channels(own.channels, settings.data_dir),
                                               self.clock or utcnow)
         metrics.prime()
@@ -49,15 +49,6 @@ class SendingUnitOfWork(UnitOfWorkProvider):
 
     def get_dependency(self, worker_ctx):
         return lambda: self.uow_class(self.session_factory, self.settings.street, None, on_commit=self.relay.wake)
-
-
-class SenderTimer(Timer):
-    """nameko's timer with its interval from notify's settings (``sender.interval_s``)."""
-
-    def setup(self):
-        settings = self.container.config["DOORSTEP"]
-        self.interval = notify_settings.load(settings.data_dir).sender_interval_s
-        super().setup()
 
 
 def _subscribed_types() -> list[str]:
@@ -90,7 +81,7 @@ class NotifyService(DoorstepService):
             except Exception:
                 log.exception("immediate send after %s failed; the sender will retry", event.id)
 
-    @SenderTimer.decorator(interval=1.0)
+    @SettingsTimer.decorator(interval_from=lambda settings: notify_settings.load(settings).sender_interval_s)
     def send_due(self):
         while handlers.dispatch_due(self.sending, self.runtime) == self.runtime.settings.sender_batch_size:
             pass

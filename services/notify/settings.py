@@ -1,7 +1,7 @@
 """Notify's own settings: channels, delivery policy, digest time. A YAML file, read once at start-up.
 
-The file is the one named by ``DOORSTEP_NOTIFY_CONFIG``, else ``<data_dir>/notify.yaml`` if it exists; without
-either, the embedded default applies (messages go to ``<data_dir>/notifications.jsonl``). Secrets are not
+The file is the street's (``DOORSTEP_NOTIFY_CONFIG``, or ``notify.yaml`` in ``DOORSTEP_STREET_DIR``), else
+``<data_dir>/notify.yaml`` if it exists; without any, the embedded default applies (messages go to ``<data_dir>/notifications.jsonl``). Secrets are not
 written in the file: a key ending in ``_env`` names the environment variable holding the value
 (``password_env: SMTP_PASSWORD``). A wrong value stops start-up with a message naming it.
 
@@ -33,8 +33,6 @@ import yaml
 
 from shared.config import ConfigError
 from services.notify.domain import CHANNELS, QuietHours, RateLimit, RetryPolicy
-
-ENV_VAR = "DOORSTEP_NOTIFY_CONFIG"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,18 +123,15 @@ def parse(raw: Mapping, environ: Mapping[str, str] | None = None, origin: str = 
     )
 
 
-def load(data_dir: str, environ: Mapping[str, str] | None = None) -> NotifySettings:
+def load(settings, environ: Mapping[str, str] | None = None) -> NotifySettings:
+    """Notify's settings for a deployment (:class:`shared.config.Settings`); secrets from ``environ``."""
     environ = os.environ if environ is None else environ
-    path = environ.get(ENV_VAR)
-    if path:
-        if not Path(path).is_file():
-            raise ConfigError(ENV_VAR, f"file {path} does not exist")
-    else:
-        candidate = Path(data_dir) / "notify.yaml"
-        if not candidate.is_file():
+    path = settings.street_file("notify_config")
+    if path is None:
+        path = Path(settings.data_dir) / "notify.yaml"
+        if not path.is_file():
             return NotifySettings()
-        path = str(candidate)
-    raw = yaml.safe_load(Path(path).read_text("utf-8")) or {}
+    raw = yaml.safe_load(path.read_text("utf-8")) or {}
     if not isinstance(raw, dict):
-        raise ConfigError(path, "must hold a mapping of notify settings")
-    return parse(raw, environ, origin=path)
+        raise ConfigError(str(path), "must hold a mapping of notify settings")
+    return parse(raw, environ, origin=str(path))

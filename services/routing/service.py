@@ -1,29 +1,26 @@
 """Routing's nameko service: thin entrypoints over :mod:`services.routing.handlers`."""
-import os
-
 from nameko.extensions import DependencyProvider
-from nameko.timer import timer
 
 from shared.auth import ROLES
 from shared.consumer import consume
 from shared.http import api, json_body
-from shared.service import DoorstepService, UnitOfWorkProvider
+from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.routing import handlers, metrics
 from services.routing.domain import load_directory, DEFAULT_DIRECTORY
 from services.routing.persistence import RoutingUnitOfWork
 
-# How often the deadline timer looks for breaches; every replica runs it, each breach is acted on once.
-DEADLINE_TIMER_S = float(os.environ.get("DOORSTEP_ROUTING_TIMER_S", "60"))
 WRITERS = ("handler",)
 READERS = ("handler", "auditor")
 
 
 class DirectoryProvider(DependencyProvider):
     """The street's directory and rules, loaded and validated once at start-up: a bad file stops the service
-    with the file, entry and problem named. ``DOORSTEP_ROUTING_DIRECTORY`` names a street's own file."""
+    with the file, entry and problem named. The street's own file: DOORSTEP_ROUTING_DIRECTORY, or directory.yaml
+    in DOORSTEP_STREET_DIR."""
 
     def setup(self):
-        self.directory = load_directory(os.environ.get("DOORSTEP_ROUTING_DIRECTORY") or DEFAULT_DIRECTORY)
+        settings = self.container.config["DOORSTEP"]
+        self.directory = load_directory(settings.street_file("routing_directory") or DEFAULT_DIRECTORY)
         metrics.prime(self.directory.units)
 
     def get_dependency(self, worker_ctx):
@@ -43,7 +40,8 @@ class RoutingService(DoorstepService):
     def on_case_reopened(self, event):
         handlers.reopen_case(event, self.uow, self.directory)
 
-    @timer(interval=DEADLINE_TIMER_S)
+    # Every replica looks for breaches (DOORSTEP_ROUTING_TIMER_S); each breach is acted on once.
+    @SettingsTimer.decorator(interval_from=lambda settings: settings.routing_timer_s)
     def deadline_timer(self):
         # The timer worker has no inbox key, so its unit of work can be entered once per assignment.
         handlers.check_deadlines(lambda: self.uow, self.directory)

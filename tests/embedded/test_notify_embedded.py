@@ -72,3 +72,28 @@ def test_preferences_contacts_and_resend_through_the_api(embedded_settings, star
     assert detail["resent_at"] and [a["outcome"] for a in detail["attempt_log"]] == ["sent", "sent"]
     assert _api(settings, "POST", "/notify/deliveries/no-such-id/resend", admin).status_code == 404
     assert _api(settings, "GET", "/notify/deliveries?status=lost", counter).json()["invalid_params"][0]["name"] == "status"
+
+
+def test_the_street_folder_gives_notify_its_settings_and_wording(embedded_settings, start_services, counter_token,
+                                                                  tmp_path):
+    import dataclasses
+
+    import yaml
+
+    folder = tmp_path / "street"
+    folder.mkdir()
+    (folder / "notify.yaml").write_text(yaml.safe_dump({"quiet_hours": None, "sender": {"interval_s": 0.1}}), "utf-8")
+    (folder / "templates.yaml").write_text(yaml.safe_dump({"doorstep.routing.case.routed.v1": [
+        {"template": "case-routed-resident", "recipient": "resident:{{ data.resident_id }}",
+         "subject": "花木街道：已转交{{ data.unit.name }}", "body": "您的事项已转交{{ data.unit.name }}。"},
+    ]}, allow_unicode=True), "utf-8")
+    settings, _ = start_services(dataclasses.replace(embedded_settings, street_dir=str(folder)), ["notify"])
+    token = counter_token(settings)
+    data = routed_data()
+    publish_routed(settings, data)
+
+    wait_until(lambda: len(json_lines(f"{settings.data_dir}/notifications.jsonl")) == 2, message="file lines")
+    resident = next(line for line in json_lines(f"{settings.data_dir}/notifications.jsonl")
+                    if line["recipient"].startswith("resident:"))
+    assert resident["subject"] == f"花木街道：已转交{data['unit']['name']}"
+    assert _api(settings, "GET", f"/notify/deliveries?case_id={data['case_id']}", token).status_code == 200

@@ -37,3 +37,35 @@ def test_a_wrong_value_stops_start_up_naming_the_setting(environ, setting):
         load_settings(environ=environ)
     assert error.value.setting == setting
     assert str(error.value).startswith(setting)
+
+
+def test_street_files_come_from_the_street_folder_unless_a_path_names_one(tmp_path):
+    folder = tmp_path / "street"
+    folder.mkdir()
+    (folder / "catalog.yaml").write_text("extends: default\n", "utf-8")
+    (folder / "..data").mkdir()  # a ConfigMap volume's own link
+    own_directory = tmp_path / "directory.yaml"
+    own_directory.write_text("units: []\n", "utf-8")
+    settings = load_settings(environ={"DOORSTEP_STREET_DIR": str(folder),
+                                      "DOORSTEP_ROUTING_DIRECTORY": str(own_directory),
+                                      "DOORSTEP_ROUTING_TIMER_S": "0.5"})
+    assert settings.street_file("catalog") == folder / "catalog.yaml"
+    assert settings.street_file("routing_directory") == own_directory
+    assert settings.street_file("stations") is None  # absent: the packaged default
+    assert settings.routing_timer_s == 0.5
+    assert load_settings(environ={}).street_file("catalog") is None
+
+
+@pytest.mark.parametrize("files, environ, message", [
+    ([], {"DOORSTEP_CATALOG": "/no/such/catalog.yaml"}, "DOORSTEP_CATALOG: file /no/such/catalog.yaml does not exist"),
+    (["catalogue.yaml"], {}, "DOORSTEP_STREET_DIR: unexpected file(s) catalogue.yaml"),
+    ([], {"DOORSTEP_ROUTING_TIMER_S": "0"}, "DOORSTEP_ROUTING_TIMER_S: must be a positive number"),
+])
+def test_a_wrong_street_setting_stops_start_up_naming_it(tmp_path, files, environ, message):
+    for name in files:
+        (tmp_path / name).write_text("", "utf-8")
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ={"DOORSTEP_STREET_DIR": str(tmp_path), **environ})
+    assert str(error.value).startswith(message)
+    with pytest.raises(ConfigError, match="DOORSTEP_STREET_DIR: .* is not a directory"):
+        load_settings(environ={"DOORSTEP_STREET_DIR": str(tmp_path / "missing")})
