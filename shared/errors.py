@@ -1,4 +1,4 @@
-"""Domain errors, free of HTTP; the API layer maps them to problem+json (400, 404, 409)."""
+"""Domain errors, free of HTTP; the API layer maps them to problem+json (400, 403, 404, 409)."""
 
 
 class DomainError(Exception):
@@ -12,6 +12,12 @@ class InvalidInput(DomainError):
     def __init__(self, field: str, reason: str):
         super().__init__(f"{field}: {reason}")
         self.field, self.reason = field, reason
+
+
+class Forbidden(DomainError):
+    """The caller's role is admitted, but not for this object (a handler acting for another unit)."""
+    status = 403
+    title = "Forbidden"
 
 
 class NotFound(DomainError):

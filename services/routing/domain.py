@@ -15,7 +15,7 @@ from pathlib import Path
 import yaml
 
 from shared import workdays
-from shared.errors import Conflict, DomainError, InvalidInput
+from shared.errors import Conflict, Forbidden, InvalidInput
 
 DEFAULT_DIRECTORY = Path(__file__).parent / "data" / "directory.yaml"
 
@@ -36,9 +36,8 @@ class DirectoryError(Exception):
     pass
 
 
-class NotYourUnit(DomainError):
-    status = 403
-    title = "Forbidden"
+class NotYourUnit(Forbidden):
+    pass
 
 
 # -- time limits -----------------------------------------------------------------------------------------
