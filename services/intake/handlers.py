@@ -112,8 +112,8 @@ def reject_case(case_id: str, reason: str, uow: IntakeUnitOfWork) -> dict:
         previous = case.reject(reason, now)
         uow.cases.save(case)
         uow.emit("doorstep.intake.case.rejected.v1", subject=_subject(case), data={
-            "case_id": case.id, "matter_code": case.matter_code, "reason": redact(reason),
-            "rejected_at": now.isoformat()})
+            "case_id": case.id, "resident_id": case.resident_id, "matter_code": case.matter_code,
+            "reason": redact(reason), "rejected_at": now.isoformat()})
         _status_changed(uow, case, previous, now, reason)
         uow.commit()
     return case_view(case)
@@ -125,7 +125,8 @@ def request_supplement(case_id: str, missing: list[str], note: str, uow: IntakeU
         case = _load(uow, case_id)
         previous = case.request_supplement(missing, now, note)
         uow.cases.save(case)
-        data = {"case_id": case.id, "missing_materials": [redact(m) for m in missing], "requested_at": now.isoformat()}
+        data = {"case_id": case.id, "resident_id": case.resident_id, "missing_materials": [redact(m) for m in missing],
+                "requested_at": now.isoformat()}
         if note:
             data["note"] = redact(note)
         uow.emit("doorstep.intake.case.supplement_requested.v1", subject=_subject(case), data=data)
@@ -156,8 +157,8 @@ def settle_case(case_id: str, answer: str, uow: IntakeUnitOfWork) -> dict:
         previous = case.settle(answer, now)
         uow.cases.save(case)
         uow.emit("doorstep.intake.case.settled.v1", subject=_subject(case), data={
-            "case_id": case.id, "matter_code": case.matter_code, "answer": redact(answer),
-            "settled_at": now.isoformat()})
+            "case_id": case.id, "resident_id": case.resident_id, "matter_code": case.matter_code,
+            "answer": redact(answer), "settled_at": now.isoformat()})
         _status_changed(uow, case, previous, now)
         uow.commit()
     return case_view(case)
@@ -193,7 +194,8 @@ def close_case(case_id: str, uow: IntakeUnitOfWork) -> dict:
         case = _load(uow, case_id)
         previous = case.close(now)
         uow.cases.save(case)
-        data = {"case_id": case.id, "matter_code": case.matter_code, "closed_at": now.isoformat()}
+        data = {"case_id": case.id, "resident_id": case.resident_id, "matter_code": case.matter_code,
+                "closed_at": now.isoformat()}
         if case.rating:
             data["rating"] = case.rating
         uow.emit("doorstep.intake.case.closed.v1", subject=_subject(case), data=data)

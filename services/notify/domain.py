@@ -38,10 +38,12 @@ STATUSES = ("queued", "deferred", "sent", "failed")
 
 # The digest is not an event; its templates live under this key and read this context.
 DIGEST_KEY = "digest.unit"
-DIGEST_SCHEMA = {"properties": {
-    "unit": {"properties": {"code": {}, "name": {}}},
-    "date": {}, "new": {}, "overdue": {}, "escalated": {}, "counts": {"properties": {
-        "new": {}, "overdue": {}, "escalated": {}}},
+# The digest's data is built by notify itself, every field always present.
+DIGEST_SCHEMA = {"required": ["unit", "date", "new", "overdue", "escalated", "counts"], "properties": {
+    "unit": {"required": ["code", "name"], "properties": {"code": {}, "name": {}}},
+    "date": {}, "new": {"type": "array"}, "overdue": {"type": "array"}, "escalated": {"type": "array"},
+    "counts": {"required": ["new", "overdue", "escalated"], "properties": {
+        "new": {"type": "integer"}, "overdue": {"type": "integer"}, "escalated": {"type": "integer"}}},
 }}
 
 _RECIPIENT_RE = re.compile(r"^(resident|unit|handler|supervisor|donor|team|staff|subscribers):[A-Za-z0-9:_.\-]{1,100}$")
@@ -183,6 +185,34 @@ def _compile(where: str, source, schema: dict, *, expression: bool = False):
     return compiled
 
 
+def _least_event(schema: dict):
+    """The smallest data an event may carry: only the required fields, each a placeholder of its type."""
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        return {name: _least_event(props.get(name, {})) for name in schema.get("required", [])}
+    return {"array": [], "integer": 0, "number": 0, "boolean": False, "null": None}.get(kind, "x")
+
+
+def _check_optional_fields_guarded(where: str, template: "MessageTemplate", schema: dict) -> None:
+    """Render with only the required fields: an optional field read without ``default`` or ``is defined``
+    would fail on the first event without it, so it fails here, at load. (Recipients may name absent fields:
+    such a recipient is left out.)"""
+    least = _least_event(schema)
+    try:
+        for channel in ("", *template.channels):
+            template.render(least, channel or None)
+        for expression in (template.when, template.urgent_when):
+            if expression is not None:
+                expression(data=least)
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"{where}: {exc.message} on an event without that optional field; "
+                            "guard it with | default(…) or `is defined`") from None
+
+
 def _load_entry(origin: str, type_name: str, entry: dict, schema: dict) -> MessageTemplate:
     name = entry.get("template")
     if not name or not isinstance(name, str):
@@ -209,7 +239,7 @@ def _load_entry(origin: str, type_name: str, entry: dict, schema: dict) -> Messa
             provider_template=str(text.get("provider_template", "")),
             link=_compile(f"{where}: channels.{channel}.link", text["link"], schema) if "link" in text else None,
         )
-    return MessageTemplate(
+    template = MessageTemplate(
         template=name,
         recipients=tuple(_compile(f"{where}: recipient", r, schema) for r in recipients),
         subject=_compile(f"{where}: subject", entry["subject"], schema),
@@ -221,6 +251,8 @@ def _load_entry(origin: str, type_name: str, entry: dict, schema: dict) -> Messa
         when=_compile(f"{where}: when", entry["when"], schema, expression=True) if entry.get("when") else None,
         channels=channels,
     )
+    _check_optional_fields_guarded(where, template, schema)
+    return template
 
 
 def load_templates(path: Path | Iterable[Path] = DEFAULT_TEMPLATES, reg: Registry | None = None) -> dict[

@@ -197,9 +197,9 @@ def report_result(assignment_id: str, answer: str, principal, uow: RoutingUnitOf
             case.status, case.answer, case.resolved_at, case.updated_at = "resolved", resolved["answer"], now, now
             uow.cases.save(case)
             uow.emit("doorstep.routing.case.resolved.v1", subject=f"case/{case.case_id}", data={
-                "case_id": case.case_id, "lead_unit": resolved["lead"].unit_code,
-                "assisting_units": resolved["assisting_units"], "answer": resolved["answer"],
-                "overdue": resolved["overdue"], "resolved_at": now.isoformat()})
+                "case_id": case.case_id, **({"resident_id": case.resident_id} if case.resident_id else {}),
+                "lead_unit": resolved["lead"].unit_code, "assisting_units": resolved["assisting_units"],
+                "answer": resolved["answer"], "overdue": resolved["overdue"], "resolved_at": now.isoformat()})
         uow.commit()
     if resolved:
         metrics.TIME_TO_RESOLVE.labels(directory.metric_label(resolved["lead"].unit_code)).observe(

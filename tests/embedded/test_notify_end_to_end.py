@@ -81,3 +81,34 @@ def test_the_units_digest_goes_out_once_at_its_time(embedded_settings, start_ser
     assert len([d for d in unit_deliveries() if d["template"] == "unit-daily-digest"]) == 1
     assert digest[0]["subject"] == "市新居民区物业每日待办（2026-11-24）：新派单2件，逾期0件，督办0件"
     assert "property-repair" in digest[0]["body"] and "parking-dispute" in digest[0]["body"]
+
+
+def test_the_resident_hears_when_materials_are_missing_and_when_the_case_is_refused(
+        embedded_settings, start_services, counter_token):
+    write_notify_config(embedded_settings, quiet_hours=None, sender={"interval_s": 0.1})
+    settings, _ = start_services(embedded_settings, ["intake", "notify"])
+    token = counter_token(settings)
+    auth = {"Authorization": f"Bearer {token}"}
+    intake = f"{base_url(settings, 'intake')}/intake/cases"
+
+    def online_case():
+        created = submit_case(settings, token, channel="online")
+        assert created.status_code == 201, created.text
+        return created.json()["id"]
+
+    incomplete, refused = online_case(), online_case()
+    assert requests.post(f"{intake}/{incomplete}/supplement-request", headers=auth, timeout=10,
+                         json={"missing_materials": ["户口簿", "房屋产权证明"]}).status_code == 200
+    assert requests.post(f"{intake}/{refused}/reject", headers=auth, timeout=10,
+                         json={"reason": "不属于本站受理范围"}).status_code == 200
+
+    def resident_lines():
+        lines = [line for line in json_lines(f"{settings.data_dir}/notifications.jsonl")
+                 if line["recipient"].startswith("resident:")]
+        return len(lines) == 2 and {line["subject"]: line for line in lines}
+
+    by_subject = wait_for(resident_lines, message="two resident messages")
+    assert "户口簿、房屋产权证明" in by_subject["请补充材料"]["body"]
+    assert "不属于本站受理范围" in by_subject["您的事项未予受理"]["body"]
+    resident = get(settings, "intake", f"/intake/cases/{incomplete}", token).json()["resident_id"]
+    assert {line["recipient"] for line in by_subject.values()} == {f"resident:{resident}"}

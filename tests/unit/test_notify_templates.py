@@ -48,6 +48,17 @@ def test_a_nested_field_the_schema_lacks_fails_too(tmp_path):
         load_templates(path)
 
 
+def test_an_optional_field_read_without_a_guard_fails_at_load_not_on_the_first_event_without_it(tmp_path):
+    path = tmp_path / "templates.yaml"
+    path.write_text("doorstep.intake.case.supplement_requested.v1:\n  - recipient: 'unit:a'\n    template: note\n"
+                    "    subject: s\n    body: '说明：{{ data.note }}'\n", "utf-8")
+    with pytest.raises(TemplateError, match="note: .*'note'.*guard it"):
+        load_templates(path)
+    path.write_text("doorstep.intake.case.supplement_requested.v1:\n  - recipient: 'unit:a'\n    template: note\n"
+                    "    subject: s\n    body: '说明：{{ data.note | default(\"无\") }}'\n", "utf-8")
+    assert load_templates(path)["doorstep.intake.case.supplement_requested.v1"][0].template == "note"
+
+
 def test_an_unknown_event_type_or_channel_fails_at_load(tmp_path):
     path = tmp_path / "templates.yaml"
     path.write_text("doorstep.routing.case.routd.v1: []\n", "utf-8")
