@@ -1,5 +1,7 @@
 """Small helpers for the tests: HTTP calls to a running service and waiting for eventual outcomes."""
 import json
+import signal
+import subprocess
 import time
 import uuid
 
@@ -101,3 +103,15 @@ def accepted_events_in_outbox(settings, count=1):
                                 data=data).id)
         uow.commit()
     return ids
+
+
+def stop_processes(procs) -> None:
+    """SIGTERM every process still running (a graceful nameko stop), then kill any that outlast 20 s."""
+    for proc in procs:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

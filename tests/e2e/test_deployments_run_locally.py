@@ -2,13 +2,12 @@
 then each Deployment's command with its ConfigMap environment, its mounted street ConfigMap and tokens Secret,
 answering on its startup, liveness and readiness probes; then a case through the pods, shaped by the street's
 own configuration (huamu's catalog drops a matter and shortens a time limit)."""
-import signal
 import subprocess
 
 import pytest
 import requests
 
-from helpers import CASE, wait_for
+from helpers import CASE, stop_processes, wait_for
 from k8s import LocalPod, find, render
 from services.runner import free_ports
 from services.streets import OVERLAYS
@@ -64,13 +63,7 @@ def test_each_deployment_command_starts_and_answers_its_probes(street, tmp_path)
         wait_for(lambda: requests.get(case_url, headers=auth, timeout=5).json()["status"] == "routed", timeout=30,
                  message="the case routed by the routing pod")
     finally:
-        for proc in procs.values():
-            proc.send_signal(signal.SIGTERM)
-        for service, proc in procs.items():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs.values())
 
 
 def _answers(url, proc):

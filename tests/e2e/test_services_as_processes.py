@@ -11,7 +11,7 @@ import eventlet
 import pytest
 import requests
 
-from helpers import wait_for
+from helpers import stop_processes, wait_for
 from shared.auth import TokenFile
 from services.runner import free_ports
 from shared.config import SERVICES
@@ -35,14 +35,7 @@ def processes(pg_databases, amqp_url, tmp_path):
             wait_for(lambda: _ready(ports[service]), timeout=60, message=f"{service} ready")
         yield env, ports, procs
     finally:
-        for proc in procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for service, proc in procs.items():
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs.values())
 
 
 def _all_published(db_template):
