@@ -4,17 +4,30 @@ Treasurers post, auditors (and treasurers) read everything, and disclosures are 
 moves money needs an idempotency key (``Idempotency-Key`` header or ``idempotency_key`` in the body): the
 first answer is 201, a retry with the same key gets the same answer with 200 and changes nothing.
 """
+import os
+
+from nameko.extensions import DependencyProvider
+from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from shared.errors import InvalidInput
 from shared.http import api, json_body
 from shared.service import DoorstepService, UnitOfWorkProvider
-from services.funds import domain, handlers
+from services.funds import domain, handlers, metrics
 from services.funds.pages import disclosure_html
 from services.funds.persistence import FundsUnitOfWork
 
 POST = ("treasurer",)
 READ = ("auditor", "treasurer")
+# How often the balance and project gauges are read from the ledger; every replica reads the same rows.
+METRICS_TIMER_S = float(os.environ.get("DOORSTEP_FUNDS_METRICS_S", "60"))
+
+
+class DomainMetrics(DependencyProvider):
+    """Funds' own series (posting kinds, project statuses), created at start-up."""
+
+    def setup(self):
+        metrics.prime()
 
 
 def _key(request, body, required=True):
@@ -36,6 +49,11 @@ def _year(request):
 class FundsService(DoorstepService):
     name = "funds"
     uow = UnitOfWorkProvider(FundsUnitOfWork)
+    domain_metrics = DomainMetrics()
+
+    @timer(interval=METRICS_TIMER_S, eager=True)
+    def refresh_metrics(self):
+        handlers.refresh_metrics(self.uow)
 
     # -- ledger ------------------------------------------------------------------------------------------
     @api("POST", "/funds/transfers", roles=POST)

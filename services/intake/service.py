@@ -3,8 +3,10 @@
 Paths, roles and request schemas come from :data:`services.intake.api.API`, which is also the OpenAPI document.
 """
 import json
+import os
 from datetime import date
 
+from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 
 from shared.consumer import consume
@@ -12,11 +14,21 @@ from shared.db import utcnow
 from shared.errors import InvalidInput, NotFound
 from shared.http import PROBLEM_JSON, ApiHandler, Problem, Tokens, api, bad_input, json_body, json_response
 from shared.service import DoorstepService, UnitOfWorkProvider
-from services.intake import domain, handlers, open311
+from services.intake import domain, handlers, metrics, open311
 from services.intake.api import API, WORKERS
 from services.intake.appointments import default_stations, find_station
 from services.intake.catalog import default_catalog
 from services.intake.persistence import IntakeUnitOfWork
+
+# How often the cases-by-status gauge is counted from the database; every replica counts the same rows.
+METRICS_TIMER_S = float(os.environ.get("DOORSTEP_INTAKE_METRICS_S", "60"))
+
+
+class DomainMetrics(DependencyProvider):
+    """Intake's own series, created at start-up for every status and the catalog's categories and channels."""
+
+    def setup(self):
+        metrics.prime(default_catalog())
 
 
 def _body(request, operation_id: str) -> dict:
@@ -103,6 +115,7 @@ open311_api = Open311Handler.decorator
 class IntakeService(DoorstepService):
     name = "intake"
     uow = UnitOfWorkProvider(IntakeUnitOfWork)
+    domain_metrics = DomainMetrics()
 
     @api("GET", API.route("openapi"))
     def openapi(self, request):
@@ -263,6 +276,10 @@ class IntakeService(DoorstepService):
     @timer(interval=60)
     def remind_appointments(self):
         handlers.send_reminders(self.uow, default_stations(), default_catalog())
+
+    @timer(interval=METRICS_TIMER_S, eager=True)
+    def refresh_metrics(self):
+        handlers.refresh_case_gauges(self.uow)
 
     # -- following routing ---------------------------------------------------------------------------------
 
