@@ -65,6 +65,8 @@ class Settings:
     stations: str = ""
     routing_directory: str = ""
     routing_timer_s: float = 60.0
+    # How often gauges counted from a database (intake's cases by status, funds' balances) are refreshed.
+    metrics_refresh_s: float = 60.0
     notify_config: str = ""
     notify_templates: str = ""
 
@@ -127,6 +129,7 @@ _ENV = {
     "stations": "DOORSTEP_STATIONS",
     "routing_directory": "DOORSTEP_ROUTING_DIRECTORY",
     "routing_timer_s": "DOORSTEP_ROUTING_TIMER_S",
+    "metrics_refresh_s": "DOORSTEP_METRICS_REFRESH_S",
     "notify_config": "DOORSTEP_NOTIFY_CONFIG",
     "notify_templates": "DOORSTEP_NOTIFY_TEMPLATES",
 }
@@ -198,8 +201,9 @@ def _validate(raw: dict, db_overrides: dict, ports: Mapping[str, int]) -> Settin
     for key in ("handler_attempts", "relay_batch_size", "max_workers"):
         if getattr(settings, key) < 1:
             raise ConfigError(_ENV[key], "must be at least 1")
-    if settings.routing_timer_s <= 0:
-        raise ConfigError(_ENV["routing_timer_s"], "must be a positive number of seconds")
+    for key in ("routing_timer_s", "metrics_refresh_s"):
+        if getattr(settings, key) <= 0:
+            raise ConfigError(_ENV[key], "must be a positive number of seconds")
     _check_street_files(settings)
     return settings
 

@@ -19,6 +19,7 @@ from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.money import format_fen, parse_yuan
 from services.funds import domain as d
+from services.funds import metrics
 from services.funds import persistence as p
 from services.funds.persistence import FundsUnitOfWork
 
@@ -53,6 +54,7 @@ def run_once(uow: FundsUnitOfWork, *, key: str | None, kind: str, request: dict,
             if key:
                 uow.operations.add(key, kind, digest, result, now)
             uow.commit()
+            _publish_postings(uow)
             return 201, result
     except IntegrityError:
         # Another request with the same key (or the same unique record) committed first.
@@ -140,8 +142,21 @@ def post(uow: FundsUnitOfWork, drafts: list[d.TransferDraft], now: datetime,
             if parent:
                 moved[parent] = states[parent]
     uow.ledger.append(posted, {b: tip for b, tip in tips.items() if tip[0] != heads[b]["head_sequence"]}, moved)
+    _tally(uow).add(posted, moved)
     by_key = {t.idempotency_key: t for t in posted} | existing
     return [by_key[t.idempotency_key] for t in drafts]
+
+
+def _tally(uow: FundsUnitOfWork) -> metrics.Tally:
+    """The postings of this transaction, kept with its session: published after the commit, gone with a
+    rollback (the next ``with uow`` opens a new session)."""
+    return uow.session.info.setdefault("doorstep.funds.tally", metrics.Tally())
+
+
+def _publish_postings(uow: FundsUnitOfWork) -> None:
+    tally = uow.session.info.pop("doorstep.funds.tally", None)
+    if tally is not None:
+        tally.publish()
 
 
 def _check_reversal(uow: FundsUnitOfWork, draft: d.TransferDraft, posted: list[d.PostedTransfer]) -> None:
@@ -1105,3 +1120,18 @@ def parse_as_of(value: str | None) -> datetime | None:
             raise InvalidInput("as_of", f"{value!r} is not a date or date-time") from None
         return datetime(day_.year, day_.month, day_.day, 23, 59, 59, 999999, tzinfo=SHANGHAI).astimezone(timezone.utc)
     return d.moment({"as_of": value}, "as_of", None)
+
+
+# -- metrics ---------------------------------------------------------------------------------------------------
+
+def refresh_metrics(uow: FundsUnitOfWork) -> dict:
+    """Set the balance and project gauges from the ledger (funds' metrics timer). A posting sets the balances it
+    changed as it commits; this pass makes every replica agree and covers postings made elsewhere."""
+    with uow:
+        found = p.fund_balances(uow.session)
+        counts = p.project_counts(uow.session)
+    for code, available in found:
+        metrics.set_balance(code, available)
+    for status in d.PROJECT_STATUSES:
+        metrics.PROJECTS.labels(status).set(counts.get(status, 0))
+    return {"balances": dict(found), "projects": counts}

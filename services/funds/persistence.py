@@ -561,3 +561,18 @@ class FundsUnitOfWork(UnitOfWork):
         self.ledger = LedgerRepository(session)
         self.operations = OperationRepository(session)
         self.records = Records(session)
+
+
+# -- figures for the metrics (funds' metrics timer) ---------------------------------------------------------
+
+def fund_balances(session: Session) -> list[tuple[str, int]]:
+    """(account code, available fen) of every bank, unrestricted and special-fund account: one row each."""
+    return [(code, available) for code, available in session.execute(
+        sa.select(accounts.c.code, balances.c.available)
+        .join(balances, balances.c.account_code == accounts.c.code)
+        .where(accounts.c.subkind.in_(("bank", "unrestricted", "restricted")))).all()]
+
+
+def project_counts(session: Session) -> dict[str, int]:
+    """How many autonomy-fund projects are in each status."""
+    return dict(session.execute(sa.select(projects.c.status, sa.func.count()).group_by(projects.c.status)).all())

@@ -4,17 +4,25 @@ Treasurers post, auditors (and treasurers) read everything, and disclosures are 
 moves money needs an idempotency key (``Idempotency-Key`` header or ``idempotency_key`` in the body): the
 first answer is 201, a retry with the same key gets the same answer with 200 and changes nothing.
 """
+from nameko.extensions import DependencyProvider
 from werkzeug.wrappers import Response
 
 from shared.errors import InvalidInput
 from shared.http import api, json_body
-from shared.service import DoorstepService, UnitOfWorkProvider
-from services.funds import domain, handlers
+from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
+from services.funds import domain, handlers, metrics
 from services.funds.pages import disclosure_html
 from services.funds.persistence import FundsUnitOfWork
 
 POST = ("treasurer",)
 READ = ("auditor", "treasurer")
+
+
+class DomainMetrics(DependencyProvider):
+    """Funds' own series (posting kinds, project statuses), created at start-up."""
+
+    def setup(self):
+        metrics.prime()
 
 
 def _key(request, body, required=True):
@@ -36,6 +44,12 @@ def _year(request):
 class FundsService(DoorstepService):
     name = "funds"
     uow = UnitOfWorkProvider(FundsUnitOfWork)
+    domain_metrics = DomainMetrics()
+
+    # Balances and projects read from the ledger; every replica reads the same rows.
+    @SettingsTimer.decorator(interval_from=lambda settings: settings.metrics_refresh_s, eager=True)
+    def refresh_metrics(self):
+        handlers.refresh_metrics(self.uow)
 
     # -- ledger ------------------------------------------------------------------------------------------
     @api("POST", "/funds/transfers", roles=POST)

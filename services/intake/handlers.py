@@ -15,10 +15,12 @@ from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import Envelope
 from shared.personal_data import mask_phone
+from services.intake import metrics
 from services.intake.appointments import REMINDER_AHEAD, Station
 from services.intake.catalog import Catalog
 from services.intake.domain import (
-    SHANGHAI, WARNING_CASE_DEADLINE_DAYS, Case, CaseFilter, SubmitCase, check_against_matter, new_case, redact,
+    SHANGHAI, STATUSES, WARNING_CASE_DEADLINE_DAYS, Case, CaseFilter, SubmitCase, check_against_matter, new_case,
+    redact,
 )
 from services.intake.persistence import IntakeUnitOfWork
 
@@ -88,6 +90,9 @@ def submit_case(cmd: SubmitCase, uow: IntakeUnitOfWork, catalog: Catalog) -> dic
             _emit_accepted(uow, case, matter, resident, now)
             _status_changed(uow, case, previous, now)
         uow.commit()
+    metrics.SUBMITTED.labels(case.category, case.channel).inc()
+    if case.status == "accepted":
+        metrics.CASE_DECISIONS.labels(case.category, "accepted").inc()
     return {"id": case.id, "status": case.status, "submitted_at": now.isoformat()}
 
 
@@ -102,6 +107,7 @@ def accept_case(case_id: str, uow: IntakeUnitOfWork, catalog: Catalog) -> dict:
         _emit_accepted(uow, case, catalog.get(case.matter_code), _resident_ref(uow, case.resident_id), now)
         _status_changed(uow, case, previous, now)
         uow.commit()
+    metrics.CASE_DECISIONS.labels(case.category, "accepted").inc()
     return case_view(case)
 
 
@@ -116,6 +122,7 @@ def reject_case(case_id: str, reason: str, uow: IntakeUnitOfWork) -> dict:
             "reason": redact(reason), "rejected_at": now.isoformat()})
         _status_changed(uow, case, previous, now, reason)
         uow.commit()
+    metrics.CASE_DECISIONS.labels(case.category, "rejected").inc()
     return case_view(case)
 
 
@@ -132,6 +139,7 @@ def request_supplement(case_id: str, missing: list[str], note: str, uow: IntakeU
         uow.emit("doorstep.intake.case.supplement_requested.v1", subject=_subject(case), data=data)
         _status_changed(uow, case, previous, now, "missing: " + ", ".join(missing))
         uow.commit()
+    metrics.CASE_DECISIONS.labels(case.category, "supplement_requested").inc()
     return case_view(case)
 
 
@@ -185,6 +193,7 @@ def record_callback(case_id: str, rating: str, comment: str, uow: IntakeUnitOfWo
             uow.emit("doorstep.intake.case.reopened.v1", subject=_subject(case), data=reopen)
         _status_changed(uow, case, previous, now, f"callback rating {rating}")
         uow.commit()
+    metrics.CALLBACKS.labels(rating).inc()
     return case_view(case)
 
 
@@ -200,7 +209,9 @@ def close_case(case_id: str, uow: IntakeUnitOfWork) -> dict:
             data["rating"] = case.rating
         uow.emit("doorstep.intake.case.closed.v1", subject=_subject(case), data=data)
         _status_changed(uow, case, previous, now)
+        visits = uow.visits.count_for_case(case.id)
         uow.commit()
+    metrics.VISITS_PER_CASE.labels(case.category).observe(visits)
     return case_view(case)
 
 
@@ -461,6 +472,15 @@ def visit_metrics(uow: IntakeUnitOfWork) -> dict:
     return {"cases_done": done, "visits": visits,
             "visits_per_done_case": round(visits / done, 3) if done else None,
             "share_done_in_one_visit": round(one_visit / done, 3) if done else None}
+
+
+def refresh_case_gauges(uow: IntakeUnitOfWork) -> dict[str, int]:
+    """Set the cases-by-status gauge from the database (intake's metrics timer); returns the counts."""
+    with uow:
+        counts = uow.cases.count_by_status()
+    for status in STATUSES:
+        metrics.CASES.labels(status).set(counts.get(status, 0))
+    return counts
 
 
 def start_video(case_id: str, kind: str, worker: str, uow: IntakeUnitOfWork) -> dict:

@@ -233,6 +233,11 @@ class CaseRepository:
         ).mappings().all()
         return [dict(row) for row in rows]
 
+    def count_by_status(self) -> dict[str, int]:
+        """How many cases are in each status (one GROUP BY over the status index)."""
+        rows = self.session.execute(sa.select(cases.c.status, sa.func.count()).group_by(cases.c.status)).all()
+        return {status: count for status, count in rows}
+
 
 class VisitRepository:
     def __init__(self, session: Session):
@@ -252,6 +257,11 @@ class VisitRepository:
             .where(cases.c.status.in_(done)).group_by(cases.c.id)
         ).all()
         return {case_id: count for case_id, count in rows}
+
+    def count_for_case(self, case_id: str) -> int:
+        """How many recorded visits named the case."""
+        return self.session.execute(
+            sa.select(sa.func.count()).select_from(visit_cases).where(visit_cases.c.case_id == case_id)).scalar()
 
 
 class AppointmentRepository:

@@ -12,13 +12,12 @@ from shared.consumer import consume
 from shared.db import utcnow
 from shared.errors import InvalidInput, NotFound
 from shared.http import PROBLEM_JSON, ApiHandler, Problem, Tokens, api, bad_input, json_body, json_response
-from shared.service import DoorstepService, UnitOfWorkProvider
-from services.intake import domain, handlers, open311
+from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
+from services.intake import domain, handlers, metrics, open311
 from services.intake.api import API, WORKERS
 from services.intake.appointments import find_station, street_stations
 from services.intake.catalog import street_catalog
 from services.intake.persistence import IntakeUnitOfWork
-
 
 def _body(request, operation_id: str) -> dict:
     """The JSON body checked against the operation's schema; an action without fields may send none."""
@@ -109,6 +108,8 @@ class StreetData(DependencyProvider):
         settings = self.container.config["DOORSTEP"]
         self.catalog = street_catalog(settings)
         self.stations = street_stations(settings)
+        # Intake's own series, for every status and the catalog's categories and channels, from start-up.
+        metrics.prime(self.catalog)
 
     def get_dependency(self, worker_ctx):
         return self
@@ -278,6 +279,11 @@ class IntakeService(DoorstepService):
     @timer(interval=60)
     def remind_appointments(self):
         handlers.send_reminders(self.uow, self.street.stations, self.street.catalog)
+
+    # Cases by status, counted from the database; every replica counts the same rows.
+    @SettingsTimer.decorator(interval_from=lambda settings: settings.metrics_refresh_s, eager=True)
+    def refresh_metrics(self):
+        handlers.refresh_case_gauges(self.uow)
 
     # -- following routing ---------------------------------------------------------------------------------
 
