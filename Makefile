@@ -23,10 +23,12 @@ venv: $(STAMP)
 $(NODE_DEPS): docs/package.json docs/package-lock.json
 	cd docs && npm ci --no-audit --no-fund --silent
 
-# promtool checks the alert rules, their unit tests, the dashboards' queries and every service's /metrics
-# (tests/embedded/test_observability.py); Debian's `prometheus` package provides it.
+# promtool checks the alert rules, their unit tests, the dashboards' queries and every service's /metrics, and a
+# Prometheus server answers the dashboards' queries on live series (tests/embedded/test_observability.py);
+# Debian's `prometheus` package provides both.
 $(PROMTOOL): $(STAMP)
-	command -v promtool || (apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus)
+	(command -v promtool && command -v prometheus) || \
+		(apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus)
 	command -v promtool > $(PROMTOOL)
 
 # kubectl with kustomize v5 renders the overlays in the tests (tests/unit/test_new_street.py, the Deployments run

@@ -33,12 +33,16 @@ CLOCKS = ("sign", "contact", "handle")
 ESCALATION_REASONS = ("sign-overdue", "handle-overdue", "transfer-limit")
 
 
-def prime(unit_codes) -> None:
+def prime(unit_codes, return_reasons=()) -> None:
     """Create each unit's series at start-up so dashboards show zeros rather than gaps."""
     for code in unit_codes:
         OPEN_ASSIGNMENTS.labels(code)
         OVERDUE_ASSIGNMENTS.labels(code)
         TRANSFERS.labels(code)
+        TIME_TO_SIGN.labels(code)
+        TIME_TO_RESOLVE.labels(code)
+        for reason_code in return_reasons:
+            RETURNS.labels(code, reason_code)
         # The deadline alert takes increase() of these: a series born at 1 would hide the first breach.
         for clock in CLOCKS:
             REMINDERS.labels(code, clock)

@@ -6,7 +6,7 @@ from shared.consumer import consume
 from shared.http import api, json_body
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.routing import handlers, metrics
-from services.routing.domain import load_directory, DEFAULT_DIRECTORY
+from services.routing.domain import DEFAULT_DIRECTORY, RETURN_REASONS, load_directory
 from services.routing.persistence import RoutingUnitOfWork
 
 WRITERS = ("handler",)
@@ -21,7 +21,7 @@ class DirectoryProvider(DependencyProvider):
     def setup(self):
         settings = self.container.config["DOORSTEP"]
         self.directory = load_directory(settings.street_file("routing_directory") or DEFAULT_DIRECTORY)
-        metrics.prime(self.directory.units)
+        metrics.prime(self.directory.units, RETURN_REASONS)
 
     def get_dependency(self, worker_ctx):
         return self.directory

@@ -1,7 +1,8 @@
-"""Dashboards and alert rules only query metrics the services expose, and promtool accepts the rules and
-every service's scrape output.
+"""Dashboards and alert rules only query metrics the services expose, promtool accepts the rules and every
+service's scrape output, and a real Prometheus scraping the services answers every dashboard query with series.
 
-promtool is required, never optional: `make test` installs it (Debian package `prometheus`) when missing.
+promtool and prometheus are required, never optional: `make test` installs them (Debian package `prometheus`)
+when missing.
 """
 import json
 import re
@@ -105,6 +106,13 @@ def _exprs_in_dashboard(node):
             yield from _exprs_in_dashboard(item)
 
 
+def _dashboard_queries():
+    for path in DASHBOARDS:
+        for panel in json.loads(path.read_text())["panels"]:
+            for target in panel.get("targets", []):
+                yield f"{path.stem}: {panel['title']}", target["expr"]
+
+
 def _rule_exprs():
     for group in yaml.safe_load(RULES.read_text())["groups"]:
         for rule in group["rules"]:
@@ -185,13 +193,10 @@ def test_every_dashboard_query_parses_as_promql(tmp_path):
     """promtool has no offline query parser; each panel query becomes a recording rule it checks."""
     promtool = _promtool()
     rules = []
-    for path in DASHBOARDS:
-        dashboard = json.loads(path.read_text())
-        for panel in dashboard["panels"]:
-            for target in panel.get("targets", []):
-                expr = (target["expr"].replace("$__rate_interval", "5m").replace("$street", ".*"))
-                assert "$" not in expr, (path.name, panel["title"], expr)
-                rules.append({"record": f"dashboard:{path.stem}:{len(rules)}", "expr": expr})
+    for where, expr in _dashboard_queries():
+        expr = expr.replace("$__rate_interval", "5m").replace("$street", ".*")
+        assert "$" not in expr, (where, expr)
+        rules.append({"record": f"dashboard:{where.split(':')[0]}:{len(rules)}", "expr": expr})
     assert len(rules) >= 50
     rule_file = tmp_path / "dashboards.rules.yaml"
     rule_file.write_text(yaml.safe_dump({"groups": [{"name": "dashboards", "rules": rules}]}))
@@ -224,3 +229,86 @@ def test_every_alert_has_a_firing_and_a_quiet_test_and_a_runbook_section():
             assert {"summary", "description", "runbook_url"} <= set(rule["annotations"]), rule["alert"]
             anchor = rule["annotations"]["runbook_url"].rsplit("#", 1)[1]
             assert f"## {rule['alert']}" in runbooks and anchor == rule["alert"].lower(), rule["alert"]
+
+
+@pytest.fixture
+def prometheus(embedded_settings, start_services, counter_token, tmp_path):
+    """Debian's Prometheus server (the `prometheus` package that brings promtool) scraping the four services
+    every second, as the street's ServiceMonitor would, after one case went through them."""
+    from helpers import case_fully_handled, submit_case, wait_for
+    from services.runner import free_ports
+
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.fail("prometheus not found: make test installs it via apt (package prometheus)", pytrace=False)
+    settings, _ = start_services(embedded_settings)
+    token = counter_token(settings)
+    case_id = submit_case(settings, token).json()["id"]
+    wait_for(lambda: case_fully_handled(settings, token, case_id), message="a case handled")
+    # An area's autonomy fund and a gift to the foundation, so the funds panels have books to show.
+    treasurer = {"Authorization": f"Bearer {counter_token(settings, role='treasurer')}"}
+    funds = base_url(settings, "funds")
+
+    def post(path, body, key=None):
+        answer = requests.post(f"{funds}{path}", json=body, timeout=10,
+                               headers={**treasurer, **({"Idempotency-Key": key} if key else {})})
+        assert answer.status_code == 201, answer.text
+        return answer.json()
+
+    post("/funds/areas/shixin/allocations", {"year": 2026, "amount": "50000.00"}, key="allocation")
+    donor = post("/funds/donors", {"kind": "company", "name": "企业A"})
+    post("/funds/donations", {"donor_id": donor["id"], "amount": "2000.00"}, key="gift")
+
+
+    config = {"global": {"scrape_interval": "1s", "evaluation_interval": "1s"}, "scrape_configs": [
+        {"job_name": f"doorstep-{service}", "static_configs": [{
+            "targets": [f"127.0.0.1:{settings.port(service)}"],
+            "labels": {"street": settings.street, "component": service}}]} for service in SERVICES]}
+    (tmp_path / "prometheus.yml").write_text(yaml.safe_dump(config))
+    port = free_ports(["prometheus"])["prometheus"]
+    proc = subprocess.Popen([binary, f"--config.file={tmp_path / 'prometheus.yml'}",
+                             f"--storage.tsdb.path={tmp_path / 'tsdb'}", f"--web.listen-address=127.0.0.1:{port}"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    url = f"http://127.0.0.1:{port}"
+
+    def query(expr):
+        return requests.get(f"{url}/api/v1/query", params={"query": expr}, timeout=10).json()
+
+    try:
+        # Four scrapes of every target: rate() and increase() need two samples in their window.
+        wait_for(lambda: _up(url) and query("min(count_over_time(up[1m])) >= 4")["data"]["result"],
+                 timeout=60, interval=0.5, message="four scrapes of every service")
+        targets = requests.get(f"{url}/api/v1/targets", timeout=10).json()["data"]["activeTargets"]
+        assert {t["health"] for t in targets} == {"up"}, [(t["scrapeUrl"], t["lastError"]) for t in targets]
+        yield query
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def _up(url):
+    try:
+        return requests.get(f"{url}/-/ready", timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def test_a_real_prometheus_answers_every_dashboard_and_alert_query_with_series(prometheus):
+    """The full path short of Grafana: each panel query and alert expression, evaluated by Prometheus on the
+    services' live series, succeeds and returns series (an alert expression may be quiet, not wrong)."""
+    empty, failed = [], []
+    for where, expr in _dashboard_queries():
+        answer = prometheus(expr.replace("$__rate_interval", "1m").replace("$street", ".*"))
+        if answer["status"] != "success":
+            failed.append(f"{where}: {answer.get('error')}")
+        elif not answer["data"]["result"]:
+            empty.append(f"{where}: {expr}")
+    for alert, expr in _rule_exprs():
+        answer = prometheus(expr)
+        if answer["status"] != "success":
+            failed.append(f"{alert}: {answer.get('error')}")
+    assert not failed, "\n".join(failed)
+    assert not empty, "panels with no series:\n" + "\n".join(empty)
+    # And the case that went through is in the figures.
+    submitted = prometheus('sum(doorstep_intake_cases_submitted_total{street="lujiazui"})')["data"]["result"]
+    assert float(submitted[0]["value"][1]) >= 1
