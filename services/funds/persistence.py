@@ -293,9 +293,33 @@ def _array_type(column_type) -> str:
     raise TypeError(f"no array type for {column_type!r}")
 
 
+def _array_element(value) -> str:
+    """One element of a PostgreSQL array literal, double-quoted so that commas, braces and spaces stay data."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:  # as UTCDateTime refuses them: a naive time would be read in the server's zone
+            raise ValueError("naive datetime: store timezone-aware UTC times")
+        return f'"{value.isoformat()}"'
+    if isinstance(value, str):
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    raise TypeError(f"no array literal for {type(value).__name__}")
+
+
+def array_literal(values) -> str:
+    """``{"a","b",NULL}``: a whole column as one string that the server reads with a single array_in."""
+    return "{" + ",".join(map(_array_element, values)) + "}"
+
+
 def bulk_insert(executor: Session | sa.Connection, table: sa.Table, rows: list[dict]) -> None:
     """Insert many rows in one statement. On PostgreSQL, ``INSERT … SELECT FROM unnest(<one array per
-    column>)``: the server parses one parameter per column instead of one per value. Elsewhere, an executemany."""
+    column>)``, each array sent as one literal string: psycopg2 would otherwise spell a list out as
+    ``ARRAY[…]`` with one constant per value, which costs more to build here and to parse there than the rows
+    cost to insert. Elsewhere, an executemany."""
     if not rows:
         return
     dialect = executor.get_bind().dialect if isinstance(executor, Session) else executor.dialect
@@ -305,7 +329,7 @@ def bulk_insert(executor: Session | sa.Connection, table: sa.Table, rows: list[d
     columns = list(rows[0])
     arrays = ", ".join(f"CAST(:{c} AS {_array_type(table.c[c].type)}[])" for c in columns)
     executor.execute(sa.text(f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"),
-                     {c: [row[c] for row in rows] for c in columns})
+                     {c: array_literal(row[c] for row in rows) for c in columns})
 
 
 def _spec(row) -> AccountSpec:
