@@ -293,26 +293,34 @@ def _array_type(column_type) -> str:
     raise TypeError(f"no array type for {column_type!r}")
 
 
-def _array_element(value) -> str:
-    """One element of a PostgreSQL array literal, double-quoted so that commas, braces and spaces stay data."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, bool):
-        return "t" if value else "f"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, datetime):
-        if value.tzinfo is None:  # as UTCDateTime refuses them: a naive time would be read in the server's zone
-            raise ValueError("naive datetime: store timezone-aware UTC times")
-        return f'"{value.isoformat()}"'
-    if isinstance(value, str):
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
-    raise TypeError(f"no array literal for {type(value).__name__}")
+def _timestamps(values) -> list[str]:
+    texts: dict[datetime, str] = {}  # a batch shares a few instants (its posting time); format each once
+    out = []
+    for value in values:
+        text = texts.get(value)
+        if text is None:
+            if value is None:
+                text = "NULL"
+            elif value.tzinfo is None:  # as UTCDateTime refuses them: the server would read its own zone
+                raise ValueError("naive datetime: store timezone-aware UTC times")
+            else:
+                text = texts[value] = f'"{value.isoformat()}"'
+        out.append(text)
+    return out
 
 
-def array_literal(values) -> str:
-    """``{"a","b",NULL}``: a whole column as one string that the server reads with a single array_in."""
-    return "{" + ",".join(map(_array_element, values)) + "}"
+def array_literal(values, element_type: str) -> str:
+    """A whole column as one PostgreSQL array literal (``{"a","b",NULL}``), for the server to read with a
+    single array_in. Text is double-quoted, so commas, braces and spaces stay data."""
+    if element_type == "text":
+        items = ["NULL" if v is None else '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"' for v in values]
+    elif element_type == "timestamptz":
+        items = _timestamps(values)
+    elif element_type == "boolean":
+        items = ["NULL" if v is None else ("t" if v else "f") for v in values]
+    else:
+        items = ["NULL" if v is None else str(int(v)) for v in values]
+    return "{" + ",".join(items) + "}"
 
 
 def bulk_insert(executor: Session | sa.Connection, table: sa.Table, rows: list[dict]) -> None:
@@ -326,10 +334,10 @@ def bulk_insert(executor: Session | sa.Connection, table: sa.Table, rows: list[d
     if dialect.name != "postgresql":
         executor.execute(table.insert(), rows)
         return
-    columns = list(rows[0])
-    arrays = ", ".join(f"CAST(:{c} AS {_array_type(table.c[c].type)}[])" for c in columns)
-    executor.execute(sa.text(f"INSERT INTO {table.name} ({', '.join(columns)}) SELECT * FROM unnest({arrays})"),
-                     {c: array_literal(row[c] for row in rows) for c in columns})
+    types = {c: _array_type(table.c[c].type) for c in rows[0]}
+    arrays = ", ".join(f"CAST(:{c} AS {t}[])" for c, t in types.items())
+    executor.execute(sa.text(f"INSERT INTO {table.name} ({', '.join(types)}) SELECT * FROM unnest({arrays})"),
+                     {c: array_literal([row[c] for row in rows], t) for c, t in types.items()})
 
 
 def _spec(row) -> AccountSpec:
