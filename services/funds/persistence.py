@@ -417,14 +417,27 @@ class LedgerRepository:
     def _postgresql(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
 
+    def _one_of(self, column, values):
+        """``column`` equal to one of ``values`` (text): on PostgreSQL one array literal rather than a parameter
+        per value."""
+        values = list(values)
+        if self._postgresql():
+            return column == sa.func.any(sa.cast(sa.literal(array_literal(values, "text")), postgresql.ARRAY(sa.Text)))
+        return column.in_(values)
+
     def transfers_by_keys(self, keys) -> dict[str, PostedTransfer]:
-        keys = list(keys)
-        if self._postgresql():  # one array parameter rather than a thousand
-            matches = transfers.c.idempotency_key == sa.func.any(sa.cast(keys, postgresql.ARRAY(sa.String)))
-        else:
-            matches = transfers.c.idempotency_key.in_(keys)
-        rows = self.session.execute(sa.select(transfers).where(matches)).mappings().all()
-        return {r["idempotency_key"]: self._with_legs(r) for r in rows}
+        """The transfers already posted under these keys, with their legs: two queries however many match."""
+        rows = self.session.execute(sa.select(transfers).where(self._one_of(transfers.c.idempotency_key, keys))
+                                    ).mappings().all()
+        if not rows:
+            return {}
+        leg_rows = self.session.execute(
+            sa.select(legs).where(self._one_of(legs.c.transfer_id, [r["id"] for r in rows]))
+            .order_by(legs.c.transfer_id, legs.c.position)).mappings().all()
+        by_transfer: dict[str, list] = {}
+        for leg_row in leg_rows:
+            by_transfer.setdefault(leg_row["transfer_id"], []).append(leg_row)
+        return {r["idempotency_key"]: posted_from_rows(r, by_transfer.get(r["id"], [])) for r in rows}
 
     def transfer(self, transfer_id: str) -> PostedTransfer | None:
         row = self.session.execute(sa.select(transfers).where(transfers.c.id == transfer_id)).mappings().first()
