@@ -470,8 +470,9 @@ class LedgerRepository:
                 "UPDATE balances SET balance = n.balance, available = n.available "
                 "FROM unnest(CAST(:codes AS text[]), CAST(:balances AS bigint[]), CAST(:availables AS bigint[])) "
                 "AS n(code, balance, available) WHERE balances.account_code = n.code"),
-                {"codes": [a.code for a in changed], "balances": [a.balance for a in changed],
-                 "availables": [a.available for a in changed]})
+                {"codes": array_literal([a.code for a in changed], "text"),
+                 "balances": array_literal([a.balance for a in changed], "bigint"),
+                 "availables": array_literal([a.available for a in changed], "bigint")})
         else:
             self.session.execute(
                 balances.update().where(balances.c.account_code == sa.bindparam("code"))
