@@ -326,8 +326,8 @@ def array_literal(values, element_type: str) -> str:
 def bulk_insert(executor: Session | sa.Connection, table: sa.Table, rows: list[dict]) -> None:
     """Insert many rows in one statement. On PostgreSQL, ``INSERT … SELECT FROM unnest(<one array per
     column>)``, each array sent as one literal string: psycopg2 would otherwise spell a list out as
-    ``ARRAY[…]`` with one constant per value, which costs more to build here and to parse there than the rows
-    cost to insert. Elsewhere, an executemany."""
+    ``ARRAY[…]`` with one constant per value, slower to build here and to parse there (that took about as long
+    as inserting the rows). Elsewhere, an executemany."""
     if not rows:
         return
     dialect = executor.get_bind().dialect if isinstance(executor, Session) else executor.dialect
