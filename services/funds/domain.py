@@ -12,6 +12,7 @@ expense account, so ``available`` of the line is "reserved minus spent" and can 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import re
@@ -200,19 +201,24 @@ class PostedTransfer:
     balances_after: tuple[int, ...]
 
 
+@functools.lru_cache(maxsize=64)  # a batch hashes many transfers recorded (and often dated) at one instant
 def _utc_iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+
+
+# The canonical form: sorted keys, no spaces, text as is. Built once; json.dumps builds an encoder per call.
+_CANONICAL_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":"))
 
 
 def transfer_hash(*, prev_hash: str, id: str, book: str, sequence: int, idempotency_key: str, kind: str, memo: str,
                   occurred_at: datetime, recorded_at: datetime, reverses: str | None, legs: Sequence[Leg]) -> str:
     """SHA-256 over the canonical JSON of the transfer and the previous hash: changing any stored field of any
     transfer (an amount, an account, a date) breaks its own hash, and removing one breaks the next link."""
-    canonical = json.dumps({
+    canonical = _CANONICAL_JSON.encode({
         "prev": prev_hash, "id": id, "book": book, "seq": sequence, "key": idempotency_key, "kind": kind,
         "memo": memo, "occurred_at": _utc_iso(occurred_at), "recorded_at": _utc_iso(recorded_at),
         "reverses": reverses, "legs": [[leg.account, leg.amount] for leg in legs],
-    }, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    })
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
 
 

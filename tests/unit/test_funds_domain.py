@@ -88,6 +88,21 @@ def verify(chain, sides, head=None):
     return verifier
 
 
+def test_the_hash_of_a_transfer_is_fixed_by_its_canonical_form():
+    """Published ledgers are verified against these digests: the canonical form must never drift."""
+    fields = dict(prev_hash="0" * 64, id="3f2b8c1e-0000-4000-8000-000000000001", book="foundation", sequence=7,
+                  idempotency_key="gift/2018-11-30/1", kind="donation", memo='陆家嘴慈善之夜 "义拍" \\ {1,2}',
+                  occurred_at=datetime(2018, 11, 30, 20, 15, tzinfo=timezone(timedelta(hours=8))),
+                  recorded_at=datetime(2018, 11, 30, 12, 15, 0, 123456, tzinfo=timezone.utc), reverses=None,
+                  legs=(d.debit("foundation:bank", 4902810), d.credit("foundation:revenue:auction", 4902810)))
+    assert d.transfer_hash(**fields) == "fa782619922e8f46abf5d967dbdf15d131bc13b6c63c33c923f672d7d3a9f129"
+    reversal = {**fields, "reverses": "3f2b8c1e-0000-4000-8000-000000000000", "memo": ""}
+    assert d.transfer_hash(**reversal) == "3f0f24a740ba7b273326ff69fda04ec932bdd257021eb0fc771ef98687d1e4c7"
+    # The same instant written in another zone is the same entry.
+    utc = {**fields, "occurred_at": datetime(2018, 11, 30, 12, 15, tzinfo=timezone.utc)}
+    assert d.transfer_hash(**utc) == d.transfer_hash(**fields)
+
+
 def test_the_verifier_accepts_an_intact_chain_and_its_head():
     chain, sides, states = chain_of(5)
     verifier = verify(chain, sides, head=(5, chain[-1].hash))
