@@ -140,18 +140,17 @@ class ResidentRepository:
         if details.id_card:
             values["id_card_masked"] = mask_id_card(details.id_card)
             values["id_card_hash"] = hashlib.sha256(details.id_card.upper().encode()).hexdigest()
-        # Insert-or-nothing first: two requests for the same new resident at once must not collide on the phone.
+        # One statement, insert or update: two requests for the same new resident at once must not collide on
+        # the phone, and the row's id comes back with it.
         dialect = self.session.get_bind().dialect.name
         if dialect == "postgresql":
             from sqlalchemy.dialects.postgresql import insert
         else:
             from sqlalchemy.dialects.sqlite import insert
-        self.session.execute(insert(residents).values(id=str(uuid.uuid4()), phone=details.phone, created_at=now,
-                                                      **values).on_conflict_do_nothing(index_elements=["phone"]))
-        resident_id = self.session.execute(
-            sa.select(residents.c.id).where(residents.c.phone == details.phone)).scalar_one()
-        self.session.execute(residents.update().where(residents.c.id == resident_id).values(**values))
-        return resident_id
+        statement = insert(residents).values(id=str(uuid.uuid4()), phone=details.phone, created_at=now, **values)
+        return self.session.execute(
+            statement.on_conflict_do_update(index_elements=["phone"], set_=values).returning(residents.c.id)
+        ).scalar_one()
 
     def get(self, resident_id: str) -> dict | None:
         row = self.session.execute(sa.select(residents).where(residents.c.id == resident_id)).mappings().first()

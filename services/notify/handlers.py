@@ -27,7 +27,8 @@ from services.notify.channels import Channel, DeliveryFailed, Outgoing
 from services.notify.domain import (ADDRESSLESS_CHANNELS, DIGEST_KEY, AssignmentView, Notice, Preferences,
                                     Templates, after_failure, check_contact, check_recipient, check_topic,
                                     compose_digest, decide, digest_due, digest_moment, find_template,
-                                    mask_address, notices_for, parse_preferences, plan_channels)
+                                    mask_address, notices_for, parse_preferences, plan_channels,
+                                    reads_recent_sends)
 from services.notify.persistence import NotifyUnitOfWork
 from services.notify.settings import NotifySettings
 
@@ -144,7 +145,10 @@ def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, cause_id: str, ca
         preferences = uow.recipients.preferences(notice.recipient, default_preferences)
         contacts = uow.recipients.contacts(notice.recipient)
         plan = plan_channels(preferences, contacts, settings.default_channel)
-        recent = uow.deliveries.scheduled_since(notice.recipient, now - settings.rate_limit.window)
+        recent = []
+        if reads_recent_sends(notice, preferences):
+            recent = uow.deliveries.scheduled_since(notice.recipient, now - settings.rate_limit.window,
+                                                    settings.rate_limit.per_hour)
         decision = decide(notice, preferences, now, recent, settings.rate_limit)
         metrics.DELIVERIES.labels(plan[0], decision.status).inc()
         if decision.status == "skipped":

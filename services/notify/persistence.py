@@ -155,11 +155,13 @@ class DeliveryRepository:
             query = query.where(deliveries.c.status == status)
         return [dict(row) for row in self.session.execute(query).mappings()]
 
-    def scheduled_since(self, recipient: str, since: datetime) -> list[datetime]:
-        """When this recipient's messages were or will be sent, from ``since`` on (for the rate limit)."""
+    def scheduled_since(self, recipient: str, since: datetime, limit: int) -> list[datetime]:
+        """When this recipient's messages were or will be sent, from ``since`` on, the latest ``limit`` (for
+        the rate limit, which looks no further back than its limit)."""
         when = sa.func.coalesce(deliveries.c.sent_at, deliveries.c.next_attempt_at, deliveries.c.created_at)
-        query = sa.select(when).where(deliveries.c.recipient == recipient, deliveries.c.urgent.is_(False),
-                                      deliveries.c.status.in_(("queued", "deferred", "sent")), when > since)
+        query = (sa.select(when).where(deliveries.c.recipient == recipient, deliveries.c.urgent.is_(False),
+                                       deliveries.c.status.in_(("queued", "deferred", "sent")), when > since)
+                 .order_by(when.desc()).limit(limit))
         return [row[0] for row in self.session.execute(query)]
 
     def claim_due(self, now: datetime, lease_until: datetime, limit: int, ids: list[str] | None = None) -> list[dict]:
