@@ -178,12 +178,14 @@ def dispatch_due(new_uow: UnitOfWorkFactory, ctx: NotifyContext, ids: list[str] 
     with new_uow() as uow:
         claimed = uow.deliveries.claim_due(now, now + ctx.settings.sender_lease, ctx.settings.sender_batch_size, ids)
         uow.commit()
+    outcomes = []
     for row in claimed:
         try:
-            _send_one(new_uow, ctx, row)
+            outcomes.append(_send_one(new_uow, ctx, row))
         except Exception:
             # The claim's lease runs out and the row is tried again; one bad row must not stop the batch.
-            log.exception("recording the outcome of delivery %s failed", row["id"])
+            log.exception("sending delivery %s failed", row["id"])
+    _record_outcomes(new_uow, ctx, outcomes)
     return len(claimed)
 
 
@@ -191,7 +193,7 @@ def _template_key(row: dict) -> str:
     return DIGEST_KEY if row["cause_type"] == DIGEST_KEY else row["cause_type"]
 
 
-def _send_one(new_uow: UnitOfWorkFactory, ctx: NotifyContext, row: dict) -> None:
+def _send_one(new_uow: UnitOfWorkFactory, ctx: NotifyContext, row: dict) -> tuple:
     plan = json.loads(row["channel_plan"]) or [row["channel"]]
     index = min(row["channel_index"], len(plan) - 1)
     channel_name = plan[index]
@@ -217,60 +219,89 @@ def _send_one(new_uow: UnitOfWorkFactory, ctx: NotifyContext, row: dict) -> None
     except Exception as exc:  # a bug or an outage in a channel: worth another try, and visible in the log
         log.exception("channel %s raised on delivery %s", channel_name, row["id"])
         failure = DeliveryFailed(f"{type(exc).__name__}: {exc}")
-    _record_outcome(new_uow, ctx, row, plan, index, channel_name, address, failure)
+    return row, plan, index, channel_name, address, failure
 
 
-def _record_outcome(new_uow: UnitOfWorkFactory, ctx: NotifyContext, row: dict, plan: list[str], index: int,
-                    channel_name: str, address: str | None, failure: DeliveryFailed | None) -> None:
+def _record_outcomes(new_uow: UnitOfWorkFactory, ctx: NotifyContext, outcomes: list[tuple]) -> None:
+    """Record what a sending round did, in one transaction. If that fails, each outcome is recorded in a
+    transaction of its own, so one bad row does not send the others again when their lease runs out."""
+    if not outcomes:
+        return
+    try:
+        with new_uow() as uow:
+            reports = [_record_outcome(uow, ctx, *outcome) for outcome in outcomes]
+            uow.commit()
+    except Exception:
+        if len(outcomes) == 1:
+            log.exception("recording the outcome of delivery %s failed", outcomes[0][0]["id"])
+            return
+        reports = []
+        for outcome in outcomes:
+            try:
+                with new_uow() as uow:
+                    reports.append(_record_outcome(uow, ctx, *outcome))
+                    uow.commit()
+            except Exception:
+                log.exception("recording the outcome of delivery %s failed", outcome[0]["id"])
+    for report in reports:  # metrics and log lines only once the outcome is committed
+        if report is not None:
+            report()
+
+
+def _record_outcome(uow: NotifyUnitOfWork, ctx: NotifyContext, row: dict, plan: list[str], index: int,
+                    channel_name: str, address: str | None, failure: DeliveryFailed | None):
+    """Write one delivery's outcome in ``uow``; return what to report after the commit."""
     now = ctx.clock()
     attempts, total = row["attempts"] + 1, row["total_attempts"] + 1
-    with new_uow() as uow:
-        current = uow.deliveries.get(row["id"], lock=True)
-        if current is None or current["status"] not in ("queued", "deferred"):
-            return  # finished meanwhile by a sender whose claim followed an expired lease of ours
-        reason = _scrub(failure.reason) if failure else None
-        uow.deliveries.add_attempt(delivery_id=row["id"], channel=channel_name, attempt=attempts,
-                                   outcome="failed" if failure else "sent", error=reason, attempted_at=now)
-        masked = mask_address(channel_name, address) if address else None
-        if failure is None:
-            uow.deliveries.update(row["id"], status="sent", sent_at=now, channel=channel_name, attempts=attempts,
-                                  total_attempts=total, claimed_until=None, last_error=None, address_masked=masked,
-                                  deferred_reason=None, next_attempt_at=None)
-            data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
-                    "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
-                    "template": row["template"], "sent_at": now.isoformat(), "attempts": total}
-            if row["case_id"]:
-                data["case_id"] = row["case_id"]
-            uow.emit(SENT, subject=f"delivery/{row['id']}", data=data)
-            uow.commit()
+    current = uow.deliveries.get(row["id"], lock=True)
+    if current is None or current["status"] not in ("queued", "deferred"):
+        return None  # finished meanwhile by a sender whose claim followed an expired lease of ours
+    reason = _scrub(failure.reason) if failure else None
+    uow.deliveries.add_attempt(delivery_id=row["id"], channel=channel_name, attempt=attempts,
+                               outcome="failed" if failure else "sent", error=reason, attempted_at=now)
+    masked = mask_address(channel_name, address) if address else None
+    if failure is None:
+        uow.deliveries.update(row["id"], status="sent", sent_at=now, channel=channel_name, attempts=attempts,
+                              total_attempts=total, claimed_until=None, last_error=None, address_masked=masked,
+                              deferred_reason=None, next_attempt_at=None)
+        data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
+                "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
+                "template": row["template"], "sent_at": now.isoformat(), "attempts": total}
+        if row["case_id"]:
+            data["case_id"] = row["case_id"]
+        uow.emit(SENT, subject=f"delivery/{row['id']}", data=data)
+
+        def report_sent():
             metrics.DELIVERIES.labels(channel_name, "sent").inc()
             metrics.DELIVERY_LATENCY.labels(channel_name).observe(max(0.0, (now - row["created_at"]).total_seconds()))
-            return
-        step = after_failure(tuple(plan), index, attempts, failure.permanent, now, ctx.settings.retry)
-        if step.action == "retry":
-            uow.deliveries.update(row["id"], status="queued", attempts=attempts, total_attempts=total,
-                                  next_attempt_at=step.next_attempt_at, claimed_until=None, last_error=reason)
-            outcome = "retried"
-        elif step.action == "fallback":
-            uow.deliveries.update(row["id"], status="queued", channel=plan[step.channel_index],
-                                  channel_index=step.channel_index, attempts=0, total_attempts=total,
-                                  next_attempt_at=now, claimed_until=None, last_error=reason)
-            outcome = "fell_back"
-        else:
-            uow.deliveries.update(row["id"], status="failed", failed_at=now, attempts=attempts, total_attempts=total,
-                                  next_attempt_at=None, claimed_until=None, last_error=reason)
-            uow.deliveries.add_dead_letter(delivery_id=row["id"], recipient=row["recipient"],
-                                           channels=json.dumps(plan), reason=reason, created_at=now)
-            data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
-                    "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
-                    "template": row["template"], "reason": reason, "failed_at": now.isoformat(), "attempts": total}
-            if row["case_id"]:
-                data["case_id"] = row["case_id"]
-            uow.emit(FAILED, subject=f"delivery/{row['id']}", data=data)
-            outcome = "failed"
-        uow.commit()
-    metrics.DELIVERIES.labels(channel_name, outcome).inc()
-    log.warning("delivery %s on %s: %s (%s)", row["id"], channel_name, outcome, reason)
+        return report_sent
+    step = after_failure(tuple(plan), index, attempts, failure.permanent, now, ctx.settings.retry)
+    if step.action == "retry":
+        uow.deliveries.update(row["id"], status="queued", attempts=attempts, total_attempts=total,
+                              next_attempt_at=step.next_attempt_at, claimed_until=None, last_error=reason)
+        outcome = "retried"
+    elif step.action == "fallback":
+        uow.deliveries.update(row["id"], status="queued", channel=plan[step.channel_index],
+                              channel_index=step.channel_index, attempts=0, total_attempts=total,
+                              next_attempt_at=now, claimed_until=None, last_error=reason)
+        outcome = "fell_back"
+    else:
+        uow.deliveries.update(row["id"], status="failed", failed_at=now, attempts=attempts, total_attempts=total,
+                              next_attempt_at=None, claimed_until=None, last_error=reason)
+        uow.deliveries.add_dead_letter(delivery_id=row["id"], recipient=row["recipient"],
+                                       channels=json.dumps(plan), reason=reason, created_at=now)
+        data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
+                "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
+                "template": row["template"], "reason": reason, "failed_at": now.isoformat(), "attempts": total}
+        if row["case_id"]:
+            data["case_id"] = row["case_id"]
+        uow.emit(FAILED, subject=f"delivery/{row['id']}", data=data)
+        outcome = "failed"
+
+    def report_failure():
+        metrics.DELIVERIES.labels(channel_name, outcome).inc()
+        log.warning("delivery %s on %s: %s (%s)", row["id"], channel_name, outcome, reason)
+    return report_failure
 
 
 def measure_backlog(new_uow: UnitOfWorkFactory) -> None:

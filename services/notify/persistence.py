@@ -167,14 +167,16 @@ class DeliveryRepository:
     def claim_due(self, now: datetime, lease_until: datetime, limit: int, ids: list[str] | None = None) -> list[dict]:
         """Take deliveries that are due and not being sent by someone else; they stay claimed until
         ``lease_until`` (a sender that dies meanwhile leaves them to be claimed again after it)."""
-        query = (
-            sa.select(deliveries)
-            .where(deliveries.c.status.in_(("queued", "deferred")),
-                   deliveries.c.next_attempt_at <= now,
-                   sa.or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now))
-            .order_by(deliveries.c.next_attempt_at)
-            .limit(limit)
-        )
+        due = (deliveries.c.status.in_(("queued", "deferred")),
+               deliveries.c.next_attempt_at <= now,
+               sa.or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now))
+        if ids is not None and self._locking and len(ids) <= limit:
+            # Rows just recorded by the caller: claimed in one statement. A row another sender holds is waited
+            # for and then, claimed by it, no longer matches.
+            claimed = self.session.execute(deliveries.update().where(deliveries.c.id.in_(ids), *due)
+                                           .values(claimed_until=lease_until).returning(*deliveries.c))
+            return sorted((dict(r) for r in claimed.mappings()), key=lambda r: r["next_attempt_at"])
+        query = sa.select(deliveries).where(*due).order_by(deliveries.c.next_attempt_at).limit(limit)
         if ids is not None:
             query = query.where(deliveries.c.id.in_(ids))
         if self._locking:
