@@ -6,6 +6,7 @@ here: ``outbox`` (events written in the business transaction, published later by
 """
 from __future__ import annotations
 
+import functools
 import threading
 import time
 from datetime import datetime, timezone
@@ -165,12 +166,15 @@ class GroupAborted(Exception):
     unit's work with it. Nothing of it is committed; the caller tries again on its own (see :class:`CommitGroups`)."""
 
 
-def _insert_for(dialect_name: str):
+@functools.cache
+def _inbox_insert(dialect_name: str):
+    """Insert-or-nothing, built once per dialect: a duplicate leaves the transaction usable, which a commit
+    group needs (see CommitGroups), and the row count tells whether the event is new."""
     if dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert
+    return insert(inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
 
 
 class UnitOfWork:
@@ -228,11 +232,9 @@ class UnitOfWork:
 
     def _record_inbox(self) -> None:
         consumer, event = self._inbox_key
-        # Insert-or-nothing: a duplicate leaves the transaction usable, which a group of units needs.
-        insert = _insert_for(self.session.get_bind().dialect.name)
         result = self.session.execute(
-            insert(inbox).values(consumer=consumer, event_id=event.id, event_type=event.type, handled_at=utcnow())
-            .on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+            _inbox_insert(self.session.get_bind().dialect.name),
+            dict(consumer=consumer, event_id=event.id, event_type=event.type, handled_at=utcnow()),
         )
         if result.rowcount == 0:
             if self._group is not None:

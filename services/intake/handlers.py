@@ -207,7 +207,7 @@ def _follow(event: Envelope, uow: IntakeUnitOfWork, change) -> None:
     """Apply what routing says happened; an event for a state the case has already passed changes nothing."""
     data = event.data
     with uow:
-        case = uow.cases.get(data["case_id"], for_update=True)
+        case = uow.cases.get(data["case_id"], for_update=True, with_history=False)
         if case is None:
             raise NotFound(f"case {data['case_id']} is not known to intake")
         now = utcnow()

@@ -130,6 +130,11 @@ _MUTABLE_FIELDS = ("status", "updated_at", "missing_materials", "lead_unit", "an
                    "closed_at")
 
 
+# Built once: the statements of every case take their values as parameters.
+_INSERT_CASE = cases.insert()
+_UPDATE_CASE = cases.update().where(cases.c.id == sa.bindparam("case_id"))
+
+
 class ResidentRepository:
     def __init__(self, session: Session):
         self.session = session
@@ -163,18 +168,24 @@ class CaseRepository:
         self._seen: dict[str, int] = {}  # case id → history rows already stored
 
     def add(self, case: Case) -> None:
-        self.session.execute(cases.insert().values(**{f: getattr(case, f) for f in _CASE_FIELDS}))
+        self.session.execute(_INSERT_CASE, {f: getattr(case, f) for f in _CASE_FIELDS})
         self._seen[case.id] = 0
         self._append_history(case)
 
-    def get(self, case_id: str, for_update: bool = False) -> Case | None:
-        """The case with its history; ``for_update`` locks its row so two workers' moves cannot interleave."""
+    def get(self, case_id: str, for_update: bool = False, with_history: bool = True) -> Case | None:
+        """The case with its history; ``for_update`` locks its row so two workers' moves cannot interleave.
+
+        Without ``with_history`` the stored history is not read (a change of status only appends to it, and
+        :meth:`save` then stores just the new entries)."""
         query = sa.select(cases).where(cases.c.id == case_id)
         if for_update:
             query = query.with_for_update()
         row = self.session.execute(query).mappings().first()
         if row is None:
             return None
+        if not with_history:
+            self._seen[case_id] = 0
+            return Case(**{f: row[f] for f in _CASE_FIELDS}, history=[])
         history = self.session.execute(
             sa.select(case_history.c.status, case_history.c.at, case_history.c.note)
             .where(case_history.c.case_id == case_id).order_by(case_history.c.id)
@@ -185,8 +196,7 @@ class CaseRepository:
 
     def save(self, case: Case) -> None:
         """Store the status and append history entries added since the case was loaded."""
-        self.session.execute(
-            cases.update().where(cases.c.id == case.id).values(**{f: getattr(case, f) for f in _MUTABLE_FIELDS}))
+        self.session.execute(_UPDATE_CASE, {"case_id": case.id, **{f: getattr(case, f) for f in _MUTABLE_FIELDS}})
         self._append_history(case)
 
     def _append_history(self, case: Case) -> None:

@@ -117,6 +117,11 @@ digests = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
+# Built once: the statements notify runs for every delivery take their values as parameters.
+_INSERT_DELIVERY = deliveries.insert()
+_INSERT_ATTEMPT = delivery_attempts.insert()
+_UPDATE_DELIVERY = deliveries.update().where(deliveries.c.id == sa.bindparam("delivery_id"))
+
 _PUBLIC_DELIVERY_COLUMNS = ("id", "cause_event_id", "cause_type", "case_id", "recipient", "channel", "template",
                             "category", "urgent", "subject", "body", "status", "deferred_reason", "attempts",
                             "total_attempts", "address_masked", "last_error", "created_at", "sent_at",
@@ -129,7 +134,7 @@ class DeliveryRepository:
         self._locking = session.get_bind().dialect.name == "postgresql"
 
     def add(self, **values) -> None:
-        self.session.execute(deliveries.insert().values(**values))
+        self.session.execute(_INSERT_DELIVERY, values)
 
     def exists(self, cause_event_id: str, recipient: str) -> bool:
         query = sa.select(sa.literal(1)).where(deliveries.c.cause_event_id == cause_event_id,
@@ -188,10 +193,10 @@ class DeliveryRepository:
         return rows
 
     def update(self, delivery_id: str, **values) -> None:
-        self.session.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
+        self.session.execute(_UPDATE_DELIVERY, {"delivery_id": delivery_id, **values})
 
     def add_attempt(self, **values) -> None:
-        self.session.execute(delivery_attempts.insert().values(**values))
+        self.session.execute(_INSERT_ATTEMPT, values)
 
     def attempts_of(self, delivery_id: str) -> list[dict]:
         query = (sa.select(delivery_attempts.c.channel, delivery_attempts.c.attempt, delivery_attempts.c.outcome,
@@ -276,10 +281,13 @@ class AssignmentRepository:
         self.session = session
 
     def record(self, view: AssignmentView) -> None:
-        exists = self.session.execute(sa.select(sa.literal(1)).where(
-            assignments.c.assignment_id == view.assignment_id)).first()
-        if not exists:
-            self.session.execute(assignments.insert().values(**view.__dict__))
+        """Insert the assignment unless it is known already (a redelivered or replayed event)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        self.session.execute(insert(assignments).on_conflict_do_nothing(index_elements=["assignment_id"]),
+                             view.__dict__)
 
     def escalated(self, assignment_id: str, at: datetime) -> None:
         self.session.execute(assignments.update().where(assignments.c.assignment_id == assignment_id,
