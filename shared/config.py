@@ -46,7 +46,8 @@ class Settings:
     handler_attempts: int = 3
     handler_backoff_s: float = 0.5
     relay_batch_size: int = 200
-    relay_poll_s: float = 0.2
+    # The poll of the outbox table is only the safety net: committed events are handed to the relay in memory.
+    relay_poll_s: float = 1.0
     relay_linger_s: float = 0.005
     # The relay's poll of the outbox leaves rows this young to the in-memory path (see shared.outbox).
     relay_grace_s: float = 3.0

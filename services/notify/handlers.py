@@ -138,13 +138,20 @@ def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, cause_id: str, ca
                     data: dict, now: datetime) -> list[str]:
     settings = ctx.settings
     default_preferences = Preferences(quiet_hours=settings.quiet_hours)
-    due = []
-    for notice in _expand(uow, notices_for(template_key, data, ctx.templates)):
-        if uow.deliveries.exists(cause_id, notice.recipient):
+    notices = _expand(uow, notices_for(template_key, data, ctx.templates))
+    if not notices:
+        return []
+    # What is known about all recipients, in one query each rather than a few per recipient.
+    recipients = [notice.recipient for notice in notices]
+    notified = uow.deliveries.notified(cause_id, recipients)
+    preferences_of = uow.recipients.preferences_of(recipients, default_preferences)
+    contacts_of = uow.recipients.contacts_of(recipients)
+    due, rows = [], []
+    for notice in notices:
+        if notice.recipient in notified:
             continue
-        preferences = uow.recipients.preferences(notice.recipient, default_preferences)
-        contacts = uow.recipients.contacts(notice.recipient)
-        plan = plan_channels(preferences, contacts, settings.default_channel)
+        preferences = preferences_of[notice.recipient]
+        plan = plan_channels(preferences, contacts_of[notice.recipient], settings.default_channel)
         recent = []
         if reads_recent_sends(notice, preferences):
             recent = uow.deliveries.scheduled_since(notice.recipient, now - settings.rate_limit.window,
@@ -156,7 +163,7 @@ def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, cause_id: str, ca
         rendered = find_template(ctx.templates, template_key, notice.template).render(data)
         delivery_id = str(uuid.uuid4())
         case_id = data.get("case_id")
-        uow.deliveries.add(
+        rows.append(dict(
             id=delivery_id, cause_event_id=cause_id, cause_type=cause_type,
             case_id=case_id if isinstance(case_id, str) and _UUID_RE.match(case_id) else None,
             recipient=notice.recipient, channel=plan[0], template=notice.template, category=notice.category,
@@ -164,9 +171,11 @@ def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, cause_id: str, ca
             context=json.dumps(data, ensure_ascii=False), channel_plan=json.dumps(list(plan)), channel_index=0,
             attempts=0, total_attempts=0, next_attempt_at=decision.next_attempt_at,
             deferred_reason=decision.reason or None, created_at=now,
-        )
+        ))
         if decision.status == "queued":
             due.append(delivery_id)
+    if rows:
+        uow.deliveries.add_all(rows)
     return due
 
 
@@ -229,7 +238,9 @@ def _record_outcomes(new_uow: UnitOfWorkFactory, ctx: NotifyContext, outcomes: l
         return
     try:
         with new_uow() as uow:
-            reports = [_record_outcome(uow, ctx, *outcome) for outcome in outcomes]
+            statuses = uow.deliveries.statuses([outcome[0]["id"] for outcome in outcomes], lock=True)
+            reports = [_record_outcome(uow, ctx, *outcome, status=statuses.get(outcome[0]["id"]))
+                       for outcome in outcomes]
             uow.commit()
     except Exception:
         if len(outcomes) == 1:
@@ -249,12 +260,15 @@ def _record_outcomes(new_uow: UnitOfWorkFactory, ctx: NotifyContext, outcomes: l
 
 
 def _record_outcome(uow: NotifyUnitOfWork, ctx: NotifyContext, row: dict, plan: list[str], index: int,
-                    channel_name: str, address: str | None, failure: DeliveryFailed | None):
-    """Write one delivery's outcome in ``uow``; return what to report after the commit."""
+                    channel_name: str, address: str | None, failure: DeliveryFailed | None, status: str | None = None):
+    """Write one delivery's outcome in ``uow``; return what to report after the commit. ``status``: the row's
+    current status, read and locked by the caller (else here)."""
     now = ctx.clock()
     attempts, total = row["attempts"] + 1, row["total_attempts"] + 1
-    current = uow.deliveries.get(row["id"], lock=True)
-    if current is None or current["status"] not in ("queued", "deferred"):
+    if status is None:
+        current = uow.deliveries.get(row["id"], lock=True)
+        status = current["status"] if current else None
+    if status not in ("queued", "deferred"):
         return None  # finished meanwhile by a sender whose claim followed an expired lease of ours
     reason = _scrub(failure.reason) if failure else None
     uow.deliveries.add_attempt(delivery_id=row["id"], channel=channel_name, attempt=attempts,

@@ -136,10 +136,14 @@ class DeliveryRepository:
     def add(self, **values) -> None:
         self.session.execute(_INSERT_DELIVERY, values)
 
-    def exists(self, cause_event_id: str, recipient: str) -> bool:
-        query = sa.select(sa.literal(1)).where(deliveries.c.cause_event_id == cause_event_id,
-                                                deliveries.c.recipient == recipient)
-        return self.session.execute(query).first() is not None
+    def add_all(self, rows: list[dict]) -> None:
+        self.session.execute(_INSERT_DELIVERY, rows)
+
+    def notified(self, cause_event_id: str, recipients: list[str]) -> set[str]:
+        """Which of ``recipients`` already have a delivery caused by this event."""
+        query = sa.select(deliveries.c.recipient).where(deliveries.c.cause_event_id == cause_event_id,
+                                                        deliveries.c.recipient.in_(recipients))
+        return set(self.session.execute(query).scalars())
 
     def get(self, delivery_id: str, *, lock: bool = False) -> dict | None:
         query = sa.select(deliveries).where(deliveries.c.id == delivery_id)
@@ -147,6 +151,12 @@ class DeliveryRepository:
             query = query.with_for_update()
         row = self.session.execute(query).mappings().first()
         return dict(row) if row else None
+
+    def statuses(self, delivery_ids: list[str], *, lock: bool = False) -> dict[str, str]:
+        query = sa.select(deliveries.c.id, deliveries.c.status).where(deliveries.c.id.in_(delivery_ids))
+        if lock and self._locking:
+            query = query.with_for_update()
+        return dict(self.session.execute(query).all())
 
     def list(self, *, case_id: str | None = None, recipient: str | None = None, status: str | None = None,
              limit: int = 100) -> list[dict]:
@@ -238,10 +248,30 @@ class RecipientRepository:
                 self.session.execute(contacts.insert().values(recipient=recipient, channel=channel, address=address,
                                                               updated_at=now))
 
+    def contacts_of(self, recipients: list[str]) -> dict[str, dict[str, str]]:
+        """Each recipient's addresses by channel (empty for one without any)."""
+        found: dict[str, dict[str, str]] = {recipient: {} for recipient in recipients}
+        query = sa.select(contacts.c.recipient, contacts.c.channel, contacts.c.address).where(
+            contacts.c.recipient.in_(recipients))
+        for row in self.session.execute(query):
+            found[row.recipient][row.channel] = row.address
+        return found
+
+    def preferences_of(self, recipients: list[str], default: Preferences) -> dict[str, Preferences]:
+        """Each recipient's preferences; ``default`` for one who set none."""
+        found = {recipient: default for recipient in recipients}
+        for row in self.session.execute(sa.select(preferences).where(preferences.c.recipient.in_(recipients))):
+            found[row.recipient] = self._preferences(row)
+        return found
+
     def preferences(self, recipient: str, default: Preferences) -> Preferences:
         row = self.session.execute(sa.select(preferences).where(preferences.c.recipient == recipient)).first()
         if row is None:
             return default
+        return self._preferences(row)
+
+    @staticmethod
+    def _preferences(row) -> Preferences:
         quiet = None
         if row.quiet_start and row.quiet_end:
             quiet = QuietHours(datetime.strptime(row.quiet_start, "%H:%M").time(),
