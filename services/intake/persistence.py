@@ -1,6 +1,7 @@
 """Intake's tables and repositories. The raw ID-card number is never stored: only a keyed hash and a mask."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 
@@ -135,6 +136,19 @@ _INSERT_CASE = cases.insert()
 _UPDATE_CASE = cases.update().where(cases.c.id == sa.bindparam("case_id"))
 
 
+@functools.cache
+def _resident_upsert(dialect_name: str, columns: tuple[str, ...]):
+    """INSERT … ON CONFLICT (phone) DO UPDATE … RETURNING id, built once per dialect and set of columns."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(residents)
+    return statement.on_conflict_do_update(
+        index_elements=["phone"], set_={column: statement.excluded[column] for column in columns}
+    ).returning(residents.c.id)
+
+
 class ResidentRepository:
     def __init__(self, session: Session):
         self.session = session
@@ -147,15 +161,9 @@ class ResidentRepository:
             values["id_card_hash"] = hashlib.sha256(details.id_card.upper().encode()).hexdigest()
         # One statement, insert or update: two requests for the same new resident at once must not collide on
         # the phone, and the row's id comes back with it.
-        dialect = self.session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        statement = insert(residents).values(id=str(uuid.uuid4()), phone=details.phone, created_at=now, **values)
+        statement = _resident_upsert(self.session.get_bind().dialect.name, tuple(values))
         return self.session.execute(
-            statement.on_conflict_do_update(index_elements=["phone"], set_=values).returning(residents.c.id)
-        ).scalar_one()
+            statement, dict(id=str(uuid.uuid4()), phone=details.phone, created_at=now, **values)).scalar_one()
 
     def get(self, resident_id: str) -> dict | None:
         row = self.session.execute(sa.select(residents).where(residents.c.id == resident_id)).mappings().first()

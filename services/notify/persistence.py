@@ -122,6 +122,14 @@ _INSERT_DELIVERY = deliveries.insert()
 _INSERT_ATTEMPT = delivery_attempts.insert()
 _UPDATE_DELIVERY = deliveries.update().where(deliveries.c.id == sa.bindparam("delivery_id"))
 
+_WHEN = sa.func.coalesce(deliveries.c.sent_at, deliveries.c.next_attempt_at, deliveries.c.created_at)
+_SCHEDULED_SINCE = (
+    sa.select(_WHEN)
+    .where(deliveries.c.recipient == sa.bindparam("recipient"), deliveries.c.urgent.is_(False),
+           deliveries.c.status.in_(("queued", "deferred", "sent")), _WHEN > sa.bindparam("since", type_=UTCDateTime()))
+    .order_by(_WHEN.desc()).limit(sa.bindparam("limit", type_=sa.Integer))
+)
+
 _PUBLIC_DELIVERY_COLUMNS = ("id", "cause_event_id", "cause_type", "case_id", "recipient", "channel", "template",
                             "category", "urgent", "subject", "body", "status", "deferred_reason", "attempts",
                             "total_attempts", "address_masked", "last_error", "created_at", "sent_at",
@@ -173,11 +181,8 @@ class DeliveryRepository:
     def scheduled_since(self, recipient: str, since: datetime, limit: int) -> list[datetime]:
         """When this recipient's messages were or will be sent, from ``since`` on, the latest ``limit`` (for
         the rate limit, which looks no further back than its limit)."""
-        when = sa.func.coalesce(deliveries.c.sent_at, deliveries.c.next_attempt_at, deliveries.c.created_at)
-        query = (sa.select(when).where(deliveries.c.recipient == recipient, deliveries.c.urgent.is_(False),
-                                       deliveries.c.status.in_(("queued", "deferred", "sent")), when > since)
-                 .order_by(when.desc()).limit(limit))
-        return [row[0] for row in self.session.execute(query)]
+        rows = self.session.execute(_SCHEDULED_SINCE, {"recipient": recipient, "since": since, "limit": limit})
+        return [row[0] for row in rows]
 
     def claim_due(self, now: datetime, lease_until: datetime, limit: int, ids: list[str] | None = None) -> list[dict]:
         """Take deliveries that are due and not being sent by someone else; they stay claimed until
