@@ -189,6 +189,9 @@ class OutboxRelay(SharedExtension):
                 failures = 0
             except (PublishError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
                 failures += 1
+                # What waits in memory is committed: the poll publishes it once the broker is back, so keeping
+                # it here as well would only publish it twice.
+                self._committed.clear()
                 metrics.RELAY_ERRORS.labels(self.relay.service).inc()
                 log.warning("outbox relay of %s: %s (retry %d)", self.relay.service, exc, failures)
                 eventlet.sleep(min(5.0, 0.2 * 2 ** min(failures, 5)))

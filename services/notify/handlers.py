@@ -198,6 +198,40 @@ def dispatch_due(new_uow: UnitOfWorkFactory, ctx: NotifyContext, ids: list[str] 
     return len(claimed)
 
 
+class SendRounds:
+    """Deliveries due at once, sent in rounds that concurrent event handlers share.
+
+    A handler whose deliveries are due calls :meth:`send`. If no round is under way, it runs one, and then
+    further ones for the ids other handlers left meanwhile (a few at most, so its own event is not held up);
+    if a round is under way, it leaves its ids to that round and returns. One claim and one transaction of
+    outcomes then serve the deliveries of many events. Whatever is left over, or fails, the timer's sender
+    picks up (due rows stay queued until they are sent).
+    """
+
+    MAX_ROUNDS = 4
+
+    def __init__(self):
+        self._waiting: list[str] = []
+        self._running = False
+
+    def send(self, new_uow: UnitOfWorkFactory, ctx: NotifyContext, ids: list[str]) -> None:
+        self._waiting.extend(ids)
+        # Only a shortcut: the rows are queued in the database, so ids dropped here are sent by the timer.
+        del self._waiting[:-20 * ctx.settings.sender_batch_size]
+        if self._running:
+            return
+        self._running = True
+        try:
+            for _ in range(self.MAX_ROUNDS):
+                batch = self._waiting[:ctx.settings.sender_batch_size]
+                if not batch:
+                    break
+                del self._waiting[:len(batch)]
+                dispatch_due(new_uow, ctx, batch)
+        finally:
+            self._running = False
+
+
 def _template_key(row: dict) -> str:
     return DIGEST_KEY if row["cause_type"] == DIGEST_KEY else row["cause_type"]
 
