@@ -17,7 +17,6 @@ import sqlalchemy as sa
 from sqlalchemy import event as sa_event
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from shared.broker import OutgoingMessage
@@ -320,6 +319,8 @@ class CommitGroups:
 
 
 class _Group:
+    """One commit group: its session, whose turn it is, and the event its members wait on for the commit."""
+
     def __init__(self, owner: CommitGroups, session: Session):
         self.owner = owner
         self.session = session
