@@ -56,8 +56,11 @@ class Settings:
     handler_attempts: int = 3
     handler_backoff_s: float = 0.5
     relay_batch_size: int = 200
-    relay_poll_s: float = 0.2
+    # The poll of the outbox table is only the safety net: committed events are handed to the relay in memory.
+    relay_poll_s: float = 1.0
     relay_linger_s: float = 0.005
+    # The relay's poll of the outbox leaves rows this young to the in-memory path (see shared.outbox).
+    relay_grace_s: float = 3.0
     outbox_retention_days: int = 30
     max_workers: int = 10
     street_dir: str = ""
@@ -122,6 +125,7 @@ _ENV = {
     "relay_batch_size": "DOORSTEP_RELAY_BATCH_SIZE",
     "relay_poll_s": "DOORSTEP_RELAY_POLL_S",
     "relay_linger_s": "DOORSTEP_RELAY_LINGER_S",
+    "relay_grace_s": "DOORSTEP_RELAY_GRACE_S",
     "outbox_retention_days": "DOORSTEP_OUTBOX_RETENTION_DAYS",
     "max_workers": "DOORSTEP_MAX_WORKERS",
     "street_dir": "DOORSTEP_STREET_DIR",

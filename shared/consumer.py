@@ -9,7 +9,9 @@ nameko's ``event_handler``, which acknowledges and drops a message whose handler
 * a handler that raises is retried in-process with exponential backoff (the message stays unacknowledged,
   so a crash meanwhile means redelivery, not loss); after the last attempt the message goes to the
   service's dead-letter queue with the error, and only then is it acknowledged;
-* a redelivered event already handled (see :class:`shared.db.UnitOfWork`) is acknowledged with no effect.
+* a redelivered event already handled (see :class:`shared.db.UnitOfWork`) is acknowledged with no effect;
+* the events handled at the same moment share one transaction (see :class:`shared.db.CommitGroups`); if one
+  of them fails, the others are handled again each alone, and a retry always runs alone.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from nameko.messaging import QueueConsumer
 
 from shared import metrics
 from shared.broker import DEAD_LETTER_EXCHANGE, OutgoingMessage, dead_letter_queue, make_publisher
-from shared.db import AlreadyHandled
+from shared.db import AlreadyHandled, GroupAborted
 from shared.events import Envelope, InvalidEnvelope, registry
 
 log = logging.getLogger(__name__)
@@ -105,7 +107,8 @@ class EventConsumer(EventHandler):
     dead_letters = DeadLetters()
 
     def __init__(self, source_service: str, routing_key: str, **kwargs):
-        super().__init__(source_service, routing_key, expected_exceptions=(AlreadyHandled,), **kwargs)
+        super().__init__(source_service, routing_key, expected_exceptions=(AlreadyHandled, GroupAborted), **kwargs)
+        self._alone: set[str] = set()  # ids of events handled in a transaction of their own
 
     def setup(self):
         # An unknown type is a typo in code: fail at start-up, not at the first message.
@@ -128,17 +131,34 @@ class EventConsumer(EventHandler):
             return
         self._spawn(message, event, 1)
 
-    def _spawn(self, message, event, attempt):
+    def runs_alone(self, event) -> bool:
+        """Whether this event is handled in a transaction of its own rather than in a commit group: a retry
+        runs alone, so one failing event cannot make the events grouped with it fail again and again."""
+        return event.id in self._alone
+
+    def _spawn(self, message, event, attempt, alone=False):
+        if alone:
+            self._alone.add(event.id)
         handle_result = partial(self.handle_result, message, event, attempt, time.perf_counter())
         try:
             self.container.spawn_worker(self, (event,), {}, context_data=self.unpack_message_headers(message),
                                         handle_result=handle_result)
         except ContainerBeingKilled:
+            self._alone.discard(event.id)
             self.queue_consumer.requeue_message(message)
 
     def handle_result(self, message, event, attempt, started, worker_ctx, result=None, exc_info=None):
         metrics.HANDLER_DURATION.labels(self.service, self.consumer_name).observe(time.perf_counter() - started)
+        if exc_info is not None and isinstance(exc_info[1], GroupAborted):
+            # Another event of its commit group failed and took this one's work with it; not this event's
+            # failure, so not an attempt: handle it again at once, alone. (From a thread of its own: this
+            # worker still holds its slot in the worker pool, and spawn_worker waits for a free one.)
+            self._alone.add(event.id)
+            self.container.spawn_managed_thread(partial(self._spawn, message, event, attempt, alone=True),
+                                                identifier="consumer_regroup")
+            return result, None
         if exc_info is None or isinstance(exc_info[1], AlreadyHandled):
+            self._alone.discard(event.id)
             outcome = "handled" if exc_info is None else "duplicate"
             metrics.EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type, outcome).inc()
             self.queue_consumer.ack_message(message)
@@ -152,12 +172,13 @@ class EventConsumer(EventHandler):
             self.container.spawn_managed_thread(
                 partial(self._retry_later, delay, message, event, attempt + 1), identifier="consumer_retry")
         else:
+            self._alone.discard(event.id)
             self._dead_letter(message, "handler-failed", error, event.type, attempts=attempt)
         return result, exc_info
 
     def _retry_later(self, delay, message, event, attempt):
         eventlet.sleep(delay)
-        self._spawn(message, event, attempt)
+        self._spawn(message, event, attempt, alone=True)
 
     def _dead_letter(self, message, reason, error, type_name, attempts):
         log.error("%s: dead-lettering message %s (%s): %s", self.consumer_name,

@@ -6,18 +6,21 @@ here: ``outbox`` (events written in the business transaction, published later by
 """
 from __future__ import annotations
 
+import functools
 import threading
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
-from sqlalchemy.exc import IntegrityError
+from eventlet.event import Event
+from eventlet.semaphore import Semaphore
 from sqlalchemy.orm import Session, sessionmaker
 
+from shared.broker import OutgoingMessage
 from shared.events import Envelope, new_event
-
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -119,11 +122,58 @@ def _make_engine(url: str, pool_size: int) -> sa.Engine:
 
         return engine
     # psycopg2 is made cooperative by eventlet.monkey_patch() (eventlet's psycopg patcher).
-    return sa.create_engine(url, pool_size=pool_size, max_overflow=4, pool_pre_ping=True, pool_recycle=1800)
+    engine = sa.create_engine(url, pool_size=pool_size, max_overflow=4, pool_recycle=1800)
+    _ping_when_idle(engine, PING_AFTER_IDLE_S)
+    return engine
+
+
+# A connection back in the pool for longer than this is pinged before it is handed out again.
+PING_AFTER_IDLE_S = 2.0
+
+
+def _ping_when_idle(engine: sa.Engine, idle_s: float) -> None:
+    """``pool_pre_ping``, but only for connections that sat idle: under load a connection returns to the pool
+    and leaves it again within milliseconds, and a ping on every checkout was a round trip per transaction.
+
+    A server restart shows on the first checkout after it (the pool had been idle) or, under load, as one
+    failed statement: SQLAlchemy then invalidates the whole pool, and the caller's retry (a consumer's next
+    attempt) gets fresh connections.
+    """
+
+    @sa_event.listens_for(engine, "checkin")
+    def _returned(_dbapi_conn, record):
+        record.info["idle_since"] = time.monotonic()
+
+    @sa_event.listens_for(engine, "checkout")
+    def _handed_out(dbapi_conn, record, _proxy):
+        since = record.info.pop("idle_since", None)
+        if since is None or time.monotonic() - since < idle_s:
+            return
+        try:
+            engine.dialect.do_ping(dbapi_conn)
+        except engine.dialect.loaded_dbapi.Error as exc:
+            # The pool discards this connection and hands out another (or a new one).
+            raise sa.exc.DisconnectionError(f"stale connection: {exc}") from exc
 
 
 class AlreadyHandled(Exception):
     """The event was handled before by this consumer: its effect is already committed."""
+
+
+class GroupAborted(Exception):
+    """Another member of this unit's commit group failed, so the group's transaction was rolled back and this
+    unit's work with it. Nothing of it is committed; the caller tries again on its own (see :class:`CommitGroups`)."""
+
+
+@functools.cache
+def _inbox_insert(dialect_name: str):
+    """Insert-or-nothing, built once per dialect: a duplicate leaves the transaction usable, which a commit
+    group needs (see CommitGroups), and the row count tells whether the event is new."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
 
 
 class UnitOfWork:
@@ -131,19 +181,25 @@ class UnitOfWork:
 
     Events emitted inside it are written to the outbox in the same transaction, so a state change and its
     announcement commit together or not at all. When the unit of work handles an incoming event
-    (``inbox_key``), the event id is recorded first: a second delivery of the same event fails on the
-    primary key and raises :class:`AlreadyHandled` before any effect.
+    (``inbox_key``), the event id is recorded first: a second delivery of the same event finds its row and
+    raises :class:`AlreadyHandled` before any effect.
+
+    With ``group`` (:class:`CommitGroups`), the unit joins the transaction of other units running at the same
+    time and commits with them; see there. Its behaviour towards the code using it is the same.
 
     Services subclass it and open their repositories in :meth:`open_repositories`.
     """
 
     def __init__(self, session_factory: Callable[[], Session], street: str,
                  inbox_key: tuple[str, Envelope] | None = None,
-                 on_commit: Callable[[list[Envelope]], None] | None = None):
+                 on_commit: Callable[[list[OutgoingMessage]], None] | None = None,
+                 group: "CommitGroups | None" = None):
         self._session_factory = session_factory
         self.street = street
         self._inbox_key = inbox_key
         self._on_commit = on_commit
+        self._groups = group
+        self._group: _Group | None = None
         self.session: Session | None = None
         self.emitted: list[Envelope] = []
 
@@ -151,54 +207,190 @@ class UnitOfWork:
         """Hook for subclasses: attach repositories bound to ``session``."""
 
     def __enter__(self):
-        self.session = self._session_factory()
         self._pending: list[Envelope] = []
+        self._outgoing: list[OutgoingMessage] = []
+        self._outbox_rows: list[dict] = []
+        if self._groups is not None:
+            self._group = self._groups.join()
+            self.session = self._group.session
+        else:
+            self.session = self._session_factory()
         if self._inbox_key:
             self._record_inbox()
         self.open_repositories(self.session)
         return self
 
     def __exit__(self, *exc_info):
+        if self._groups is not None:
+            if self._group is not None:  # left without commit (an exception, or on purpose): undo the group
+                group, self._group = self._group, None
+                group.abort()
+            return
         self.rollback()
         self.session.close()
 
     def _record_inbox(self) -> None:
         consumer, event = self._inbox_key
-        try:
-            self.session.execute(
-                inbox.insert().values(consumer=consumer, event_id=event.id, event_type=event.type, handled_at=utcnow())
-            )
-            self.session.flush()
-        except IntegrityError:
-            self.session.rollback()
-            self.session.close()
-            raise AlreadyHandled(f"{consumer} already handled event {event.id}") from None
+        result = self.session.execute(
+            _inbox_insert(self.session.get_bind().dialect.name),
+            dict(consumer=consumer, event_id=event.id, event_type=event.type, handled_at=utcnow()),
+        )
+        if result.rowcount == 0:
+            if self._group is not None:
+                group, self._group = self._group, None
+                group.withdraw()  # nothing was written; the group goes on without this unit
+            else:
+                self.session.rollback()
+                self.session.close()
+            raise AlreadyHandled(f"{consumer} already handled event {event.id}")
 
     def emit(self, type_name: str, *, subject: str, data: dict) -> Envelope:
         """Write an event to the outbox of this transaction; it is published after commit."""
         event = new_event(type_name, street=self.street, subject=subject, data=data)
-        self.session.execute(
-            outbox.insert().values(
-                event_id=event.id,
-                type=event.type,
-                exchange=f"{event.service}.events",
-                routing_key=event.routing_key,
-                subject=event.subject,
-                body=event.to_json().decode("utf-8"),
-                created_at=utcnow(),
-            )
-        )
+        body = event.to_json()
+        # The rows are inserted at commit, all in one statement, still inside the transaction.
+        self._outbox_rows.append(dict(
+            event_id=event.id,
+            type=event.type,
+            exchange=f"{event.service}.events",
+            routing_key=event.routing_key,
+            subject=event.subject,
+            body=body.decode("utf-8"),
+            created_at=utcnow(),
+        ))
+        self._outgoing.append(OutgoingMessage(f"{event.service}.events", event.routing_key, body, event.id,
+                                              event.type))
         self._pending.append(event)
         return event
 
     def commit(self) -> None:
-        self.session.commit()
+        rows, outgoing = self._outbox_rows, self._outgoing
+        self._outbox_rows, self._outgoing = [], []
+        if self._group is not None:
+            group, self._group = self._group, None
+            group.commit_member(rows, outgoing)  # returns once the whole group committed; raises GroupAborted
+        else:
+            if rows:
+                self.session.execute(outbox.insert(), rows)
+            self.session.commit()
+            if outgoing and self._on_commit:
+                self._on_commit(outgoing)
         committed, self._pending = self._pending, []
         self.emitted.extend(committed)
-        if committed and self._on_commit:
-            self._on_commit(committed)
 
     def rollback(self) -> None:
         self._pending = []
-        if self.session is not None:
+        self._outbox_rows, self._outgoing = [], []
+        if self.session is not None and self._groups is None:
             self.session.rollback()
+
+
+class CommitGroups:
+    """Units of work of concurrent event handlers, committed together: one transaction, one commit.
+
+    A consumer that handles ten events at once would otherwise pay ten transactions (begin, commit and the
+    commit's WAL flush, a connection each). Here the units that are running at the same moment form a group:
+    they take turns on the group's session (one member's block at a time, in arrival order), and the member
+    that finishes when nobody is waiting for a turn commits for all. Each member's ``commit()`` returns only
+    after that commit, so code after it sees its effect committed, exactly as with a unit of its own; the
+    events of all members go to the outbox in that transaction and are published together after it.
+
+    A member that fails (raises, or leaves without committing) rolls the whole group back: the members that
+    had finished get :class:`GroupAborted` from their ``commit()`` and are handled again on their own (see
+    :mod:`shared.consumer`), which is safe because their inbox rows were rolled back with them.
+    """
+
+    def __init__(self, session_factory: Callable[[], Session],
+                 on_commit: Callable[[list[OutgoingMessage]], None] | None = None, max_members: int = 50):
+        self._session_factory = session_factory
+        self._on_commit = on_commit
+        self.max_members = max_members
+        self._open: _Group | None = None
+
+    def join(self) -> "_Group":
+        """Wait for this member's turn in the group forming now; return the group."""
+        while True:
+            group = self._open
+            if group is None or not group.accepting:
+                group = self._open = _Group(self, self._session_factory())
+            if group.take_turn():
+                return group
+            # That group failed while we waited: nothing of ours was in it; join the next one.
+
+
+class _Group:
+    """One commit group: its session, whose turn it is, and the event its members wait on for the commit."""
+
+    def __init__(self, owner: CommitGroups, session: Session):
+        self.owner = owner
+        self.session = session
+        self.accepting = True
+        self._turn = Semaphore(1)
+        self._waiting = 0
+        self._members = 0
+        self._finished = Event()
+        self._failed = False
+        self._rows: list[dict] = []
+        self._outgoing: list[OutgoingMessage] = []
+
+    def take_turn(self) -> bool:
+        self._waiting += 1
+        self._turn.acquire()
+        self._waiting -= 1
+        if self._failed:
+            self._turn.release()
+            return False
+        self._members += 1
+        if self._members >= self.owner.max_members:
+            self.accepting = False
+        return True
+
+    def withdraw(self) -> None:
+        """A member leaves having written nothing (its event was handled before)."""
+        self._members -= 1
+        if self._waiting:
+            self._turn.release()
+        elif self._members:
+            self._commit()
+        else:  # nobody did anything in this group
+            self.accepting = False
+            self.session.close()
+            self._finished.send(True)
+            self._turn.release()
+
+    def commit_member(self, rows: list[dict], outgoing: list[OutgoingMessage]) -> None:
+        self._rows.extend(rows)
+        self._outgoing.extend(outgoing)
+        if self._waiting:
+            self._turn.release()  # the next member's turn; the last one commits for everybody
+        else:
+            self._commit()
+        if not self._finished.wait():
+            raise GroupAborted("the transaction of this unit's commit group was rolled back")
+
+    def _commit(self) -> None:
+        self.accepting = False
+        try:
+            if self._rows:
+                self.session.execute(outbox.insert(), self._rows)
+            self.session.commit()
+        except BaseException:
+            self.abort()
+            raise
+        self.session.close()
+        self._finished.send(True)
+        self._turn.release()
+        if self._outgoing and self.owner._on_commit:
+            self.owner._on_commit(self._outgoing)
+
+    def abort(self) -> None:
+        """Roll back everybody's work; members waiting for the commit get GroupAborted."""
+        self.accepting = False
+        self._failed = True
+        try:
+            self.session.rollback()
+        finally:
+            self.session.close()
+            if not self._finished.ready():
+                self._finished.send(False)
+            self._turn.release()

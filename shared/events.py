@@ -139,7 +139,8 @@ class Envelope:
         return self.type.split(".", 2)[2]
 
     def to_dict(self) -> dict:
-        body = dataclasses.asdict(self)
+        # Not dataclasses.asdict: it deep-copies ``data``, and this runs for every event published.
+        body = {field: getattr(self, field) for field in _ENVELOPE_FIELDS}
         if not self.replay:
             del body["replay"]
         return body
@@ -166,6 +167,9 @@ class Envelope:
             raise InvalidEnvelope(str(exc.args[0] if exc.args else exc)) from None
         fields = {f.name for f in dataclasses.fields(cls)}
         return cls(**{k: v for k, v in raw.items() if k in fields})
+
+
+_ENVELOPE_FIELDS = tuple(field.name for field in dataclasses.fields(Envelope))
 
 
 def new_event(type_name: str, *, street: str, subject: str, data: dict, reg: Registry | None = None,

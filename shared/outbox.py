@@ -9,6 +9,7 @@ after the retention period.
 from __future__ import annotations
 
 import logging
+from collections import deque
 from datetime import timedelta
 
 import eventlet
@@ -32,9 +33,16 @@ class Relay:
         self.publisher = publisher
         self.batch_size = batch_size
         self._locking = engine.dialect.name == "postgresql"
+        self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
 
-    def relay_once(self) -> int:
-        """Publish one batch; return how many rows were marked published."""
+    def relay_once(self, min_age_s: float = 0.0) -> int:
+        """Publish one batch; return how many rows were marked published.
+
+        ``min_age_s``: only rows written at least that long ago. The service's relay publishes what its own
+        units commit straight from memory (:meth:`publish_committed`); its poll of the table is the safety net
+        for what that path missed (a crash, a broker outage, another process's rows) and leaves young rows to
+        it, so that in normal operation a row is not published twice.
+        """
         query = (
             sa.select(outbox.c.position, outbox.c.event_id, outbox.c.type, outbox.c.exchange,
                       outbox.c.routing_key, outbox.c.body)
@@ -42,6 +50,8 @@ class Relay:
             .order_by(outbox.c.position)
             .limit(self.batch_size)
         )
+        if min_age_s > 0:
+            query = query.where(outbox.c.created_at < utcnow() - timedelta(seconds=min_age_s))
         if self._locking:
             query = query.with_for_update(skip_locked=True)
         with self.engine.begin() as conn:
@@ -55,12 +65,33 @@ class Relay:
             done = [row.position for row, ok in zip(rows, confirmed) if ok]
             if done:
                 conn.execute(outbox.update().where(outbox.c.position.in_(done)).values(published_at=utcnow()))
+        self._count(rows, confirmed)
+        return len(done)
+
+    def publish_committed(self, messages: list[OutgoingMessage]) -> int:
+        """Publish events whose outbox rows just committed, from memory; mark the confirmed ones sent.
+
+        No query and no row lock: one publish with confirms and one UPDATE (in autocommit) per batch. If the
+        process dies before the UPDATE, or the broker refuses, the rows stay pending and the poll publishes
+        them again later; consumers absorb the duplicate.
+        """
+        confirmed = self.publisher.publish(messages)
+        done = [msg.message_id for msg, ok in zip(messages, confirmed) if ok]
+        if done:
+            with self._autocommit.connect() as conn:
+                conn.execute(outbox.update().where(outbox.c.event_id.in_(done), outbox.c.published_at.is_(None))
+                             .values(published_at=utcnow()))
+        self._count(messages, confirmed)
+        return len(done)
+
+    def _count(self, rows, confirmed) -> None:
+        done = 0
         for row, ok in zip(rows, confirmed):
             if ok:
+                done += 1
                 metrics.EVENTS_PUBLISHED.labels(self.service, row.type).inc()
-        if len(done) < len(rows):
-            metrics.EVENTS_PUBLISH_FAILED.labels(self.service).inc(len(rows) - len(done))
-        return len(done)
+        if done < len(rows):
+            metrics.EVENTS_PUBLISH_FAILED.labels(self.service).inc(len(rows) - done)
 
     def drain(self) -> int:
         """Publish until nothing is pending (used by tools and tests)."""
@@ -90,9 +121,14 @@ class Relay:
 class OutboxRelay(SharedExtension):
     """Runs the relay in a managed green thread of the service container.
 
-    It wakes when a unit of work commits events (same process) and otherwise polls, so rows written by
-    another process (a migration, a previous crashed instance) are published too.
+    Units of work of this process hand over what they committed (:meth:`wake`): it is published from memory
+    at once, many commits per batch. The table is polled as well, for rows this process did not hand over (a
+    migration, a previous crashed instance, a batch the broker refused); the poll leaves rows younger than
+    ``relay_grace_s`` to the first path, so a row is normally published once.
     """
+
+    # Committed events waiting in memory; beyond this (a long broker outage) they are left to the poll.
+    MAX_IN_MEMORY = 20_000
 
     def setup(self):
         settings = self.container.config["DOORSTEP"]
@@ -100,6 +136,7 @@ class OutboxRelay(SharedExtension):
         service = self.container.service_name
         self.relay = Relay(service, engine_for(settings.db_url(service)), make_publisher(settings.broker_uri),
                            settings.relay_batch_size)
+        self._committed: deque[OutgoingMessage] = deque()
         self._wakeup = LightQueue(maxsize=1)
         self._running = False
         self._gt = None
@@ -110,7 +147,7 @@ class OutboxRelay(SharedExtension):
 
     def stop(self):
         self._running = False
-        self.wake()
+        self._signal()
         if self._gt is not None:
             self._gt.wait()
         self.relay.publisher.close()
@@ -121,7 +158,13 @@ class OutboxRelay(SharedExtension):
             self._gt.kill()
         self.relay.publisher.close()
 
-    def wake(self, *_):
+    def wake(self, committed: list[OutgoingMessage] = ()):
+        """Called after a commit with the events it committed."""
+        if len(self._committed) < self.MAX_IN_MEMORY:
+            self._committed.extend(committed)
+        self._signal()
+
+    def _signal(self):
         try:
             self._wakeup.put_nowait(True)
         except Full:
@@ -129,19 +172,29 @@ class OutboxRelay(SharedExtension):
 
     def _run(self):
         failures = 0
-        last_measure = last_purge = 0.0
+        last_measure = last_purge = last_poll = 0.0
         clock = eventlet.hubs.get_hub().clock
+        grace = self.settings.relay_grace_s
         while self._running:
+            published = 0
+            now = clock()
             try:
-                published = self.relay.relay_once()
+                if self._committed:
+                    batch = [self._committed.popleft()
+                             for _ in range(min(len(self._committed), self.relay.batch_size))]
+                    published = self.relay.publish_committed(batch)
+                if now - last_poll >= self.settings.relay_poll_s:
+                    last_poll = now
+                    published += self.relay.relay_once(min_age_s=grace)
                 failures = 0
             except (PublishError, sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
                 failures += 1
-                published = 0
+                # What waits in memory is committed: the poll publishes it once the broker is back, so keeping
+                # it here as well would only publish it twice.
+                self._committed.clear()
                 metrics.RELAY_ERRORS.labels(self.relay.service).inc()
                 log.warning("outbox relay of %s: %s (retry %d)", self.relay.service, exc, failures)
                 eventlet.sleep(min(5.0, 0.2 * 2 ** min(failures, 5)))
-            now = clock()
             if now - last_measure > 1.0:
                 last_measure = now
                 try:
@@ -154,11 +207,10 @@ class OutboxRelay(SharedExtension):
                     self.relay.purge_published(self.settings.outbox_retention_days)
                 except sa.exc.SQLAlchemyError as exc:
                     log.warning("outbox purge of %s failed: %s", self.relay.service, exc)
-            if published < self.relay.batch_size:
+            if not self._committed and published < self.relay.batch_size:
                 try:
                     self._wakeup.get(timeout=self.settings.relay_poll_s)
-                    # Let the commits of concurrent workers gather, so one cycle (select, publish, confirm,
-                    # mark) carries several rows instead of one.
+                    # Let the commits of concurrent workers gather, so one publish carries several events.
                     eventlet.sleep(self.settings.relay_linger_s)
                 except Empty:
                     pass

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Response
 
 from shared import metrics
 from shared.consumer import EventConsumer
-from shared.db import UnitOfWork, engine_for
+from shared.db import CommitGroups, UnitOfWork, engine_for
 from shared.events import registry
 from shared.http import api
 from shared.migrations import is_current
@@ -28,9 +28,15 @@ from shared.outbox import OutboxRelay
 
 
 class UnitOfWorkProvider(DependencyProvider):
-    """Injects a fresh unit of work per worker; for an event consumer it carries the inbox key."""
+    """Injects a fresh unit of work per worker; for an event consumer it carries the inbox key.
+
+    Event consumers' units join commit groups (:class:`shared.db.CommitGroups`: the events being handled at
+    the same moment share one transaction) on PostgreSQL; SQLite, with its single connection, keeps one
+    transaction per event. A consumer's retry runs on its own (see :mod:`shared.consumer`).
+    """
 
     relay = OutboxRelay()
+    groups_consumers = True
 
     def __init__(self, uow_class: type[UnitOfWork] = UnitOfWork):
         self.uow_class = uow_class
@@ -40,13 +46,21 @@ class UnitOfWorkProvider(DependencyProvider):
         service = self.container.service_name
         self.engine = engine_for(self.settings.db_url(service), pool_size=self.settings.max_workers + 2)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
+        self.groups = None
+        if self.groups_consumers and self.engine.dialect.name == "postgresql":
+            self.groups = CommitGroups(self.session_factory, on_commit=self.relay.wake)
         metrics.prime(service, published_types=[t.type for t in registry() if t.service == service])
 
     def get_dependency(self, worker_ctx):
-        inbox_key = None
-        if isinstance(worker_ctx.entrypoint, EventConsumer):
-            inbox_key = (worker_ctx.entrypoint.consumer_name, worker_ctx.args[0])
-        return self.uow_class(self.session_factory, self.settings.street, inbox_key, on_commit=self.relay.wake)
+        inbox_key = group = None
+        entrypoint = worker_ctx.entrypoint
+        if isinstance(entrypoint, EventConsumer):
+            event = worker_ctx.args[0]
+            inbox_key = (entrypoint.consumer_name, event)
+            if not entrypoint.runs_alone(event):
+                group = self.groups
+        return self.uow_class(self.session_factory, self.settings.street, inbox_key, on_commit=self.relay.wake,
+                              group=group)
 
 
 class SettingsTimer(Timer):

@@ -68,7 +68,6 @@ def submit_case(cmd: SubmitCase, uow: IntakeUnitOfWork, catalog: Catalog) -> dic
     with uow:
         resident_id = uow.residents.upsert(cmd.resident, now)
         case = new_case(cmd, matter.category, resident_id, now, handling=matter.handling, attributes=attributes)
-        uow.cases.add(case)
         resident = {"resident_id": resident_id, "phone_masked": mask_phone(cmd.resident.phone)}
         uow.emit("doorstep.intake.case.submitted.v1", subject=_subject(case), data={
             "case_id": case.id,
@@ -86,9 +85,9 @@ def submit_case(cmd: SubmitCase, uow: IntakeUnitOfWork, catalog: Catalog) -> dic
         if case.channel == "counter":
             # 一口受理: the worker at the window checks the matter in front of the resident and accepts it.
             previous = case.accept(now, "accepted at the counter")
-            uow.cases.save(case)
             _emit_accepted(uow, case, matter, resident, now)
             _status_changed(uow, case, previous, now)
+        uow.cases.add(case)  # stored once, as it stands after the counter's decision, with its whole history
         uow.commit()
     metrics.SUBMITTED.labels(case.category, case.channel).inc()
     if case.status == "accepted":
@@ -221,7 +220,7 @@ def _follow(event: Envelope, uow: IntakeUnitOfWork, change) -> None:
     """Apply what routing says happened; an event for a state the case has already passed changes nothing."""
     data = event.data
     with uow:
-        case = uow.cases.get(data["case_id"], for_update=True)
+        case = uow.cases.get(data["case_id"], for_update=True, with_history=False)
         if case is None:
             raise NotFound(f"case {data['case_id']} is not known to intake")
         now = utcnow()

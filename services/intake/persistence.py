@@ -1,6 +1,7 @@
 """Intake's tables and repositories. The raw ID-card number is never stored: only a keyed hash and a mask."""
 from __future__ import annotations
 
+import functools
 import hashlib
 import uuid
 
@@ -130,6 +131,24 @@ _MUTABLE_FIELDS = ("status", "updated_at", "missing_materials", "lead_unit", "an
                    "closed_at")
 
 
+# Built once: the statements of every case take their values as parameters.
+_INSERT_CASE = cases.insert()
+_UPDATE_CASE = cases.update().where(cases.c.id == sa.bindparam("case_id"))
+
+
+@functools.cache
+def _resident_upsert(dialect_name: str, columns: tuple[str, ...]):
+    """INSERT … ON CONFLICT (phone) DO UPDATE … RETURNING id, built once per dialect and set of columns."""
+    if dialect_name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    statement = insert(residents)
+    return statement.on_conflict_do_update(
+        index_elements=["phone"], set_={column: statement.excluded[column] for column in columns}
+    ).returning(residents.c.id)
+
+
 class ResidentRepository:
     def __init__(self, session: Session):
         self.session = session
@@ -140,18 +159,11 @@ class ResidentRepository:
         if details.id_card:
             values["id_card_masked"] = mask_id_card(details.id_card)
             values["id_card_hash"] = hashlib.sha256(details.id_card.upper().encode()).hexdigest()
-        # Insert-or-nothing first: two requests for the same new resident at once must not collide on the phone.
-        dialect = self.session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        self.session.execute(insert(residents).values(id=str(uuid.uuid4()), phone=details.phone, created_at=now,
-                                                      **values).on_conflict_do_nothing(index_elements=["phone"]))
-        resident_id = self.session.execute(
-            sa.select(residents.c.id).where(residents.c.phone == details.phone)).scalar_one()
-        self.session.execute(residents.update().where(residents.c.id == resident_id).values(**values))
-        return resident_id
+        # One statement, insert or update: two requests for the same new resident at once must not collide on
+        # the phone, and the row's id comes back with it.
+        statement = _resident_upsert(self.session.get_bind().dialect.name, tuple(values))
+        return self.session.execute(
+            statement, dict(id=str(uuid.uuid4()), phone=details.phone, created_at=now, **values)).scalar_one()
 
     def get(self, resident_id: str) -> dict | None:
         row = self.session.execute(sa.select(residents).where(residents.c.id == resident_id)).mappings().first()
@@ -164,18 +176,24 @@ class CaseRepository:
         self._seen: dict[str, int] = {}  # case id → history rows already stored
 
     def add(self, case: Case) -> None:
-        self.session.execute(cases.insert().values(**{f: getattr(case, f) for f in _CASE_FIELDS}))
+        self.session.execute(_INSERT_CASE, {f: getattr(case, f) for f in _CASE_FIELDS})
         self._seen[case.id] = 0
         self._append_history(case)
 
-    def get(self, case_id: str, for_update: bool = False) -> Case | None:
-        """The case with its history; ``for_update`` locks its row so two workers' moves cannot interleave."""
+    def get(self, case_id: str, for_update: bool = False, with_history: bool = True) -> Case | None:
+        """The case with its history; ``for_update`` locks its row so two workers' moves cannot interleave.
+
+        Without ``with_history`` the stored history is not read (a change of status only appends to it, and
+        :meth:`save` then stores just the new entries)."""
         query = sa.select(cases).where(cases.c.id == case_id)
         if for_update:
             query = query.with_for_update()
         row = self.session.execute(query).mappings().first()
         if row is None:
             return None
+        if not with_history:
+            self._seen[case_id] = 0
+            return Case(**{f: row[f] for f in _CASE_FIELDS}, history=[])
         history = self.session.execute(
             sa.select(case_history.c.status, case_history.c.at, case_history.c.note)
             .where(case_history.c.case_id == case_id).order_by(case_history.c.id)
@@ -186,8 +204,7 @@ class CaseRepository:
 
     def save(self, case: Case) -> None:
         """Store the status and append history entries added since the case was loaded."""
-        self.session.execute(
-            cases.update().where(cases.c.id == case.id).values(**{f: getattr(case, f) for f in _MUTABLE_FIELDS}))
+        self.session.execute(_UPDATE_CASE, {"case_id": case.id, **{f: getattr(case, f) for f in _MUTABLE_FIELDS}})
         self._append_history(case)
 
     def _append_history(self, case: Case) -> None:

@@ -477,11 +477,20 @@ class Decision:
     reason: str = ""
 
 
+def reads_recent_sends(notice: Notice, preferences: Preferences) -> bool:
+    """Whether :func:`decide` needs the recipient's recent sends for this notice: only the rate limit reads
+    them, and it does not apply to urgent or mandatory notices, nor to one that is skipped (opted out)."""
+    if notice.category in preferences.opted_out and not notice.mandatory:
+        return False
+    return not notice.urgent and not notice.mandatory
+
+
 def decide(notice: Notice, preferences: Preferences, now: datetime, recent_sends: list[datetime],
            rate_limit: RateLimit = RateLimit(), tz: ZoneInfo = SHANGHAI) -> Decision:
     """Whether a notice is sent now, deferred (quiet hours, rate limit) or skipped (opted out).
 
-    ``recent_sends``: when this recipient's other messages were scheduled within the rate-limit window.
+    ``recent_sends``: when this recipient's other messages were scheduled within the rate-limit window (the
+    latest ``rate_limit.per_hour`` of them are enough; none are needed where :func:`reads_recent_sends` says so).
     """
     if notice.category in preferences.opted_out and not notice.mandatory:
         return Decision("skipped", None, f"opted out of {notice.category}")

@@ -27,7 +27,8 @@ from services.notify.channels import Channel, DeliveryFailed, Outgoing
 from services.notify.domain import (ADDRESSLESS_CHANNELS, DIGEST_KEY, AssignmentView, Notice, Preferences,
                                     Templates, after_failure, check_contact, check_recipient, check_topic,
                                     compose_digest, decide, digest_due, digest_moment, find_template,
-                                    mask_address, notices_for, parse_preferences, plan_channels)
+                                    mask_address, notices_for, parse_preferences, plan_channels,
+                                    reads_recent_sends)
 from services.notify.persistence import NotifyUnitOfWork
 from services.notify.settings import NotifySettings
 
@@ -137,14 +138,24 @@ def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, cause_id: str, ca
                     data: dict, now: datetime) -> list[str]:
     settings = ctx.settings
     default_preferences = Preferences(quiet_hours=settings.quiet_hours)
-    due = []
-    for notice in _expand(uow, notices_for(template_key, data, ctx.templates)):
-        if uow.deliveries.exists(cause_id, notice.recipient):
+    notices = _expand(uow, notices_for(template_key, data, ctx.templates))
+    if not notices:
+        return []
+    # What is known about all recipients, in one query each rather than a few per recipient.
+    recipients = [notice.recipient for notice in notices]
+    notified = uow.deliveries.notified(cause_id, recipients)
+    preferences_of = uow.recipients.preferences_of(recipients, default_preferences)
+    contacts_of = uow.recipients.contacts_of(recipients)
+    due, rows = [], []
+    for notice in notices:
+        if notice.recipient in notified:
             continue
-        preferences = uow.recipients.preferences(notice.recipient, default_preferences)
-        contacts = uow.recipients.contacts(notice.recipient)
-        plan = plan_channels(preferences, contacts, settings.default_channel)
-        recent = uow.deliveries.scheduled_since(notice.recipient, now - settings.rate_limit.window)
+        preferences = preferences_of[notice.recipient]
+        plan = plan_channels(preferences, contacts_of[notice.recipient], settings.default_channel)
+        recent = []
+        if reads_recent_sends(notice, preferences):
+            recent = uow.deliveries.scheduled_since(notice.recipient, now - settings.rate_limit.window,
+                                                    settings.rate_limit.per_hour)
         decision = decide(notice, preferences, now, recent, settings.rate_limit)
         metrics.DELIVERIES.labels(plan[0], decision.status).inc()
         if decision.status == "skipped":
@@ -152,7 +163,7 @@ def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, cause_id: str, ca
         rendered = find_template(ctx.templates, template_key, notice.template).render(data)
         delivery_id = str(uuid.uuid4())
         case_id = data.get("case_id")
-        uow.deliveries.add(
+        rows.append(dict(
             id=delivery_id, cause_event_id=cause_id, cause_type=cause_type,
             case_id=case_id if isinstance(case_id, str) and _UUID_RE.match(case_id) else None,
             recipient=notice.recipient, channel=plan[0], template=notice.template, category=notice.category,
@@ -160,9 +171,11 @@ def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, cause_id: str, ca
             context=json.dumps(data, ensure_ascii=False), channel_plan=json.dumps(list(plan)), channel_index=0,
             attempts=0, total_attempts=0, next_attempt_at=decision.next_attempt_at,
             deferred_reason=decision.reason or None, created_at=now,
-        )
+        ))
         if decision.status == "queued":
             due.append(delivery_id)
+    if rows:
+        uow.deliveries.add_all(rows)
     return due
 
 
@@ -174,20 +187,56 @@ def dispatch_due(new_uow: UnitOfWorkFactory, ctx: NotifyContext, ids: list[str] 
     with new_uow() as uow:
         claimed = uow.deliveries.claim_due(now, now + ctx.settings.sender_lease, ctx.settings.sender_batch_size, ids)
         uow.commit()
+    outcomes = []
     for row in claimed:
         try:
-            _send_one(new_uow, ctx, row)
+            outcomes.append(_send_one(new_uow, ctx, row))
         except Exception:
             # The claim's lease runs out and the row is tried again; one bad row must not stop the batch.
-            log.exception("recording the outcome of delivery %s failed", row["id"])
+            log.exception("sending delivery %s failed", row["id"])
+    _record_outcomes(new_uow, ctx, outcomes)
     return len(claimed)
+
+
+class SendRounds:
+    """Deliveries due at once, sent in rounds that concurrent event handlers share.
+
+    A handler whose deliveries are due calls :meth:`send`. If no round is under way, it runs one, and then
+    further ones for the ids other handlers left meanwhile (a few at most, so its own event is not held up);
+    if a round is under way, it leaves its ids to that round and returns. One claim and one transaction of
+    outcomes then serve the deliveries of many events. Whatever is left over, or fails, the timer's sender
+    picks up (due rows stay queued until they are sent).
+    """
+
+    MAX_ROUNDS = 4
+
+    def __init__(self):
+        self._waiting: list[str] = []
+        self._running = False
+
+    def send(self, new_uow: UnitOfWorkFactory, ctx: NotifyContext, ids: list[str]) -> None:
+        self._waiting.extend(ids)
+        # Only a shortcut: the rows are queued in the database, so ids dropped here are sent by the timer.
+        del self._waiting[:-20 * ctx.settings.sender_batch_size]
+        if self._running:
+            return
+        self._running = True
+        try:
+            for _ in range(self.MAX_ROUNDS):
+                batch = self._waiting[:ctx.settings.sender_batch_size]
+                if not batch:
+                    break
+                del self._waiting[:len(batch)]
+                dispatch_due(new_uow, ctx, batch)
+        finally:
+            self._running = False
 
 
 def _template_key(row: dict) -> str:
     return DIGEST_KEY if row["cause_type"] == DIGEST_KEY else row["cause_type"]
 
 
-def _send_one(new_uow: UnitOfWorkFactory, ctx: NotifyContext, row: dict) -> None:
+def _send_one(new_uow: UnitOfWorkFactory, ctx: NotifyContext, row: dict) -> tuple:
     plan = json.loads(row["channel_plan"]) or [row["channel"]]
     index = min(row["channel_index"], len(plan) - 1)
     channel_name = plan[index]
@@ -213,60 +262,94 @@ def _send_one(new_uow: UnitOfWorkFactory, ctx: NotifyContext, row: dict) -> None
     except Exception as exc:  # a bug or an outage in a channel: worth another try, and visible in the log
         log.exception("channel %s raised on delivery %s", channel_name, row["id"])
         failure = DeliveryFailed(f"{type(exc).__name__}: {exc}")
-    _record_outcome(new_uow, ctx, row, plan, index, channel_name, address, failure)
+    return row, plan, index, channel_name, address, failure
 
 
-def _record_outcome(new_uow: UnitOfWorkFactory, ctx: NotifyContext, row: dict, plan: list[str], index: int,
-                    channel_name: str, address: str | None, failure: DeliveryFailed | None) -> None:
+def _record_outcomes(new_uow: UnitOfWorkFactory, ctx: NotifyContext, outcomes: list[tuple]) -> None:
+    """Record what a sending round did, in one transaction. If that fails, each outcome is recorded in a
+    transaction of its own, so one bad row does not send the others again when their lease runs out."""
+    if not outcomes:
+        return
+    try:
+        with new_uow() as uow:
+            statuses = uow.deliveries.statuses([outcome[0]["id"] for outcome in outcomes], lock=True)
+            reports = [_record_outcome(uow, ctx, *outcome, status=statuses.get(outcome[0]["id"]))
+                       for outcome in outcomes]
+            uow.commit()
+    except Exception:
+        if len(outcomes) == 1:
+            log.exception("recording the outcome of delivery %s failed", outcomes[0][0]["id"])
+            return
+        reports = []
+        for outcome in outcomes:
+            try:
+                with new_uow() as uow:
+                    reports.append(_record_outcome(uow, ctx, *outcome))
+                    uow.commit()
+            except Exception:
+                log.exception("recording the outcome of delivery %s failed", outcome[0]["id"])
+    for report in reports:  # metrics and log lines only once the outcome is committed
+        if report is not None:
+            report()
+
+
+def _record_outcome(uow: NotifyUnitOfWork, ctx: NotifyContext, row: dict, plan: list[str], index: int,
+                    channel_name: str, address: str | None, failure: DeliveryFailed | None, status: str | None = None):
+    """Write one delivery's outcome in ``uow``; return what to report after the commit. ``status``: the row's
+    current status, read and locked by the caller (else here)."""
     now = ctx.clock()
     attempts, total = row["attempts"] + 1, row["total_attempts"] + 1
-    with new_uow() as uow:
+    if status is None:
         current = uow.deliveries.get(row["id"], lock=True)
-        if current is None or current["status"] not in ("queued", "deferred"):
-            return  # finished meanwhile by a sender whose claim followed an expired lease of ours
-        reason = _scrub(failure.reason) if failure else None
-        uow.deliveries.add_attempt(delivery_id=row["id"], channel=channel_name, attempt=attempts,
-                                   outcome="failed" if failure else "sent", error=reason, attempted_at=now)
-        masked = mask_address(channel_name, address) if address else None
-        if failure is None:
-            uow.deliveries.update(row["id"], status="sent", sent_at=now, channel=channel_name, attempts=attempts,
-                                  total_attempts=total, claimed_until=None, last_error=None, address_masked=masked,
-                                  deferred_reason=None, next_attempt_at=None)
-            data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
-                    "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
-                    "template": row["template"], "sent_at": now.isoformat(), "attempts": total}
-            if row["case_id"]:
-                data["case_id"] = row["case_id"]
-            uow.emit(SENT, subject=f"delivery/{row['id']}", data=data)
-            uow.commit()
+        status = current["status"] if current else None
+    if status not in ("queued", "deferred"):
+        return None  # finished meanwhile by a sender whose claim followed an expired lease of ours
+    reason = _scrub(failure.reason) if failure else None
+    uow.deliveries.add_attempt(delivery_id=row["id"], channel=channel_name, attempt=attempts,
+                               outcome="failed" if failure else "sent", error=reason, attempted_at=now)
+    masked = mask_address(channel_name, address) if address else None
+    if failure is None:
+        uow.deliveries.update(row["id"], status="sent", sent_at=now, channel=channel_name, attempts=attempts,
+                              total_attempts=total, claimed_until=None, last_error=None, address_masked=masked,
+                              deferred_reason=None, next_attempt_at=None)
+        data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
+                "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
+                "template": row["template"], "sent_at": now.isoformat(), "attempts": total}
+        if row["case_id"]:
+            data["case_id"] = row["case_id"]
+        uow.emit(SENT, subject=f"delivery/{row['id']}", data=data)
+
+        def report_sent():
             metrics.DELIVERIES.labels(channel_name, "sent").inc()
             metrics.DELIVERY_LATENCY.labels(channel_name).observe(max(0.0, (now - row["created_at"]).total_seconds()))
-            return
-        step = after_failure(tuple(plan), index, attempts, failure.permanent, now, ctx.settings.retry)
-        if step.action == "retry":
-            uow.deliveries.update(row["id"], status="queued", attempts=attempts, total_attempts=total,
-                                  next_attempt_at=step.next_attempt_at, claimed_until=None, last_error=reason)
-            outcome = "retried"
-        elif step.action == "fallback":
-            uow.deliveries.update(row["id"], status="queued", channel=plan[step.channel_index],
-                                  channel_index=step.channel_index, attempts=0, total_attempts=total,
-                                  next_attempt_at=now, claimed_until=None, last_error=reason)
-            outcome = "fell_back"
-        else:
-            uow.deliveries.update(row["id"], status="failed", failed_at=now, attempts=attempts, total_attempts=total,
-                                  next_attempt_at=None, claimed_until=None, last_error=reason)
-            uow.deliveries.add_dead_letter(delivery_id=row["id"], recipient=row["recipient"],
-                                           channels=json.dumps(plan), reason=reason, created_at=now)
-            data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
-                    "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
-                    "template": row["template"], "reason": reason, "failed_at": now.isoformat(), "attempts": total}
-            if row["case_id"]:
-                data["case_id"] = row["case_id"]
-            uow.emit(FAILED, subject=f"delivery/{row['id']}", data=data)
-            outcome = "failed"
-        uow.commit()
-    metrics.DELIVERIES.labels(channel_name, outcome).inc()
-    log.warning("delivery %s on %s: %s (%s)", row["id"], channel_name, outcome, reason)
+        return report_sent
+    step = after_failure(tuple(plan), index, attempts, failure.permanent, now, ctx.settings.retry)
+    if step.action == "retry":
+        uow.deliveries.update(row["id"], status="queued", attempts=attempts, total_attempts=total,
+                              next_attempt_at=step.next_attempt_at, claimed_until=None, last_error=reason)
+        outcome = "retried"
+    elif step.action == "fallback":
+        uow.deliveries.update(row["id"], status="queued", channel=plan[step.channel_index],
+                              channel_index=step.channel_index, attempts=0, total_attempts=total,
+                              next_attempt_at=now, claimed_until=None, last_error=reason)
+        outcome = "fell_back"
+    else:
+        uow.deliveries.update(row["id"], status="failed", failed_at=now, attempts=attempts, total_attempts=total,
+                              next_attempt_at=None, claimed_until=None, last_error=reason)
+        uow.deliveries.add_dead_letter(delivery_id=row["id"], recipient=row["recipient"],
+                                       channels=json.dumps(plan), reason=reason, created_at=now)
+        data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
+                "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
+                "template": row["template"], "reason": reason, "failed_at": now.isoformat(), "attempts": total}
+        if row["case_id"]:
+            data["case_id"] = row["case_id"]
+        uow.emit(FAILED, subject=f"delivery/{row['id']}", data=data)
+        outcome = "failed"
+
+    def report_failure():
+        metrics.DELIVERIES.labels(channel_name, outcome).inc()
+        log.warning("delivery %s on %s: %s (%s)", row["id"], channel_name, outcome, reason)
+    return report_failure
 
 
 def measure_backlog(new_uow: UnitOfWorkFactory) -> None:

@@ -117,6 +117,19 @@ digests = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
 )
 
+# Built once: the statements notify runs for every delivery take their values as parameters.
+_INSERT_DELIVERY = deliveries.insert()
+_INSERT_ATTEMPT = delivery_attempts.insert()
+_UPDATE_DELIVERY = deliveries.update().where(deliveries.c.id == sa.bindparam("delivery_id"))
+
+_WHEN = sa.func.coalesce(deliveries.c.sent_at, deliveries.c.next_attempt_at, deliveries.c.created_at)
+_SCHEDULED_SINCE = (
+    sa.select(_WHEN)
+    .where(deliveries.c.recipient == sa.bindparam("recipient"), deliveries.c.urgent.is_(False),
+           deliveries.c.status.in_(("queued", "deferred", "sent")), _WHEN > sa.bindparam("since", type_=UTCDateTime()))
+    .order_by(_WHEN.desc()).limit(sa.bindparam("limit", type_=sa.Integer))
+)
+
 _PUBLIC_DELIVERY_COLUMNS = ("id", "cause_event_id", "cause_type", "case_id", "recipient", "channel", "template",
                             "category", "urgent", "subject", "body", "status", "deferred_reason", "attempts",
                             "total_attempts", "address_masked", "last_error", "created_at", "sent_at",
@@ -129,12 +142,16 @@ class DeliveryRepository:
         self._locking = session.get_bind().dialect.name == "postgresql"
 
     def add(self, **values) -> None:
-        self.session.execute(deliveries.insert().values(**values))
+        self.session.execute(_INSERT_DELIVERY, values)
 
-    def exists(self, cause_event_id: str, recipient: str) -> bool:
-        query = sa.select(sa.literal(1)).where(deliveries.c.cause_event_id == cause_event_id,
-                                                deliveries.c.recipient == recipient)
-        return self.session.execute(query).first() is not None
+    def add_all(self, rows: list[dict]) -> None:
+        self.session.execute(_INSERT_DELIVERY, rows)
+
+    def notified(self, cause_event_id: str, recipients: list[str]) -> set[str]:
+        """Which of ``recipients`` already have a delivery caused by this event."""
+        query = sa.select(deliveries.c.recipient).where(deliveries.c.cause_event_id == cause_event_id,
+                                                        deliveries.c.recipient.in_(recipients))
+        return set(self.session.execute(query).scalars())
 
     def get(self, delivery_id: str, *, lock: bool = False) -> dict | None:
         query = sa.select(deliveries).where(deliveries.c.id == delivery_id)
@@ -142,6 +159,12 @@ class DeliveryRepository:
             query = query.with_for_update()
         row = self.session.execute(query).mappings().first()
         return dict(row) if row else None
+
+    def statuses(self, delivery_ids: list[str], *, lock: bool = False) -> dict[str, str]:
+        query = sa.select(deliveries.c.id, deliveries.c.status).where(deliveries.c.id.in_(delivery_ids))
+        if lock and self._locking:
+            query = query.with_for_update()
+        return dict(self.session.execute(query).all())
 
     def list(self, *, case_id: str | None = None, recipient: str | None = None, status: str | None = None,
              limit: int = 100) -> list[dict]:
@@ -155,24 +178,25 @@ class DeliveryRepository:
             query = query.where(deliveries.c.status == status)
         return [dict(row) for row in self.session.execute(query).mappings()]
 
-    def scheduled_since(self, recipient: str, since: datetime) -> list[datetime]:
-        """When this recipient's messages were or will be sent, from ``since`` on (for the rate limit)."""
-        when = sa.func.coalesce(deliveries.c.sent_at, deliveries.c.next_attempt_at, deliveries.c.created_at)
-        query = sa.select(when).where(deliveries.c.recipient == recipient, deliveries.c.urgent.is_(False),
-                                      deliveries.c.status.in_(("queued", "deferred", "sent")), when > since)
-        return [row[0] for row in self.session.execute(query)]
+    def scheduled_since(self, recipient: str, since: datetime, limit: int) -> list[datetime]:
+        """When this recipient's messages were or will be sent, from ``since`` on, the latest ``limit`` (for
+        the rate limit, which looks no further back than its limit)."""
+        rows = self.session.execute(_SCHEDULED_SINCE, {"recipient": recipient, "since": since, "limit": limit})
+        return [row[0] for row in rows]
 
     def claim_due(self, now: datetime, lease_until: datetime, limit: int, ids: list[str] | None = None) -> list[dict]:
         """Take deliveries that are due and not being sent by someone else; they stay claimed until
         ``lease_until`` (a sender that dies meanwhile leaves them to be claimed again after it)."""
-        query = (
-            sa.select(deliveries)
-            .where(deliveries.c.status.in_(("queued", "deferred")),
-                   deliveries.c.next_attempt_at <= now,
-                   sa.or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now))
-            .order_by(deliveries.c.next_attempt_at)
-            .limit(limit)
-        )
+        due = (deliveries.c.status.in_(("queued", "deferred")),
+               deliveries.c.next_attempt_at <= now,
+               sa.or_(deliveries.c.claimed_until.is_(None), deliveries.c.claimed_until < now))
+        if ids is not None and self._locking and len(ids) <= limit:
+            # Rows just recorded by the caller: claimed in one statement. A row another sender holds is waited
+            # for and then, claimed by it, no longer matches.
+            claimed = self.session.execute(deliveries.update().where(deliveries.c.id.in_(ids), *due)
+                                           .values(claimed_until=lease_until).returning(*deliveries.c))
+            return sorted((dict(r) for r in claimed.mappings()), key=lambda r: r["next_attempt_at"])
+        query = sa.select(deliveries).where(*due).order_by(deliveries.c.next_attempt_at).limit(limit)
         if ids is not None:
             query = query.where(deliveries.c.id.in_(ids))
         if self._locking:
@@ -184,10 +208,10 @@ class DeliveryRepository:
         return rows
 
     def update(self, delivery_id: str, **values) -> None:
-        self.session.execute(deliveries.update().where(deliveries.c.id == delivery_id).values(**values))
+        self.session.execute(_UPDATE_DELIVERY, {"delivery_id": delivery_id, **values})
 
     def add_attempt(self, **values) -> None:
-        self.session.execute(delivery_attempts.insert().values(**values))
+        self.session.execute(_INSERT_ATTEMPT, values)
 
     def attempts_of(self, delivery_id: str) -> list[dict]:
         query = (sa.select(delivery_attempts.c.channel, delivery_attempts.c.attempt, delivery_attempts.c.outcome,
@@ -229,10 +253,30 @@ class RecipientRepository:
                 self.session.execute(contacts.insert().values(recipient=recipient, channel=channel, address=address,
                                                               updated_at=now))
 
+    def contacts_of(self, recipients: list[str]) -> dict[str, dict[str, str]]:
+        """Each recipient's addresses by channel (empty for one without any)."""
+        found: dict[str, dict[str, str]] = {recipient: {} for recipient in recipients}
+        query = sa.select(contacts.c.recipient, contacts.c.channel, contacts.c.address).where(
+            contacts.c.recipient.in_(recipients))
+        for row in self.session.execute(query):
+            found[row.recipient][row.channel] = row.address
+        return found
+
+    def preferences_of(self, recipients: list[str], default: Preferences) -> dict[str, Preferences]:
+        """Each recipient's preferences; ``default`` for one who set none."""
+        found = {recipient: default for recipient in recipients}
+        for row in self.session.execute(sa.select(preferences).where(preferences.c.recipient.in_(recipients))):
+            found[row.recipient] = self._preferences(row)
+        return found
+
     def preferences(self, recipient: str, default: Preferences) -> Preferences:
         row = self.session.execute(sa.select(preferences).where(preferences.c.recipient == recipient)).first()
         if row is None:
             return default
+        return self._preferences(row)
+
+    @staticmethod
+    def _preferences(row) -> Preferences:
         quiet = None
         if row.quiet_start and row.quiet_end:
             quiet = QuietHours(datetime.strptime(row.quiet_start, "%H:%M").time(),
@@ -272,10 +316,13 @@ class AssignmentRepository:
         self.session = session
 
     def record(self, view: AssignmentView) -> None:
-        exists = self.session.execute(sa.select(sa.literal(1)).where(
-            assignments.c.assignment_id == view.assignment_id)).first()
-        if not exists:
-            self.session.execute(assignments.insert().values(**view.__dict__))
+        """Insert the assignment unless it is known already (a redelivered or replayed event)."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert
+        self.session.execute(insert(assignments).on_conflict_do_nothing(index_elements=["assignment_id"]),
+                             view.__dict__)
 
     def escalated(self, assignment_id: str, at: datetime) -> None:
         self.session.execute(assignments.update().where(assignments.c.assignment_id == assignment_id,

@@ -44,6 +44,16 @@ class NotifyRuntime(DependencyProvider):
         return self.context
 
 
+class ImmediateSends(DependencyProvider):
+    """The send rounds of this service (see :class:`handlers.SendRounds`), shared by its workers."""
+
+    def setup(self):
+        self.rounds = handlers.SendRounds()
+
+    def get_dependency(self, worker_ctx):
+        return self.rounds
+
+
 class SendingUnitOfWork(UnitOfWorkProvider):
     """Fresh units of work on demand for sending; unlike the consumer's, never tied to the inbox."""
 
@@ -71,13 +81,14 @@ class NotifyService(DoorstepService):
     uow = UnitOfWorkProvider(NotifyUnitOfWork)
     sending = SendingUnitOfWork(NotifyUnitOfWork)
     runtime = NotifyRuntime()
+    sends = ImmediateSends()
 
     def _on_event(self, event):
         due = handlers.record_event(event, self.uow, self.runtime)
         if due:
             # Committed; send at once rather than at the next tick. A failure here is retried by the timer.
             try:
-                handlers.dispatch_due(self.sending, self.runtime, due)
+                self.sends.send(self.sending, self.runtime, due)
             except Exception:
                 log.exception("immediate send after %s failed; the sender will retry", event.id)
 

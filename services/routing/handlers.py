@@ -50,14 +50,15 @@ def route_case(event: Envelope, uow: RoutingUnitOfWork, directory: Directory, no
         lead = domain.new_assignment(case.case_id, case.area, decision.unit, rule=decision.rule,
                                      reason=decision.reason, now=now, sign_limit=sign_limit,
                                      handle_limit=handle_limit)
-        uow.assignments.add(lead)
+        added = [lead]
         assists = []
         for unit, required in decision.assists:
             assist = domain.new_assignment(case.case_id, case.area, unit, rule=decision.rule,
                                            reason=f"协办: {decision.reason}", now=now, sign_limit=sign_limit,
                                            handle_limit=handle_limit, role="assist", required=required)
-            uow.assignments.add(assist)
+            added.append(assist)
             assists.append({"code": unit.code, "name": unit.name, "assignment_id": assist.id, "required": required})
+        uow.assignments.add(*added)  # lead and assisting units in one statement
         uow.emit("doorstep.routing.case.routed.v1", subject=f"case/{case.case_id}", data={
             "case_id": case.case_id,
             "assignment_id": lead.id,

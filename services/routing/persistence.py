@@ -97,14 +97,17 @@ case_log = sa.Table(
 )
 
 _ASSIGNMENT_FIELDS = [f.name for f in dataclasses.fields(Assignment)]
+# Built once: the statements of every routed case take their values as parameters.
+_INSERT_ASSIGNMENT = assignments.insert()
+_INSERT_CASE = routing_cases.insert()
 
 
 class AssignmentRepository:
     def __init__(self, session):
         self.session = session
 
-    def add(self, assignment: Assignment) -> None:
-        self.session.execute(assignments.insert().values(**dataclasses.asdict(assignment)))
+    def add(self, *added: Assignment) -> None:
+        self.session.execute(_INSERT_ASSIGNMENT, [dataclasses.asdict(a) for a in added])
 
     def save(self, assignment: Assignment) -> None:
         values = dataclasses.asdict(assignment)
@@ -200,7 +203,7 @@ class CaseRepository:
         return values
 
     def add(self, case: RoutedCase) -> None:
-        self.session.execute(routing_cases.insert().values(**self._values(case)))
+        self.session.execute(_INSERT_CASE, self._values(case))
 
     def save(self, case: RoutedCase) -> None:
         self.session.execute(routing_cases.update().where(routing_cases.c.case_id == case.case_id)
