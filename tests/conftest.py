@@ -62,6 +62,37 @@ def pg_databases(pg_admin, request):
                 cur.execute(f'DROP DATABASE IF EXISTS "{prefix}_{service}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="module")
+def _funds_database(pg_admin):
+    """One migrated funds database per module, for tests driving funds' handlers directly (creating and
+    dropping one per test costs seconds)."""
+    from shared.migrations import upgrade
+
+    name = f"dst_{uuid.uuid4().hex[:10]}_funds"
+    with pg_admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    url = f"{PG_URL.rsplit('/', 1)[0]}/{name}"
+    upgrade("funds", url)
+    yield url
+    dispose_engines()
+    with pg_admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def funds_db(_funds_database):
+    """The module's funds database, emptied before each test."""
+    import sqlalchemy as sa
+
+    from services.funds.persistence import metadata
+    from shared.db import engine_for
+
+    tables = [t.name for t in reversed(metadata.sorted_tables)] + ["outbox", "inbox"]
+    with engine_for(_funds_database).begin() as conn:
+        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
+    return _funds_database
+
+
 # -- RabbitMQ --------------------------------------------------------------------------------------------
 
 @pytest.fixture(scope="session")

@@ -4,22 +4,17 @@ What a batch stores is exactly what was hashed (text with quotes, backslashes, b
 included), a batch that would overspend is refused whole, a re-posted batch posts only what is new, and
 concurrent batches against one budget never overspend it.
 """
-import uuid
 from datetime import datetime, timedelta, timezone
 
-import eventlet
 import pytest
 import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
 
-from conftest import PG_URL
-from shared.db import UTCDateTime, dispose_engines, engine_for, utcnow
-from shared.migrations import upgrade
+from funds_support import run_parallel, uow_for
+from shared.db import UTCDateTime, engine_for, utcnow
 from services.funds import domain as d
 from services.funds import handlers
 from services.funds import persistence as p
 from services.funds.domain import InsufficientFunds
-from services.funds.persistence import FundsUnitOfWork, metadata
 
 AREA, PROJECT = "batch", "batch-2026-001"
 BOOK = d.area_book(AREA)
@@ -28,30 +23,10 @@ LINE = f"{BOOK}:budget:{PROJECT}:1"
 EXPENSE = f"{BOOK}:expense:{PROJECT}:1"
 
 
-@pytest.fixture(scope="module")
-def _database(pg_admin):
-    name = f"dst_{uuid.uuid4().hex[:10]}_funds"
-    with pg_admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = f"{PG_URL.rsplit('/', 1)[0]}/{name}"
-    upgrade("funds", url)
-    yield url
-    dispose_engines()
-    with pg_admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-def uow_for(url):
-    return FundsUnitOfWork(sessionmaker(engine_for(url), expire_on_commit=False), "lujiazui")
-
-
 @pytest.fixture
-def db(_database):
+def db(funds_db):
     """An empty book with 10,000.00 allocated and a one-line project budget of 1,000.00 reserved."""
-    tables = [t.name for t in reversed(metadata.sorted_tables)] + ["outbox", "inbox"]
-    with engine_for(_database).begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    uow = uow_for(_database)
+    uow = uow_for(funds_db)
     handlers.ensure_book(uow, BOOK)
     with uow:
         handlers.post(uow, [
@@ -61,7 +36,7 @@ def db(_database):
                             (d.debit(f"{BOOK}:unrestricted", 100_000), d.credit(LINE, 100_000)), None),
         ], utcnow(), d.budget_line_accounts(AREA, PROJECT, 1, "chairs"))
         uow.commit()
-    return _database
+    return funds_db
 
 
 def expense(key: str, fen: int, memo: str = "chairs") -> d.TransferDraft:
@@ -76,21 +51,7 @@ def post_batch(url, drafts):
     return posted
 
 
-def run_parallel(calls):
-    """Run the calls on green threads at once; returns (results or exceptions, peak number in flight)."""
-    in_flight, peak = [0], [0]
 
-    def attempt(call):
-        in_flight[0] += 1
-        peak[0] = max(peak[0], in_flight[0])
-        try:
-            return call()
-        except Exception as exc:  # the outcome under test, collected
-            return exc
-        finally:
-            in_flight[0] -= 1
-
-    return list(eventlet.GreenPool(len(calls)).imap(attempt, calls)), peak[0]
 
 
 def figures(url):

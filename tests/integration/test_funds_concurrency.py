@@ -3,50 +3,15 @@
 No budget is overspent, no receipt number is skipped or repeated, a request retried concurrently with one key
 posts once, and postings that lock two books at once never deadlock.
 """
-import uuid
-
-import eventlet
 import pytest
-import sqlalchemy as sa
-from sqlalchemy.orm import sessionmaker
 
-from conftest import PG_URL
-from shared.db import dispose_engines, engine_for
+from funds_support import run_parallel, uow_for
 from shared.errors import Conflict
-from shared.migrations import upgrade
 from services.funds import domain, handlers
 from services.funds.domain import InsufficientFunds
-from services.funds.persistence import FundsUnitOfWork, metadata
 
 HEARING = {"held_on": "2026-03-02", "attendees": ["王阿姨", "李师傅", "张老师", "陈书记", "赵大姐"],
            "votes": {"for": 4, "against": 0, "abstain": 1}, "minutes": "同意立项", "decision": "approve"}
-
-
-@pytest.fixture(scope="module")
-def _funds_database(pg_admin):
-    """One migrated funds database for this module (creating and dropping one per test costs seconds)."""
-    name = f"dst_{uuid.uuid4().hex[:10]}_funds"
-    with pg_admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    url = f"{PG_URL.rsplit('/', 1)[0]}/{name}"
-    upgrade("funds", url)
-    yield url
-    dispose_engines()
-    with pg_admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@pytest.fixture
-def funds_db(_funds_database):
-    """The module's database, emptied before each test."""
-    tables = [t.name for t in reversed(metadata.sorted_tables)] + ["outbox", "inbox"]
-    with engine_for(_funds_database).begin() as conn:
-        conn.execute(sa.text(f"TRUNCATE {', '.join(tables)} RESTART IDENTITY CASCADE"))
-    return _funds_database
-
-
-def uow_for(url):
-    return FundsUnitOfWork(sessionmaker(engine_for(url), expire_on_commit=False), "lujiazui")
 
 
 def approved_project(url, budget="1000.00", allocation="5000.00"):
@@ -61,22 +26,7 @@ def approved_project(url, budget="1000.00", allocation="5000.00"):
     return project["id"]
 
 
-def run_parallel(calls):
-    """Run the calls on green threads at once; returns (results or exceptions, peak number in flight)."""
-    in_flight, peak = [0], [0]
 
-    def attempt(call):
-        in_flight[0] += 1
-        peak[0] = max(peak[0], in_flight[0])
-        try:
-            return call()
-        except Exception as exc:  # the outcome under test, collected
-            return exc
-        finally:
-            in_flight[0] -= 1
-
-    pool = eventlet.GreenPool(len(calls))
-    return list(pool.imap(attempt, calls)), peak[0]
 
 
 def test_parallel_spends_never_overspend_a_budget(funds_db):
