@@ -8,7 +8,7 @@ from typing import Iterator
 
 import kombu
 
-from shared.broker import DEAD_LETTER_EXCHANGE, dead_letter_queue
+from shared.broker import declare_dead_letter_queue
 
 
 def tail_events(amqp_url: str, exchanges, binding: str = "#", count: int = 0, on_ready=None) -> Iterator[dict]:
@@ -47,18 +47,10 @@ def tail_events(amqp_url: str, exchanges, binding: str = "#", count: int = 0, on
                     yield pending.pop(0)
 
 
-def _dead_letter_queue(conn, service):
-    channel = conn.channel()
-    exchange = kombu.Exchange(DEAD_LETTER_EXCHANGE, "direct", durable=True)
-    queue = kombu.Queue(dead_letter_queue(service), exchange, routing_key=service, durable=True, channel=channel)
-    queue.declare()
-    return channel, queue
-
-
 def peek_dead_letters(amqp_url: str, service: str) -> list[tuple[dict, bytes]]:
     """Every dead letter of ``service`` as (headers, body); they stay in the queue."""
     with kombu.Connection(amqp_url) as conn:
-        _, queue = _dead_letter_queue(conn, service)
+        _, queue = declare_dead_letter_queue(conn, service)
         found, held = [], []
         while (message := queue.get(no_ack=False)) is not None:
             found.append((dict(message.headers or {}), message.body))
@@ -72,7 +64,7 @@ def replay_dead_letters(amqp_url: str, service: str) -> int:
     """Return each dead letter to the queue it failed on (only that consumer sees it again)."""
     moved = 0
     with kombu.Connection(amqp_url) as conn:
-        channel, queue = _dead_letter_queue(conn, service)
+        channel, queue = declare_dead_letter_queue(conn, service)
         producer = kombu.Producer(channel)
         # Only what is there now: a message that fails again comes back and must not loop forever.
         waiting = channel.queue_declare(queue=queue.name, passive=True).message_count

@@ -44,6 +44,23 @@ def dead_letter_queue(service: str) -> str:
     return f"{service}.dead-letter"
 
 
+def declare_dead_letter_queue(conn: kombu.Connection, service: str):
+    """``service``'s dead-letter queue on a new channel of ``conn``, declared as the consumers declare it;
+    returns (channel, queue)."""
+    channel = conn.channel()
+    exchange = kombu.Exchange(DEAD_LETTER_EXCHANGE, "direct", durable=True)
+    queue = kombu.Queue(dead_letter_queue(service), exchange, routing_key=service, durable=True, channel=channel)
+    queue.declare()
+    return channel, queue
+
+
+def dead_letters_waiting(amqp_url: str, service: str) -> int:
+    """How many messages wait in ``service``'s dead-letter queue."""
+    with kombu.Connection(amqp_url, connect_timeout=3) as conn:
+        channel, queue = declare_dead_letter_queue(conn, service)
+        return channel.queue_declare(queue=queue.name, passive=True).message_count
+
+
 class ConfirmingPublisher:
     """AMQP 0-9-1 publisher: confirm mode, overlapping confirms, reconnect on the next batch after a failure."""
 

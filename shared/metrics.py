@@ -25,6 +25,9 @@ EVENTS_FAILED = Counter(
 EVENTS_DEAD_LETTERED = Counter(
     "doorstep_events_dead_lettered_total", "Messages sent to the dead-letter queue, by reason",
     ["service", "consumer", "type", "reason"])
+DEAD_LETTERS_WAITING = Gauge(
+    "doorstep_dead_letter_messages", "Messages waiting in the service's dead-letter queue (until replayed or removed)",
+    ["service"])
 HANDLER_DURATION = Histogram(
     "doorstep_event_handler_duration_seconds", "Time spent in an event handler", ["service", "consumer"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
@@ -43,6 +46,7 @@ def prime(service: str, consumers=(), published_types=()) -> None:
     """Create labelled series at start-up so rate and ratio queries have data before the first event."""
     OUTBOX_BACKLOG.labels(service)
     OUTBOX_OLDEST_AGE.labels(service)
+    DEAD_LETTERS_WAITING.labels(service)
     RELAY_ERRORS.labels(service)
     EVENTS_PUBLISH_FAILED.labels(service)
     for type_name in published_types:

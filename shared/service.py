@@ -10,6 +10,8 @@ and gets ``/healthz``, ``/readyz`` and ``/metrics`` on its HTTP port, and an out
 """
 from __future__ import annotations
 
+import logging
+
 import kombu
 import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
@@ -19,12 +21,15 @@ from sqlalchemy.orm import sessionmaker
 from werkzeug.wrappers import Response
 
 from shared import metrics
+from shared.broker import dead_letters_waiting
 from shared.consumer import EventConsumer
 from shared.db import CommitGroups, UnitOfWork, engine_for
 from shared.events import registry
 from shared.http import api
 from shared.migrations import is_current
 from shared.outbox import OutboxRelay
+
+log = logging.getLogger("doorstep.service")
 
 
 class UnitOfWorkProvider(DependencyProvider):
@@ -106,6 +111,14 @@ class HealthCheck(DependencyProvider):
                 found["broker"] = f"unreachable: {type(exc).__name__}"
         return found
 
+    def count_dead_letters(self) -> None:
+        try:
+            waiting = dead_letters_waiting(self.settings.broker_uri, self.service)
+        except Exception as exc:  # the broker is down: /readyz says so; keep the last figure
+            log.warning("%s: cannot count dead letters: %s", self.service, exc)
+            return
+        metrics.DEAD_LETTERS_WAITING.labels(self.service).set(waiting)
+
 
 class DoorstepService:
     name: str
@@ -121,6 +134,11 @@ class DoorstepService:
         if problems:
             return 503, {"status": "not ready", "service": self.name, "problems": problems}
         return {"status": "ready", "service": self.name}
+
+    # "Dead letters present" means waiting in the queue, not recently sent: read the queue's depth.
+    @SettingsTimer.decorator(interval_from=lambda settings: settings.metrics_refresh_s, eager=True)
+    def count_dead_letters(self):
+        self.health.count_dead_letters()
 
     @api("GET", "/metrics")
     def metrics(self, request):

@@ -1,9 +1,11 @@
 """The idempotent consumer on the real broker and PostgreSQL: redelivery has no second effect, failures are
 retried and then dead-lettered with the reason, poison messages never stop the service."""
+import dataclasses
 import json
 
 import kombu
 import pytest
+from prometheus_client import REGISTRY
 
 from helpers import count_rows, drain_queue, accepted_data, wait_for
 from shared.consumer import consume
@@ -120,12 +122,15 @@ def test_failing_handler_is_retried_then_dead_lettered(infra_settings, start_ser
 def test_dead_letters_can_be_inspected_and_replayed_once_fixed(infra_settings, start_services):
     from services.tools import peek_dead_letters, replay_dead_letters
 
-    settings, containers = start_services(infra_settings, service_class=FlakyRouting)
+    settings, containers = start_services(dataclasses.replace(infra_settings, metrics_refresh_s=0.1),
+                                          service_class=FlakyRouting)
     event = accepted_event()
     FAILURES[event.id] = 3  # fails all three attempts: dead-lettered
     publish_event(settings.broker_uri, event)
     wait_for(lambda: peek_dead_letters(settings.broker_uri, "routing"), message="dead letter")
     assert peek_dead_letters(settings.broker_uri, "routing")[0][0]["x-consumer"] == "routing.flaky"
+    # The operator's gauge counts it while it waits (the alert "dead letters present" reads this)...
+    wait_for(lambda: _dead_letters_waiting("routing") == 1, message="the gauge counting one dead letter")
 
     # The cause is fixed; the operator replays, and the event is handled once.
     assert FAILURES[event.id] == 0
@@ -133,3 +138,8 @@ def test_dead_letters_can_be_inspected_and_replayed_once_fixed(infra_settings, s
     wait_for(lambda: count_rows(settings, "routing", "inbox") == 1, message="replayed event handled")
     assert count_rows(settings, "routing", "assignments") == 1
     assert peek_dead_letters(settings.broker_uri, "routing") == []
+    wait_for(lambda: _dead_letters_waiting("routing") == 0, message="the gauge back at zero")  # ... until replayed
+
+
+def _dead_letters_waiting(service):
+    return REGISTRY.get_sample_value("doorstep_dead_letter_messages", {"service": service})
