@@ -61,6 +61,23 @@ class RawQueueConsumer(QueueConsumer):
     def _on_raw_message(self, provider, message):
         self.handle_message(provider, None, message)
 
+    # nameko skips a dead connection and catches amqp's ConnectionError, but a socket the broker reset while
+    # the handler ran raises the builtin ConnectionResetError, which would kill the container. Nothing is lost
+    # by letting it go: the broker redelivers an unsettled message, and the inbox makes that a duplicate.
+    def ack_message(self, message):
+        self._settle(super().ack_message, message)
+
+    def requeue_message(self, message):
+        self._settle(super().requeue_message, message)
+
+    @staticmethod
+    def _settle(action, message):
+        try:
+            action(message)
+        except OSError as exc:
+            log.warning("could not settle message %s, the broker will redeliver it: %r",
+                        message.properties.get("message_id"), exc)
+
 
 class DeadLetters(SharedExtension):
     """Publishes failed messages to ``<service>.dead-letter`` with the reason in the headers."""

@@ -143,3 +143,28 @@ def test_dead_letters_can_be_inspected_and_replayed_once_fixed(infra_settings, s
 
 def _dead_letters_waiting(service):
     return REGISTRY.get_sample_value("doorstep_dead_letter_messages", {"service": service})
+
+
+def test_a_message_settled_on_a_reset_connection_does_not_stop_the_consumer_and_comes_back(amqp_url):
+    """A broker restart resets the socket while a handler runs; settling the message then raises the builtin
+    ConnectionResetError, which nameko would let kill the whole service. The consumer lets it go instead, and
+    the broker, which never got the ack, delivers the message again."""
+    import socket
+
+    from shared.consumer import RawQueueConsumer
+
+    with kombu.Connection(amqp_url) as conn:
+        queue = kombu.Queue("reset-while-handling", durable=True, channel=conn.channel())
+        queue.declare()
+        conn.Producer().publish(b"{}", routing_key=queue.name, message_id="m-1")
+        message = wait_for(lambda: queue.get(no_ack=False), message="the message")
+        conn.connection.transport.sock.shutdown(socket.SHUT_RDWR)  # the broker goes away mid-handling
+
+        consumer = RawQueueConsumer()
+        consumer.ack_message(message)  # raised ConnectionResetError/BrokenPipeError before
+        consumer.requeue_message(message)
+
+    with kombu.Connection(amqp_url) as conn:
+        again = wait_for(lambda: kombu.Queue(queue.name, channel=conn.channel()).get(no_ack=True), timeout=10,
+                         message="the unsettled message delivered again")
+        assert again.properties["message_id"] == "m-1"
