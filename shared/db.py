@@ -166,14 +166,22 @@ class GroupAborted(Exception):
 
 
 @functools.cache
-def _inbox_insert(dialect_name: str):
-    """Insert-or-nothing, built once per dialect: a duplicate leaves the transaction usable, which a commit
-    group needs (see CommitGroups), and the row count tells whether the event is new."""
+def _insert_or_nothing(dialect_name: str, table: sa.Table):
     if dialect_name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
     else:
         from sqlalchemy.dialects.sqlite import insert
-    return insert(inbox).on_conflict_do_nothing(index_elements=["consumer", "event_id"])
+    return insert(table).on_conflict_do_nothing(index_elements=[c.name for c in table.primary_key])
+
+
+def insert_or_nothing(session, table: sa.Table, values: dict) -> bool:
+    """Insert the row unless one with its primary key exists; True if it was inserted.
+
+    Race-free (no read before the write), and a duplicate leaves the transaction usable, which a commit group
+    needs (see CommitGroups). The statement is built once per dialect and table.
+    """
+    statement = _insert_or_nothing(session.get_bind().dialect.name, table)
+    return session.execute(statement, values).rowcount == 1
 
 
 class UnitOfWork:
@@ -231,11 +239,8 @@ class UnitOfWork:
 
     def _record_inbox(self) -> None:
         consumer, event = self._inbox_key
-        result = self.session.execute(
-            _inbox_insert(self.session.get_bind().dialect.name),
-            dict(consumer=consumer, event_id=event.id, event_type=event.type, handled_at=utcnow()),
-        )
-        if result.rowcount == 0:
+        if not insert_or_nothing(self.session, inbox, dict(consumer=consumer, event_id=event.id,
+                                                            event_type=event.type, handled_at=utcnow())):
             if self._group is not None:
                 group, self._group = self._group, None
                 group.withdraw()  # nothing was written; the group goes on without this unit

@@ -10,7 +10,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shared.db import UTCDateTime, UnitOfWork
+from shared.db import UTCDateTime, UnitOfWork, insert_or_nothing
 from services.notify.domain import AssignmentView, Preferences, QuietHours
 
 metadata = sa.MetaData()
@@ -298,12 +298,7 @@ class RecipientRepository:
         return [row[0] for row in self.session.execute(query)]
 
     def subscribe(self, topic: str, recipient: str, now: datetime) -> bool:
-        exists = self.session.execute(sa.select(sa.literal(1)).where(
-            subscriptions.c.topic == topic, subscriptions.c.recipient == recipient)).first()
-        if exists:
-            return False
-        self.session.execute(subscriptions.insert().values(topic=topic, recipient=recipient, created_at=now))
-        return True
+        return insert_or_nothing(self.session, subscriptions, dict(topic=topic, recipient=recipient, created_at=now))
 
     def unsubscribe(self, topic: str, recipient: str) -> bool:
         result = self.session.execute(subscriptions.delete().where(
@@ -354,12 +349,8 @@ class AssignmentRepository:
 
     def claim_digest(self, unit_code: str, digest_date: str, now: datetime) -> bool:
         """Record that today's digest for the unit is being sent; False if it was already."""
-        exists = self.session.execute(sa.select(sa.literal(1)).where(
-            digests.c.unit_code == unit_code, digests.c.digest_date == digest_date)).first()
-        if exists:
-            return False
-        self.session.execute(digests.insert().values(unit_code=unit_code, digest_date=digest_date, created_at=now))
-        return True
+        return insert_or_nothing(self.session, digests,
+                                 dict(unit_code=unit_code, digest_date=digest_date, created_at=now))
 
 
 class NotifyUnitOfWork(UnitOfWork):
