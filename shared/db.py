@@ -166,22 +166,32 @@ class GroupAborted(Exception):
 
 
 @functools.cache
-def _insert_or_nothing(dialect_name: str, table: sa.Table):
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    return insert(table).on_conflict_do_nothing(index_elements=[c.name for c in table.primary_key])
+def upsert_statement(table: sa.Table, columns: tuple[str, ...], conflict: tuple[str, ...] | None = None,
+                     update: tuple[str, ...] = (), returning: str | None = None) -> sa.TextClause:
+    """``INSERT … ON CONFLICT (conflict) DO NOTHING`` (or ``DO UPDATE SET`` the ``update`` columns to the new
+    values), optionally ``RETURNING`` one column; built once per shape, the same text on PostgreSQL and SQLite.
+
+    Written as text because SQLAlchemy's dialect inserts with ON CONFLICT cannot be cached: every execution
+    compiled the statement again, which cost more than the database's work on the hot paths (the inbox row of
+    every consumed event, the resident of every submitted case). The bind parameters keep the columns' types.
+    """
+    conflict = conflict or tuple(c.name for c in table.primary_key)
+    action = ("DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in update)) if update else "DO NOTHING"
+    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
+           f"ON CONFLICT ({', '.join(conflict)}) {action}")
+    if returning:
+        sql += f" RETURNING {returning}"
+    statement = sa.text(sql).bindparams(*(sa.bindparam(c, type_=table.c[c].type) for c in columns))
+    return statement.columns(table.c[returning]) if returning else statement
 
 
 def insert_or_nothing(session, table: sa.Table, values: dict) -> bool:
     """Insert the row unless one with its primary key exists; True if it was inserted.
 
     Race-free (no read before the write), and a duplicate leaves the transaction usable, which a commit group
-    needs (see CommitGroups). The statement is built once per dialect and table.
+    needs (see CommitGroups).
     """
-    statement = _insert_or_nothing(session.get_bind().dialect.name, table)
-    return session.execute(statement, values).rowcount == 1
+    return session.execute(upsert_statement(table, tuple(values)), values).rowcount == 1
 
 
 class UnitOfWork:

@@ -1,14 +1,13 @@
 """Intake's tables and repositories. The raw ID-card number is never stored: only a keyed hash and a mask."""
 from __future__ import annotations
 
-import functools
 import hashlib
 import uuid
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shared.db import UTCDateTime, UnitOfWork
+from shared.db import UTCDateTime, UnitOfWork, insert_or_nothing, upsert_statement
 from shared.personal_data import mask_id_card
 from services.intake.domain import Case, CaseFilter, ResidentDetails
 
@@ -136,19 +135,6 @@ _INSERT_CASE = cases.insert()
 _UPDATE_CASE = cases.update().where(cases.c.id == sa.bindparam("case_id"))
 
 
-@functools.cache
-def _resident_upsert(dialect_name: str, columns: tuple[str, ...]):
-    """INSERT … ON CONFLICT (phone) DO UPDATE … RETURNING id, built once per dialect and set of columns."""
-    if dialect_name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    statement = insert(residents)
-    return statement.on_conflict_do_update(
-        index_elements=["phone"], set_={column: statement.excluded[column] for column in columns}
-    ).returning(residents.c.id)
-
-
 class ResidentRepository:
     def __init__(self, session: Session):
         self.session = session
@@ -161,9 +147,10 @@ class ResidentRepository:
             values["id_card_hash"] = hashlib.sha256(details.id_card.upper().encode()).hexdigest()
         # One statement, insert or update: two requests for the same new resident at once must not collide on
         # the phone, and the row's id comes back with it.
-        statement = _resident_upsert(self.session.get_bind().dialect.name, tuple(values))
-        return self.session.execute(
-            statement, dict(id=str(uuid.uuid4()), phone=details.phone, created_at=now, **values)).scalar_one()
+        row = dict(id=str(uuid.uuid4()), phone=details.phone, created_at=now, **values)
+        statement = upsert_statement(residents, tuple(row), conflict=("phone",), update=tuple(values),
+                                     returning="id")
+        return self.session.execute(statement, row).scalar_one()
 
     def get(self, resident_id: str) -> dict | None:
         row = self.session.execute(sa.select(residents).where(residents.c.id == resident_id)).mappings().first()
@@ -289,12 +276,7 @@ class AppointmentRepository:
         """Create the slot's row once; concurrent first bookings both find it afterwards."""
         values = dict(id=slot_id, station_code=station_code, starts_at=starts_at, ends_at=ends_at,
                       capacity=capacity, booked=0)
-        dialect = self.session.get_bind().dialect.name
-        if dialect == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        self.session.execute(insert(appointment_slots).values(**values).on_conflict_do_nothing())
+        insert_or_nothing(self.session, appointment_slots, values)
 
     def take_place(self, slot_id: str) -> bool:
         """One place of the slot, atomically: the row lock makes a second booking of the last place wait and

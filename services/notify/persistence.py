@@ -312,12 +312,7 @@ class AssignmentRepository:
 
     def record(self, view: AssignmentView) -> None:
         """Insert the assignment unless it is known already (a redelivered or replayed event)."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            from sqlalchemy.dialects.postgresql import insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert
-        self.session.execute(insert(assignments).on_conflict_do_nothing(index_elements=["assignment_id"]),
-                             view.__dict__)
+        insert_or_nothing(self.session, assignments, view.__dict__)
 
     def escalated(self, assignment_id: str, at: datetime) -> None:
         self.session.execute(assignments.update().where(assignments.c.assignment_id == assignment_id,
