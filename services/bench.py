@@ -8,8 +8,8 @@
    hops (publisher → hop process → hop process → counter), publisher confirms awaited per batch.
 3. **stock** — the same services, handlers and database writes, but each event is published with nameko's
    ``EventDispatcher`` right after the commit (the dual write nameko-examples does); no outbox rows are written
-   and no relay runs; each consumed event is handled in a transaction of its own, as with nameko's
-   ``event_handler`` (no commit groups).
+   and no relay runs; each consumed event is handled by a worker and in a transaction of its own, as with
+   nameko's ``event_handler`` (no commit groups, no batch consumers: ``consumer_batch_size`` 1).
 
 Cases are submitted over HTTP (``POST /intake/cases``) by a fixed number of concurrent clients, each of which
 submits a case, waits until both of its ``notification.sent`` events have arrived and then submits the next.
@@ -355,6 +355,7 @@ def _child_env(**doorstep) -> dict:
 
 # Service tuning may be passed through to the children; where they find their databases and broker may not.
 _TUNING_VARS = {"DOORSTEP_MAX_WORKERS", "DOORSTEP_RELAY_BATCH_SIZE", "DOORSTEP_RELAY_POLL_S",
+                "DOORSTEP_CONSUMER_BATCH_SIZE",
                 "DOORSTEP_HANDLER_ATTEMPTS", "DOORSTEP_HANDLER_BACKOFF_S", "DOORSTEP_STREET"}
 
 
@@ -656,8 +657,9 @@ def _measure_pipeline(variant: str, infra: _Infra, workdir: Path, n: int, window
             from nameko.containers import ServiceContainer
 
             for name in PIPELINE_SERVICES:
-                cls = runner.service_class(name) if variant == "outbox" else stock_service_class(name)
-                config = dataclasses.replace(settings, http_port=ports[name]).nameko_config(name)
+                cls, own = ((runner.service_class(name), settings) if variant == "outbox"
+                            else (stock_service_class(name), stock_settings(settings)))
+                config = dataclasses.replace(own, http_port=ports[name]).nameko_config(name)
                 container = ServiceContainer(cls, config)
                 container.start()
                 containers.append(container)
@@ -768,6 +770,7 @@ def _log_warnings(children) -> dict:
 
 def _tuning_from_env() -> dict:
     names = {"DOORSTEP_MAX_WORKERS": "max_workers", "DOORSTEP_RELAY_BATCH_SIZE": "relay_batch_size",
+             "DOORSTEP_CONSUMER_BATCH_SIZE": "consumer_batch_size",
              "DOORSTEP_RELAY_POLL_S": "relay_poll_s", "DOORSTEP_STREET": "street"}
     return {key: os.environ[var] for var, key in names.items() if os.environ.get(var)}
 
@@ -1073,13 +1076,18 @@ def _serve_stock(name: str) -> None:
     from shared.config import load_settings
     from services import runner
 
-    settings = load_settings()
+    settings = stock_settings(load_settings())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
     container = ServiceContainer(stock_service_class(name), settings.nameko_config(name))
     container.start()
     print(f"{name} (stock dispatch) running on port {settings.port(name)}", flush=True)
     runner.run_forever([container])
+
+
+def stock_settings(settings):
+    """As nameko's ``event_handler`` delivers: one event per worker call (batch consumers get lists of one)."""
+    return dataclasses.replace(settings, consumer_batch_size=1)
 
 
 class _DispatchAfterCommit:

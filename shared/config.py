@@ -55,6 +55,8 @@ class Settings:
     data_dir: str = "var"
     handler_attempts: int = 3
     handler_backoff_s: float = 0.5
+    # Events a batch consumer takes in one handler call and one transaction (see shared.consumer).
+    consumer_batch_size: int = 50
     relay_batch_size: int = 200
     # The poll of the outbox table is only the safety net: committed events are handed to the relay in memory.
     relay_poll_s: float = 1.0
@@ -122,6 +124,7 @@ _ENV = {
     "data_dir": "DOORSTEP_DATA_DIR",
     "handler_attempts": "DOORSTEP_HANDLER_ATTEMPTS",
     "handler_backoff_s": "DOORSTEP_HANDLER_BACKOFF_S",
+    "consumer_batch_size": "DOORSTEP_CONSUMER_BATCH_SIZE",
     "relay_batch_size": "DOORSTEP_RELAY_BATCH_SIZE",
     "relay_poll_s": "DOORSTEP_RELAY_POLL_S",
     "relay_linger_s": "DOORSTEP_RELAY_LINGER_S",
@@ -202,7 +205,7 @@ def _validate(raw: dict, db_overrides: dict, ports: Mapping[str, int]) -> Settin
             raise ConfigError(name, f"{url!r} is not a sqlite:// or postgresql:// URL")
     if settings.http_port is not None and not 0 < settings.http_port < 65536:
         raise ConfigError("DOORSTEP_HTTP_PORT", f"{settings.http_port} is not a TCP port")
-    for key in ("handler_attempts", "relay_batch_size", "max_workers"):
+    for key in ("handler_attempts", "consumer_batch_size", "relay_batch_size", "max_workers"):
         if getattr(settings, key) < 1:
             raise ConfigError(_ENV[key], "must be at least 1")
     for key in ("routing_timer_s", "metrics_refresh_s"):

@@ -12,6 +12,14 @@ nameko's ``event_handler``, which acknowledges and drops a message whose handler
 * a redelivered event already handled (see :class:`shared.db.UnitOfWork`) is acknowledged with no effect;
 * the events handled at the same moment share one transaction (see :class:`shared.db.CommitGroups`); if one
   of them fails, the others are handled again each alone, and a retry always runs alone.
+
+``@consume(..., batch=True)`` makes a *batch consumer*: the handler is called with a list of events
+(:class:`shared.db.EventBatch`, up to ``consumer_batch_size``: the messages that arrived while the previous
+batch was being handled) and handles them in one transaction, with set-based statements, so a busy queue costs
+a few statements per batch instead of a few per event. If a batch fails, each of its events is handled again
+alone (a list of one), with the retries and dead-lettering above: one poison message still only dead-letters
+itself. With ``consumer_batch_size`` 1 a batch consumer behaves as nameko's ``event_handler`` does, a worker
+and a transaction per message.
 """
 from __future__ import annotations
 
@@ -28,7 +36,7 @@ from nameko.messaging import QueueConsumer
 
 from shared import metrics
 from shared.broker import DEAD_LETTER_EXCHANGE, OutgoingMessage, dead_letter_queue, make_publisher
-from shared.db import AlreadyHandled, GroupAborted
+from shared.db import AlreadyHandled, EventBatch, GroupAborted
 from shared.events import Envelope, InvalidEnvelope, registry
 
 log = logging.getLogger(__name__)
@@ -54,7 +62,7 @@ class RawQueueConsumer(QueueConsumer):
                 on_message=partial(self._on_raw_message, provider),
                 accept=self.accept,
             )
-            consumer.qos(prefetch_count=self.prefetch_count)
+            consumer.qos(prefetch_count=getattr(provider, "prefetch_count", None) or self.prefetch_count)
             self._consumers[provider] = consumer
         return self._consumers.values()
 
@@ -122,9 +130,13 @@ class DeadLetters(SharedExtension):
 class EventConsumer(EventHandler):
     queue_consumer = RawQueueConsumer()
     dead_letters = DeadLetters()
+    # Batches of one consumer being handled at once: one can wait on the database while the next is formed
+    # from the messages arriving meanwhile.
+    BATCHES_IN_FLIGHT = 2
 
-    def __init__(self, source_service: str, routing_key: str, **kwargs):
+    def __init__(self, source_service: str, routing_key: str, batch: bool = False, **kwargs):
         super().__init__(source_service, routing_key, expected_exceptions=(AlreadyHandled, GroupAborted), **kwargs)
+        self.batch = batch
         self._alone: set[str] = set()  # ids of events handled in a transaction of their own
 
     def setup(self):
@@ -135,6 +147,12 @@ class EventConsumer(EventHandler):
         self.backoff_s = settings.handler_backoff_s
         self.service = self.container.service_name
         self.consumer_name = f"{self.service}.{self.method_name}"
+        self.batch_size = settings.consumer_batch_size if self.batch else 1
+        # Enough messages on hand to fill the next batch while one is being handled.
+        self.prefetch_count = max(self.container.max_workers, 2 * self.batch_size) if self.batch_size > 1 else None
+        self._waiting: list = []  # (message, event) received and not yet in a batch
+        self._batches = 0
+        self._forming = False
         super().setup()
         metrics.prime(self.service, consumers=[(self.consumer_name, self.expected_type)])
 
@@ -146,7 +164,59 @@ class EventConsumer(EventHandler):
         except InvalidEnvelope as exc:
             self._dead_letter(message, "invalid-envelope", str(exc), self.expected_type, attempts=0)
             return
-        self._spawn(message, event, 1)
+        if self.batch_size == 1:
+            self._spawn(message, event, 1)
+            return
+        self._waiting.append((message, event))
+        self._next_batch()
+
+    # -- batches -------------------------------------------------------------------------------------------
+    def _next_batch(self) -> None:
+        if self._forming or self._batches >= self.BATCHES_IN_FLIGHT or not self._waiting:
+            return
+        self._forming = True
+        self.container.spawn_managed_thread(self._form_batch, identifier="consumer_batch")
+
+    def _form_batch(self) -> None:
+        eventlet.sleep(0)  # messages already read from the socket join this batch
+        taken, self._waiting = self._waiting[:self.batch_size], self._waiting[self.batch_size:]
+        self._forming = False
+        if not taken:
+            return
+        self._batches += 1
+        batch = EventBatch(event for _, event in taken)
+        handle_result = partial(self._batch_result, taken, batch, time.perf_counter())
+        try:
+            self.container.spawn_worker(self, (batch,), {}, context_data=self.unpack_message_headers(taken[0][0]),
+                                        handle_result=handle_result)
+        except ContainerBeingKilled:
+            self._batches -= 1
+            for message, _ in taken:
+                self.queue_consumer.requeue_message(message)
+            return
+        self._next_batch()
+
+    def _batch_result(self, taken, batch, started, worker_ctx, result=None, exc_info=None):
+        self._batches -= 1
+        metrics.HANDLER_DURATION.labels(self.service, self.consumer_name).observe(time.perf_counter() - started)
+        metrics.CONSUMER_BATCH_SIZE.labels(self.service, self.consumer_name).observe(len(taken))
+        if exc_info is None or isinstance(exc_info[1], AlreadyHandled):
+            counted = set(batch.duplicates)  # a second copy of an event in the same batch is a duplicate too
+            for message, event in taken:
+                outcome = "duplicate" if event.id in counted else "handled"
+                counted.add(event.id)
+                metrics.EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type, outcome).inc()
+                self.queue_consumer.ack_message(message)
+        else:
+            # Which event failed is unknown: each is handled again alone, where its own attempts count.
+            log.warning("%s: a batch of %d failed (%s: %s); handling its events one by one", self.consumer_name,
+                        len(taken), type(exc_info[1]).__name__, exc_info[1])
+            for message, event in taken:
+                self._alone.add(event.id)
+                self.container.spawn_managed_thread(partial(self._spawn, message, event, 1, alone=True),
+                                                    identifier="consumer_unbatch")
+        self._next_batch()
+        return result, None
 
     def runs_alone(self, event) -> bool:
         """Whether this event is handled in a transaction of its own rather than in a commit group: a retry
@@ -158,7 +228,8 @@ class EventConsumer(EventHandler):
             self._alone.add(event.id)
         handle_result = partial(self.handle_result, message, event, attempt, time.perf_counter())
         try:
-            self.container.spawn_worker(self, (event,), {}, context_data=self.unpack_message_headers(message),
+            args = (EventBatch([event]),) if self.batch else (event,)
+            self.container.spawn_worker(self, args, {}, context_data=self.unpack_message_headers(message),
                                         handle_result=handle_result)
         except ContainerBeingKilled:
             self._alone.discard(event.id)

@@ -165,11 +165,13 @@ class GroupAborted(Exception):
     unit's work with it. Nothing of it is committed; the caller tries again on its own (see :class:`CommitGroups`)."""
 
 
-@functools.cache
+@functools.lru_cache(maxsize=512)
 def upsert_statement(table: sa.Table, columns: tuple[str, ...], conflict: tuple[str, ...] | None = None,
-                     update: tuple[str, ...] = (), returning: str | None = None) -> sa.TextClause:
+                     update: tuple[str, ...] = (), returning: str | None = None, rows: int | None = None) -> sa.TextClause:
     """``INSERT … ON CONFLICT (conflict) DO NOTHING`` (or ``DO UPDATE SET`` the ``update`` columns to the new
     values), optionally ``RETURNING`` one column; built once per shape, the same text on PostgreSQL and SQLite.
+
+    With ``rows`` the statement inserts that many rows, its parameters named ``<column>_<row index>``.
 
     Written as text because SQLAlchemy's dialect inserts with ON CONFLICT cannot be cached: every execution
     compiled the statement again, which cost more than the database's work on the hot paths (the inbox row of
@@ -177,11 +179,14 @@ def upsert_statement(table: sa.Table, columns: tuple[str, ...], conflict: tuple[
     """
     conflict = conflict or tuple(c.name for c in table.primary_key)
     action = ("DO UPDATE SET " + ", ".join(f"{c} = excluded.{c}" for c in update)) if update else "DO NOTHING"
-    sql = (f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)}) "
-           f"ON CONFLICT ({', '.join(conflict)}) {action}")
+    names = [[c] for c in columns] if rows is None else [[f"{c}_{i}" for i in range(rows)] for c in columns]
+    tuples = ", ".join("(" + ", ".join(":" + row_names[i] for row_names in names) + ")" for i in range(rows or 1))
+    sql = f"INSERT INTO {table.name} ({', '.join(columns)}) VALUES {tuples} ON CONFLICT ({', '.join(conflict)}) {action}"
     if returning:
         sql += f" RETURNING {returning}"
-    statement = sa.text(sql).bindparams(*(sa.bindparam(c, type_=table.c[c].type) for c in columns))
+    statement = sa.text(sql).bindparams(
+        *(sa.bindparam(name, type_=table.c[column].type) for column, row_names in zip(columns, names)
+          for name in row_names))
     return statement.columns(table.c[returning]) if returning else statement
 
 
@@ -192,6 +197,25 @@ def insert_or_nothing(session, table: sa.Table, values: dict) -> bool:
     needs (see CommitGroups).
     """
     return session.execute(upsert_statement(table, tuple(values)), values).rowcount == 1
+
+
+def insert_new_rows(session, table: sa.Table, rows: list[dict], returning: str) -> set:
+    """Insert the rows whose primary key is not taken yet, in one statement; return their ``returning`` values."""
+    columns = tuple(rows[0])
+    statement = upsert_statement(table, columns, returning=returning, rows=len(rows))
+    params = {f"{column}_{i}": row[column] for i, row in enumerate(rows) for column in columns}
+    return set(session.execute(statement, params).scalars())
+
+
+class EventBatch(list):
+    """The events a batch consumer handles in one call and one transaction (see :mod:`shared.consumer`).
+
+    The unit of work records them in its inbox and keeps the ids of those handled before in ``duplicates``.
+    """
+
+    def __init__(self, events=()):
+        super().__init__(events)
+        self.duplicates: set[str] = set()
 
 
 class UnitOfWork:
@@ -209,7 +233,7 @@ class UnitOfWork:
     """
 
     def __init__(self, session_factory: Callable[[], Session], street: str,
-                 inbox_key: tuple[str, Envelope] | None = None,
+                 inbox_key: tuple[str, Envelope | EventBatch] | None = None,
                  on_commit: Callable[[list[OutgoingMessage]], None] | None = None,
                  group: "CommitGroups | None" = None):
         self._session_factory = session_factory
@@ -220,6 +244,8 @@ class UnitOfWork:
         self._group: _Group | None = None
         self.session: Session | None = None
         self.emitted: list[Envelope] = []
+        # The events of the inbox key not handled before: what the handler is to handle.
+        self.new_events: list[Envelope] = []
 
     def open_repositories(self, session: Session) -> None:
         """Hook for subclasses: attach repositories bound to ``session``."""
@@ -248,16 +274,33 @@ class UnitOfWork:
         self.session.close()
 
     def _record_inbox(self) -> None:
-        consumer, event = self._inbox_key
-        if not insert_or_nothing(self.session, inbox, dict(consumer=consumer, event_id=event.id,
-                                                            event_type=event.type, handled_at=utcnow())):
-            if self._group is not None:
-                group, self._group = self._group, None
-                group.withdraw()  # nothing was written; the group goes on without this unit
-            else:
-                self.session.rollback()
-                self.session.close()
-            raise AlreadyHandled(f"{consumer} already handled event {event.id}")
+        consumer, handled = self._inbox_key
+        if isinstance(handled, EventBatch):
+            new_ids = insert_new_rows(self.session, inbox, [
+                dict(consumer=consumer, event_id=event.id, event_type=event.type, handled_at=utcnow())
+                for event in handled], returning="event_id")
+            first_of_id = {}
+            for event in handled:  # a redelivered copy may arrive in the same batch as the original
+                first_of_id.setdefault(event.id, event)
+            self.new_events = [first_of_id[i] for i in first_of_id if i in new_ids]
+            handled.duplicates = set(first_of_id) - new_ids
+        elif insert_or_nothing(self.session, inbox, dict(consumer=consumer, event_id=handled.id,
+                                                         event_type=handled.type, handled_at=utcnow())):
+            self.new_events = [handled]
+        if self.new_events:
+            return
+        if self._group is not None:
+            group, self._group = self._group, None
+            group.withdraw()  # nothing was written; the group goes on without this unit
+        else:
+            self.session.rollback()
+            self.session.close()
+        what = handled.id if isinstance(handled, Envelope) else f"all {len(handled)} events of the batch"
+        raise AlreadyHandled(f"{consumer} already handled {what}")
+
+    def unhandled(self, events: list[Envelope]) -> list[Envelope]:
+        """Of ``events``, those this unit is to handle: with an inbox key, the ones it had not handled before."""
+        return self.new_events if self._inbox_key else list(events)
 
     def emit(self, type_name: str, *, subject: str, data: dict) -> Envelope:
         """Write an event to the outbox of this transaction; it is published after commit."""

@@ -32,6 +32,10 @@ HANDLER_DURATION = Histogram(
     "doorstep_event_handler_duration_seconds", "Time spent in an event handler", ["service", "consumer"],
     buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
+CONSUMER_BATCH_SIZE = Histogram(
+    "doorstep_consumer_batch_events", "Events a batch consumer handled in one call and transaction",
+    ["service", "consumer"], buckets=(1, 2, 4, 8, 16, 32, 64, 128))
+
 HTTP_REQUESTS = Counter(
     "doorstep_http_requests_total", "HTTP requests by route and status", ["service", "method", "route", "status"])
 HTTP_DURATION = Histogram(

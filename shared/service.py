@@ -60,9 +60,9 @@ class UnitOfWorkProvider(DependencyProvider):
         inbox_key = group = None
         entrypoint = worker_ctx.entrypoint
         if isinstance(entrypoint, EventConsumer):
-            event = worker_ctx.args[0]
-            inbox_key = (entrypoint.consumer_name, event)
-            if not entrypoint.runs_alone(event):
+            handled = worker_ctx.args[0]  # an event, or a batch of them (a batch is one transaction already)
+            inbox_key = (entrypoint.consumer_name, handled)
+            if not entrypoint.batch and not entrypoint.runs_alone(handled):
                 group = self.groups
         return self.uow_class(self.session_factory, self.settings.street, inbox_key, on_commit=self.relay.wake,
                               group=group)

@@ -216,51 +216,53 @@ def close_case(case_id: str, uow: IntakeUnitOfWork) -> dict:
 
 # -- following routing --------------------------------------------------------------------------------------
 
-def _follow(event: Envelope, uow: IntakeUnitOfWork, change) -> None:
-    """Apply what routing says happened; an event for a state the case has already passed changes nothing."""
-    data = event.data
+def _follow(events: list[Envelope], uow: IntakeUnitOfWork, change) -> None:
+    """Apply what routing says happened, ``change(case, data, now)`` for each event in turn, in one transaction;
+    an event for a state the case has already passed changes nothing (``change`` returns None)."""
     with uow:
-        case = uow.cases.get(data["case_id"], for_update=True, with_history=False)
-        if case is None:
-            raise NotFound(f"case {data['case_id']} is not known to intake")
+        todo = uow.unhandled(events)
+        found = uow.cases.get_many([event.data["case_id"] for event in todo], for_update=True)
         now = utcnow()
-        previous = change(case, now)
-        if previous is None:
-            uow.commit()  # the inbox row: handled, nothing to change
-            return
-        uow.cases.save(case)
-        _status_changed(uow, case, previous, now)
+        changed = {}
+        for event in todo:
+            case = found.get(event.data["case_id"])
+            if case is None:
+                raise NotFound(f"case {event.data['case_id']} is not known to intake")
+            previous = change(case, event.data, now)
+            if previous is None:
+                continue  # the inbox row alone: handled, nothing to change
+            changed[case.id] = case
+            _status_changed(uow, case, previous, now)
+        if changed:
+            uow.cases.save(*changed.values())
         uow.commit()
 
 
-def record_routing(event: Envelope, uow: IntakeUnitOfWork) -> None:
-    """routing assigned (or transferred) the case to a lead unit: keep intake's view of its status true."""
-    unit = event.data["unit"]
-    _follow(event, uow, lambda case, now: case.routed_to(unit["code"], unit["name"], now))
+def record_routing(events: list[Envelope], uow: IntakeUnitOfWork) -> None:
+    """routing assigned (or transferred) cases to a lead unit: keep intake's view of their status true."""
+    _follow(events, uow, lambda case, data, now: case.routed_to(data["unit"]["code"], data["unit"]["name"], now))
 
 
-def record_signed(event: Envelope, uow: IntakeUnitOfWork) -> None:
+def record_signed(events: list[Envelope], uow: IntakeUnitOfWork) -> None:
     """A unit signed for its assignment: the lead unit's signature starts the work (in progress)."""
-    data = event.data
 
-    def change(case: Case, now):
+    def change(case: Case, data: dict, now):
         if data["role"] != "lead" or case.status not in ("routed", "reopened"):
             return None  # an assisting unit (协办), or a signature that arrives after the work moved on
         return case.signed(data["unit"], now)
 
-    _follow(event, uow, change)
+    _follow(events, uow, change)
 
 
-def record_resolution(event: Envelope, uow: IntakeUnitOfWork) -> None:
-    """The case was resolved: store the one merged answer for the resident."""
-    data = event.data
+def record_resolution(events: list[Envelope], uow: IntakeUnitOfWork) -> None:
+    """Cases were resolved: store the one merged answer for the resident."""
 
-    def change(case: Case, now):
+    def change(case: Case, data: dict, now):
         if case.status in ("resolved", "called_back", "closed"):
             return None
         return case.resolved(data["lead_unit"], data["answer"], now)
 
-    _follow(event, uow, change)
+    _follow(events, uow, change)
 
 
 # -- reading ------------------------------------------------------------------------------------------------

@@ -189,16 +189,32 @@ class CaseRepository:
         self._seen[case_id] = len(history)
         return case
 
-    def save(self, case: Case) -> None:
-        """Store the status and append history entries added since the case was loaded."""
-        self.session.execute(_UPDATE_CASE, {"case_id": case.id, **{f: getattr(case, f) for f in _MUTABLE_FIELDS}})
-        self._append_history(case)
+    def get_many(self, case_ids, for_update: bool = False) -> dict[str, Case]:
+        """The cases found of ``case_ids``, by id, without their stored history (as ``get`` without it);
+        ``for_update`` locks their rows, in the order of their ids so that two batches cannot deadlock."""
+        query = sa.select(cases).where(cases.c.id.in_(sorted(set(case_ids)))).order_by(cases.c.id)
+        if for_update:
+            query = query.with_for_update()
+        found = {}
+        for row in self.session.execute(query).mappings():
+            found[row["id"]] = Case(**{f: row[f] for f in _CASE_FIELDS}, history=[])
+            self._seen[row["id"]] = 0
+        return found
 
-    def _append_history(self, case: Case) -> None:
-        new = case.history[self._seen.get(case.id, 0):]
+    def save(self, *changed: Case) -> None:
+        """Store their status and append the history entries added since they were loaded (one statement each
+        for all the cases)."""
+        self.session.execute(_UPDATE_CASE, [{"case_id": case.id, **{f: getattr(case, f) for f in _MUTABLE_FIELDS}}
+                                            for case in changed])
+        self._append_history(*changed)
+
+    def _append_history(self, *changed: Case) -> None:
+        new = []
+        for case in changed:
+            new.extend({"case_id": case.id, **entry} for entry in case.history[self._seen.get(case.id, 0):])
+            self._seen[case.id] = len(case.history)
         if new:
-            self.session.execute(case_history.insert(), [{"case_id": case.id, **entry} for entry in new])
-        self._seen[case.id] = len(case.history)
+            self.session.execute(case_history.insert(), new)
 
     def search(self, found: CaseFilter) -> tuple[int, list[dict]]:
         """Cases matching the filter, newest first, one page; and how many match in all."""

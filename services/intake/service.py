@@ -287,14 +287,14 @@ class IntakeService(DoorstepService):
 
     # -- following routing ---------------------------------------------------------------------------------
 
-    @consume("routing", "case.routed.v1")
-    def on_case_routed(self, event):
-        handlers.record_routing(event, self.uow)
+    @consume("routing", "case.routed.v1", batch=True)
+    def on_case_routed(self, events):
+        handlers.record_routing(events, self.uow)
 
-    @consume("routing", "assignment.signed.v1")
-    def on_assignment_signed(self, event):
-        handlers.record_signed(event, self.uow)
+    @consume("routing", "assignment.signed.v1", batch=True)
+    def on_assignment_signed(self, events):
+        handlers.record_signed(events, self.uow)
 
-    @consume("routing", "case.resolved.v1")
-    def on_case_resolved(self, event):
-        handlers.record_resolution(event, self.uow)
+    @consume("routing", "case.resolved.v1", batch=True)
+    def on_case_resolved(self, events):
+        handlers.record_resolution(events, self.uow)

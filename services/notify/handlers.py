@@ -2,7 +2,7 @@
 
 Two halves, as the outbox pattern wants them:
 
-* **deciding and recording** (:func:`record_event`), in the event handler's transaction: one delivery row per
+* **deciding and recording** (:func:`record_events`), in the event handler's transaction: one delivery row per
   recipient with its channel plan and status (queued, or deferred for quiet hours and the rate limit); the
   inbox makes a redelivered event a no-op, and the row's unique key (event, recipient, channel) keeps a
   recipient from getting two messages about one event;
@@ -13,6 +13,7 @@ Two halves, as the outbox pattern wants them:
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import logging
 import re
@@ -107,24 +108,37 @@ READ_MODEL_FEEDS: dict[str, Callable[[NotifyUnitOfWork, dict, datetime], None]] 
 
 # -- deciding and recording ---------------------------------------------------------------------------------
 
-def record_event(event: Envelope, uow: NotifyUnitOfWork, ctx: NotifyContext) -> list[str]:
-    """Record the deliveries an event causes; return the ids due now (the caller may send them at once)."""
+@dataclasses.dataclass(frozen=True)
+class Cause:
+    """What notices are recorded for: an event, or a unit's daily digest."""
+    id: str
+    type: str
+    template_key: str
+    data: dict
+
+
+def record_events(events: list[Envelope], uow: NotifyUnitOfWork, ctx: NotifyContext) -> list[str]:
+    """Record the deliveries the events cause, in one transaction; return the ids due now (the caller may send
+    them at once)."""
     now = ctx.clock()
     with uow:
-        feed = READ_MODEL_FEEDS.get(event.type)
-        if feed:
-            feed(uow, event.data, now)
-        due = _record_notices(uow, ctx, event.id, event.type, event.type, event.data, now)
+        causes = []
+        for event in uow.unhandled(events):
+            feed = READ_MODEL_FEEDS.get(event.type)
+            if feed:
+                feed(uow, event.data, now)
+            causes.append(Cause(event.id, event.type, event.type, event.data))
+        due = _record_notices(uow, ctx, causes, now)
         uow.commit()
     return due
 
 
-def _expand(uow: NotifyUnitOfWork, notices: list[Notice]) -> list[Notice]:
+def _expand(notices: list[Notice], subscribers: Callable[[str], list[str]]) -> list[Notice]:
     """``subscribers:<topic>`` becomes one notice per subscriber; nobody is named twice."""
     expanded, seen = [], set()
     for notice in notices:
         if notice.recipient.startswith("subscribers:"):
-            recipients = uow.recipients.subscribers(notice.recipient.removeprefix("subscribers:"))
+            recipients = subscribers(notice.recipient.removeprefix("subscribers:"))
         else:
             recipients = [notice.recipient]
         for recipient in recipients:
@@ -134,44 +148,49 @@ def _expand(uow: NotifyUnitOfWork, notices: list[Notice]) -> list[Notice]:
     return expanded
 
 
-def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, cause_id: str, cause_type: str, template_key: str,
-                    data: dict, now: datetime) -> list[str]:
+def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, causes: list[Cause], now: datetime) -> list[str]:
     settings = ctx.settings
     default_preferences = Preferences(quiet_hours=settings.quiet_hours)
-    notices = _expand(uow, notices_for(template_key, data, ctx.templates))
-    if not notices:
+    subscribers = functools.cache(uow.recipients.subscribers)
+    wanted = [(cause, notice) for cause in causes
+              for notice in _expand(notices_for(cause.template_key, cause.data, ctx.templates), subscribers)]
+    if not wanted:
         return []
-    # What is known about all recipients, in one query each rather than a few per recipient.
-    recipients = [notice.recipient for notice in notices]
-    notified = uow.deliveries.notified(cause_id, recipients)
+    # What is known about all recipients, in one query each rather than a few per recipient and cause.
+    recipients = sorted({notice.recipient for _, notice in wanted})
+    notified = uow.deliveries.notified([cause.id for cause in causes], recipients)
     preferences_of = uow.recipients.preferences_of(recipients, default_preferences)
     contacts_of = uow.recipients.contacts_of(recipients)
+    stored_sends = functools.cache(lambda recipient: uow.deliveries.scheduled_since(
+        recipient, now - settings.rate_limit.window, settings.rate_limit.per_hour))
+    scheduled_here: dict[str, list[datetime]] = {}  # recorded by earlier causes of this call, not yet stored
     due, rows = [], []
-    for notice in notices:
-        if notice.recipient in notified:
+    for cause, notice in wanted:
+        if (cause.id, notice.recipient) in notified:
             continue
         preferences = preferences_of[notice.recipient]
         plan = plan_channels(preferences, contacts_of[notice.recipient], settings.default_channel)
         recent = []
         if reads_recent_sends(notice, preferences):
-            recent = uow.deliveries.scheduled_since(notice.recipient, now - settings.rate_limit.window,
-                                                    settings.rate_limit.per_hour)
+            recent = stored_sends(notice.recipient) + scheduled_here.get(notice.recipient, [])
         decision = decide(notice, preferences, now, recent, settings.rate_limit)
         metrics.DELIVERIES.labels(plan[0], decision.status).inc()
         if decision.status == "skipped":
             continue
-        rendered = find_template(ctx.templates, template_key, notice.template).render(data)
+        rendered = find_template(ctx.templates, cause.template_key, notice.template).render(cause.data)
         delivery_id = str(uuid.uuid4())
-        case_id = data.get("case_id")
+        case_id = cause.data.get("case_id")
         rows.append(dict(
-            id=delivery_id, cause_event_id=cause_id, cause_type=cause_type,
+            id=delivery_id, cause_event_id=cause.id, cause_type=cause.type,
             case_id=case_id if isinstance(case_id, str) and _UUID_RE.match(case_id) else None,
             recipient=notice.recipient, channel=plan[0], template=notice.template, category=notice.category,
             urgent=notice.urgent, subject=rendered.subject, body=rendered.body, status=decision.status,
-            context=json.dumps(data, ensure_ascii=False), channel_plan=json.dumps(list(plan)), channel_index=0,
-            attempts=0, total_attempts=0, next_attempt_at=decision.next_attempt_at,
+            context=json.dumps(cause.data, ensure_ascii=False), channel_plan=json.dumps(list(plan)),
+            channel_index=0, attempts=0, total_attempts=0, next_attempt_at=decision.next_attempt_at,
             deferred_reason=decision.reason or None, created_at=now,
         ))
+        if not notice.urgent:
+            scheduled_here.setdefault(notice.recipient, []).append(decision.next_attempt_at)
         if decision.status == "queued":
             due.append(delivery_id)
     if rows:
@@ -378,8 +397,8 @@ def queue_digests(new_uow: UnitOfWorkFactory, ctx: NotifyContext) -> int:
                 continue
             context = compose_digest(unit_code, uow.assignments.for_unit(unit_code), moment)
             if context is not None:
-                queued += len(_record_notices(uow, ctx, f"digest:{unit_code}:{day.isoformat()}", DIGEST_KEY,
-                                              DIGEST_KEY, context, now))
+                cause = Cause(f"digest:{unit_code}:{day.isoformat()}", DIGEST_KEY, DIGEST_KEY, context)
+                queued += len(_record_notices(uow, ctx, [cause], now))
             uow.commit()
     return queued
 

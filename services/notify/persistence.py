@@ -147,11 +147,11 @@ class DeliveryRepository:
     def add_all(self, rows: list[dict]) -> None:
         self.session.execute(_INSERT_DELIVERY, rows)
 
-    def notified(self, cause_event_id: str, recipients: list[str]) -> set[str]:
-        """Which of ``recipients`` already have a delivery caused by this event."""
-        query = sa.select(deliveries.c.recipient).where(deliveries.c.cause_event_id == cause_event_id,
-                                                        deliveries.c.recipient.in_(recipients))
-        return set(self.session.execute(query).scalars())
+    def notified(self, cause_event_ids: list[str], recipients: list[str]) -> set[tuple[str, str]]:
+        """(cause, recipient) pairs of these causes and recipients that have a delivery already."""
+        query = sa.select(deliveries.c.cause_event_id, deliveries.c.recipient).where(
+            deliveries.c.cause_event_id.in_(cause_event_ids), deliveries.c.recipient.in_(recipients))
+        return {(row[0], row[1]) for row in self.session.execute(query)}
 
     def get(self, delivery_id: str, *, lock: bool = False) -> dict | None:
         query = sa.select(deliveries).where(deliveries.c.id == delivery_id)

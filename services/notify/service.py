@@ -83,14 +83,14 @@ class NotifyService(DoorstepService):
     runtime = NotifyRuntime()
     sends = ImmediateSends()
 
-    def _on_event(self, event):
-        due = handlers.record_event(event, self.uow, self.runtime)
+    def _on_events(self, events):
+        due = handlers.record_events(events, self.uow, self.runtime)
         if due:
             # Committed; send at once rather than at the next tick. A failure here is retried by the timer.
             try:
                 self.sends.send(self.sending, self.runtime, due)
             except Exception:
-                log.exception("immediate send after %s failed; the sender will retry", event.id)
+                log.exception("immediate send after %s failed; the sender will retry", events[0].id)
 
     @SettingsTimer.decorator(interval_from=lambda settings: notify_settings.load(settings).sender_interval_s)
     def send_due(self):
@@ -153,11 +153,11 @@ def _add_consumers(service_class) -> None:
         method_name = _consumer_name(type_name, taken)
         taken.add(method_name)
 
-        def on_event(self, event):
-            self._on_event(event)
+        def on_events(self, events):
+            self._on_events(events)
 
-        on_event.__name__ = method_name
-        setattr(service_class, method_name, consume(event_type.service, event_type.routing_key)(on_event))
+        on_events.__name__ = method_name
+        setattr(service_class, method_name, consume(event_type.service, event_type.routing_key, batch=True)(on_events))
 
 
 _add_consumers(NotifyService)

@@ -31,50 +31,64 @@ def _actor(principal) -> str:
 # -- routing ---------------------------------------------------------------------------------------------
 
 def route_case(event: Envelope, uow: RoutingUnitOfWork, directory: Directory, now: datetime | None = None) -> None:
-    """An accepted case that is handled elsewhere (收受分离) gets a lead unit and its assisting units; station
-    matters stay at intake."""
-    data = event.data
-    if data["handling"] != "routed":
-        return
+    route_cases([event], uow, directory, now)
+
+
+def route_cases(events: list[Envelope], uow: RoutingUnitOfWork, directory: Directory,
+                now: datetime | None = None) -> None:
+    """Accepted cases that are handled elsewhere (收受分离) get a lead unit and their assisting units; station
+    matters stay at intake. All in one transaction, the rows of all cases in one statement per table."""
     now = now or utcnow()
+    with uow:
+        cases, added = [], []
+        for event in uow.unhandled(events):
+            data = event.data
+            if data["handling"] != "routed":
+                continue
+            case, decision, assignments = _route(data, directory, now)
+            cases.append(case)
+            added.extend(assignments)
+            lead, assists = assignments[0], zip(assignments[1:], (unit for unit, _ in decision.assists))
+            uow.emit("doorstep.routing.case.routed.v1", subject=f"case/{case.case_id}", data={
+                "case_id": case.case_id,
+                "assignment_id": lead.id,
+                "unit": {"code": decision.unit.code, "name": decision.unit.name},
+                "rule": case.rule,
+                "reason": case.reason,
+                "area": case.area,
+                "matter_code": case.matter_code,
+                "resident_id": case.resident_id,
+                "phone_masked": case.phone_masked,
+                "assists": [{"code": unit.code, "name": unit.name, "assignment_id": assist.id,
+                             "required": assist.required} for assist, unit in assists],
+                "sign_due_at": _iso(lead.sign_due_at),
+                "dispatch": "initial",
+                "routed_at": now.isoformat(),
+            })
+        if cases:
+            uow.cases.add(*cases)
+            uow.assignments.add(*added)
+        uow.commit()
+
+
+def _route(data: dict, directory: Directory, now: datetime) -> tuple[RoutedCase, domain.Decision, list[Assignment]]:
+    """The routed case, the decision and the case's assignments, the lead's first, then the assisting units' in
+    the decision's order."""
     decision = directory.route(data)
     sign_limit, handle_limit = domain.time_limits(directory.policy, data, decision)
-    with uow:
-        case = RoutedCase(
-            case_id=data["case_id"], area=data["area"], matter_code=data["matter_code"], category=data["category"],
-            kind=data["kind"], urgency=data["urgency"], rule=decision.rule, reason=decision.reason,
-            explanation=list(decision.explanation), escalation=list(decision.escalation), status="open",
-            lead_unit=decision.unit.code, created_at=now, updated_at=now,
-            resident_id=data["resident"]["resident_id"], phone_masked=data["resident"]["phone_masked"])
-        uow.cases.add(case)
-        lead = domain.new_assignment(case.case_id, case.area, decision.unit, rule=decision.rule,
-                                     reason=decision.reason, now=now, sign_limit=sign_limit,
-                                     handle_limit=handle_limit)
-        added = [lead]
-        assists = []
-        for unit, required in decision.assists:
-            assist = domain.new_assignment(case.case_id, case.area, unit, rule=decision.rule,
-                                           reason=f"协办: {decision.reason}", now=now, sign_limit=sign_limit,
-                                           handle_limit=handle_limit, role="assist", required=required)
-            added.append(assist)
-            assists.append({"code": unit.code, "name": unit.name, "assignment_id": assist.id, "required": required})
-        uow.assignments.add(*added)  # lead and assisting units in one statement
-        uow.emit("doorstep.routing.case.routed.v1", subject=f"case/{case.case_id}", data={
-            "case_id": case.case_id,
-            "assignment_id": lead.id,
-            "unit": {"code": decision.unit.code, "name": decision.unit.name},
-            "rule": decision.rule,
-            "reason": decision.reason,
-            "area": case.area,
-            "matter_code": case.matter_code,
-            "resident_id": case.resident_id,
-            "phone_masked": case.phone_masked,
-            "assists": assists,
-            "sign_due_at": _iso(lead.sign_due_at),
-            "dispatch": "initial",
-            "routed_at": now.isoformat(),
-        })
-        uow.commit()
+    case = RoutedCase(
+        case_id=data["case_id"], area=data["area"], matter_code=data["matter_code"], category=data["category"],
+        kind=data["kind"], urgency=data["urgency"], rule=decision.rule, reason=decision.reason,
+        explanation=list(decision.explanation), escalation=list(decision.escalation), status="open",
+        lead_unit=decision.unit.code, created_at=now, updated_at=now,
+        resident_id=data["resident"]["resident_id"], phone_masked=data["resident"]["phone_masked"])
+    lead = domain.new_assignment(case.case_id, case.area, decision.unit, rule=decision.rule,
+                                 reason=decision.reason, now=now, sign_limit=sign_limit, handle_limit=handle_limit)
+    assists = [domain.new_assignment(case.case_id, case.area, unit, rule=decision.rule,
+                                     reason=f"协办: {decision.reason}", now=now, sign_limit=sign_limit,
+                                     handle_limit=handle_limit, role="assist", required=required)
+               for unit, required in decision.assists]
+    return case, decision, [lead, *assists]
 
 
 def reopen_case(event: Envelope, uow: RoutingUnitOfWork, directory: Directory, now: datetime | None = None) -> None:

@@ -97,6 +97,12 @@ case_log = sa.Table(
 )
 
 _ASSIGNMENT_FIELDS = [f.name for f in dataclasses.fields(Assignment)]
+
+
+def _row(record, fields: list[str]) -> dict:
+    """The record's fields as a row (``dataclasses.asdict`` deep-copies every value, which cost more than
+    inserting the row; these records hold plain values)."""
+    return {name: getattr(record, name) for name in fields}
 # Built once: the statements of every routed case take their values as parameters.
 _INSERT_ASSIGNMENT = assignments.insert()
 _INSERT_CASE = routing_cases.insert()
@@ -107,10 +113,10 @@ class AssignmentRepository:
         self.session = session
 
     def add(self, *added: Assignment) -> None:
-        self.session.execute(_INSERT_ASSIGNMENT, [dataclasses.asdict(a) for a in added])
+        self.session.execute(_INSERT_ASSIGNMENT, [_row(a, _ASSIGNMENT_FIELDS) for a in added])
 
     def save(self, assignment: Assignment) -> None:
-        values = dataclasses.asdict(assignment)
+        values = _row(assignment, _ASSIGNMENT_FIELDS)
         self.session.execute(assignments.update().where(assignments.c.id == assignment.id).values(**values))
 
     def get(self, assignment_id: str, *, lock: bool = False) -> Assignment | None:
@@ -197,13 +203,13 @@ class CaseRepository:
         self.session = session
 
     def _values(self, case: RoutedCase) -> dict:
-        values = dataclasses.asdict(case)
+        values = _row(case, _CASE_FIELDS)
         values["explanation"] = json.dumps(case.explanation, ensure_ascii=False)
         values["escalation"] = json.dumps(case.escalation, ensure_ascii=False)
         return values
 
-    def add(self, case: RoutedCase) -> None:
-        self.session.execute(_INSERT_CASE, self._values(case))
+    def add(self, *added: RoutedCase) -> None:
+        self.session.execute(_INSERT_CASE, [self._values(case) for case in added])
 
     def save(self, case: RoutedCase) -> None:
         self.session.execute(routing_cases.update().where(routing_cases.c.case_id == case.case_id)

@@ -32,9 +32,9 @@ class RoutingService(DoorstepService):
     uow = UnitOfWorkProvider(RoutingUnitOfWork)
     directory = DirectoryProvider()
 
-    @consume("intake", "case.accepted.v1")
-    def on_case_accepted(self, event):
-        handlers.route_case(event, self.uow, self.directory)
+    @consume("intake", "case.accepted.v1", batch=True)
+    def on_case_accepted(self, events):
+        handlers.route_cases(events, self.uow, self.directory)
 
     @consume("intake", "case.reopened.v1")
     def on_case_reopened(self, event):
