@@ -168,3 +168,89 @@ def test_a_message_settled_on_a_reset_connection_does_not_stop_the_consumer_and_
         again = wait_for(lambda: kombu.Queue(queue.name, channel=conn.channel()).get(no_ack=True), timeout=10,
                          message="the unsettled message delivered again")
         assert again.properties["message_id"] == "m-1"
+
+
+# -- batch consumers ---------------------------------------------------------------------------------------
+
+BATCHES: list[list[str]] = []  # the event ids of each call of the batch handler below
+POISON: set[str] = set()  # case ids the handler below always fails on
+
+
+class BatchRouting(DoorstepService):
+    """Routing with a batch consumer that fails every batch holding a poisoned case."""
+
+    name = "routing"
+    uow = UnitOfWorkProvider(RoutingUnitOfWork)
+
+    @consume("intake", "case.accepted.v1", batch=True)
+    def take_batch(self, events):
+        BATCHES.append([event.id for event in events])
+        with self.uow as uow:
+            unit = Unit("shixin-pm", "物业", "property-company")
+            for event in uow.unhandled(events):
+                if event.data["case_id"] in POISON:
+                    raise RuntimeError(f"case {event.data['case_id']} breaks the handler")
+                uow.assignments.add(assign(event.data["case_id"], "shixin", Decision(unit, "test", "test"), utcnow()))
+            uow.commit()
+
+
+def _queue_waiting(amqp_url, events):
+    """Declare the batch consumer's queue (as nameko will) and put ``events`` in it before the service starts,
+    so that they are waiting together when its consumer comes up."""
+    with kombu.Connection(amqp_url) as conn:
+        exchange = kombu.Exchange("intake.events", "topic", durable=True)
+        queue = kombu.Queue("evt-intake-case.accepted.v1--routing.take_batch", exchange,
+                            routing_key="case.accepted.v1", durable=True, auto_delete=False, channel=conn.channel())
+        queue.declare()
+    for event in events:
+        publish_event(amqp_url, event)
+
+
+def test_batch_consumer_handles_waiting_events_together_and_each_once(infra_settings, start_services):
+    BATCHES.clear()
+    events = [accepted_event() for _ in range(30)]
+    redelivered = events[:5]  # delivered twice, in the same batch or in another
+    _queue_waiting(infra_settings.broker_uri, events + redelivered)
+    settings, _ = start_services(infra_settings, service_class=BatchRouting)
+
+    wait_for(lambda: sum(map(len, BATCHES)) >= 35, message="all 35 messages handled")
+    wait_for(lambda: count_rows(settings, "routing", "assignments") == 30, message="30 assignments")
+    assert max(map(len, BATCHES)) > 1  # the waiting events were taken together ...
+    assert max(map(len, BATCHES)) <= settings.consumer_batch_size  # ... up to the batch size
+    assert count_rows(settings, "routing", "inbox") == 30  # each event recorded once: the copies had no effect
+    consumed = REGISTRY.get_sample_value("doorstep_events_consumed_total", {
+        "service": "routing", "consumer": "routing.take_batch", "type": "doorstep.intake.case.accepted.v1",
+        "outcome": "duplicate"})
+    assert consumed >= 5
+
+
+def test_a_poisoned_batch_is_handled_again_event_by_event_and_only_the_poison_is_dead_lettered(
+        infra_settings, start_services):
+    BATCHES.clear()
+    events = [accepted_event() for _ in range(12)]
+    poison = events[5]
+    POISON.add(poison.data["case_id"])
+    _queue_waiting(infra_settings.broker_uri, events)
+    settings, _ = start_services(dataclasses.replace(infra_settings, handler_backoff_s=0.05),
+                                 service_class=BatchRouting)
+
+    dead = wait_for(lambda: drain_queue(settings.broker_uri, "routing.dead-letter", timeout=0.5),
+                    message="the poisoned event dead-lettered")
+    assert [json.loads(body)["id"] for _, body in dead] == [poison.id]
+    assert dead[0][0]["x-attempts"] == settings.handler_attempts  # its own attempts, alone
+    assert "breaks the handler" in dead[0][0]["x-error"]
+    wait_for(lambda: count_rows(settings, "routing", "assignments") == 11, message="the 11 others handled")
+    assert count_rows(settings, "routing", "inbox") == 11
+    assert any(len(batch) > 1 and poison.id in batch for batch in BATCHES)  # it failed a batch first
+    assert [batch for batch in BATCHES if batch == [poison.id]]  # and then alone
+
+
+def test_batch_consumer_with_batch_size_one_gets_lists_of_one(infra_settings, start_services):
+    """As nameko's event_handler delivers (the pipeline benchmark's stock variant runs so)."""
+    BATCHES.clear()
+    events = [accepted_event() for _ in range(8)]
+    _queue_waiting(infra_settings.broker_uri, events)
+    settings, _ = start_services(dataclasses.replace(infra_settings, consumer_batch_size=1),
+                                 service_class=BatchRouting)
+    wait_for(lambda: count_rows(settings, "routing", "assignments") == 8, message="8 assignments")
+    assert sorted(map(len, BATCHES)) == [1] * 8
