@@ -8,6 +8,7 @@ With ``memory://`` (the embedded default) publishing is an in-process call and c
 """
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import time
 from typing import Sequence
@@ -155,8 +156,23 @@ class ConfirmingPublisher:
         channel = self._connect()
         tags = []
         self._acked = {}
+        for exchange in {(msg.exchange, msg.exchange_type) for msg in messages}:
+            self._ensure_exchange(channel, *exchange)  # a declaration waits for its answer: not while corked
+        with _corked(self._conn.connection.transport):
+            self._write_all(channel, messages, tags)
+        deadline = time.monotonic() + self.confirm_timeout
+        while any(self._acked[t] is None for t in tags):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise PublishError(f"broker did not confirm {sum(self._acked[t] is None for t in tags)} messages")
+            try:
+                self._conn.drain_events(timeout=min(remaining, 1.0))
+            except TimeoutError:
+                continue
+        return [bool(self._acked[t]) for t in tags]
+
+    def _write_all(self, channel, messages, tags):
         for msg in messages:
-            self._ensure_exchange(channel, msg.exchange, msg.exchange_type)
             tag = self._next_tag
             self._next_tag += 1
             self._acked[tag] = None
@@ -174,16 +190,26 @@ class ConfirmingPublisher:
                 exchange=msg.exchange,
                 routing_key=msg.routing_key,
             )
-        deadline = time.monotonic() + self.confirm_timeout
-        while any(self._acked[t] is None for t in tags):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise PublishError(f"broker did not confirm {sum(self._acked[t] is None for t in tags)} messages")
-            try:
-                self._conn.drain_events(timeout=min(remaining, 1.0))
-            except TimeoutError:
-                continue
-        return [bool(self._acked[t]) for t in tags]
+
+
+@contextlib.contextmanager
+def _corked(transport):
+    """The frames written inside go to the socket in one write when the block ends.
+
+    py-amqp writes every frame of every message with its own ``sendall``; for a batch of small messages the
+    system calls (and eventlet's wrapping of each) cost more than building the frames. The frame writer hands
+    over a view of a buffer it reuses, so each frame is copied. If the block raises, nothing is sent: the
+    caller closes the connection, and the messages stay unconfirmed.
+    """
+    frames: list[bytes] = []
+    original = transport._write
+    transport._write = lambda data: frames.append(bytes(data))
+    try:
+        yield
+    finally:
+        transport._write = original
+    if frames:
+        transport.write(b"".join(frames))
 
 
 class InProcessPublisher:

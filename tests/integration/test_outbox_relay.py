@@ -113,3 +113,23 @@ def test_two_relays_side_by_side_never_publish_a_row_twice(infra_settings):
     received = drain_queue(infra_settings.broker_uri, queue)
     ids = [json.loads(body)["id"] for _, body in received]
     assert len(ids) == 300 and len(set(ids)) == 300
+
+
+def test_a_batch_goes_to_the_socket_in_one_write_and_every_message_is_confirmed(infra_settings):
+    from shared.broker import OutgoingMessage
+
+    queue = bind_subscriber_queue(infra_settings.broker_uri)
+    publisher = ConfirmingPublisher(infra_settings.broker_uri)
+    publisher.ensure_exchange("intake.events")  # connected, and the exchange declared
+    transport = publisher._conn.connection.transport
+    writes = []
+    send = transport._write
+    transport._write = lambda data: (writes.append(len(data)), send(data))
+
+    messages = [OutgoingMessage("intake.events", "case.status_changed.v1", json.dumps({"n": i}).encode(), f"m-{i}")
+                for i in range(50)]
+    assert publisher.publish(messages) == [True] * 50
+    assert len(writes) == 1  # method, header and body frames of all 50 messages together
+    received = drain_queue(infra_settings.broker_uri, queue)
+    assert [json.loads(body)["n"] for _, body in received] == list(range(50))
+    publisher.close()
