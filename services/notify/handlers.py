@@ -161,8 +161,10 @@ def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, causes: list[Caus
     notified = uow.deliveries.notified([cause.id for cause in causes], recipients)
     preferences_of = uow.recipients.preferences_of(recipients, default_preferences)
     contacts_of = uow.recipients.contacts_of(recipients)
-    stored_sends = functools.cache(lambda recipient: uow.deliveries.scheduled_since(
-        recipient, now - settings.rate_limit.window, settings.rate_limit.per_hour))
+    rated = sorted({notice.recipient for _, notice in wanted
+                    if reads_recent_sends(notice, preferences_of[notice.recipient])})
+    stored_sends = (uow.deliveries.scheduled_since(rated, now - settings.rate_limit.window,
+                                                   settings.rate_limit.per_hour) if rated else {})
     scheduled_here: dict[str, list[datetime]] = {}  # recorded by earlier causes of this call, not yet stored
     due, rows = [], []
     for cause, notice in wanted:
@@ -172,7 +174,7 @@ def _record_notices(uow: NotifyUnitOfWork, ctx: NotifyContext, causes: list[Caus
         plan = plan_channels(preferences, contacts_of[notice.recipient], settings.default_channel)
         recent = []
         if reads_recent_sends(notice, preferences):
-            recent = stored_sends(notice.recipient) + scheduled_here.get(notice.recipient, [])
+            recent = stored_sends[notice.recipient] + scheduled_here.get(notice.recipient, [])
         decision = decide(notice, preferences, now, recent, settings.rate_limit)
         metrics.DELIVERIES.labels(plan[0], decision.status).inc()
         if decision.status == "skipped":
@@ -292,8 +294,9 @@ def _record_outcomes(new_uow: UnitOfWorkFactory, ctx: NotifyContext, outcomes: l
     try:
         with new_uow() as uow:
             statuses = uow.deliveries.statuses([outcome[0]["id"] for outcome in outcomes], lock=True)
-            reports = [_record_outcome(uow, ctx, *outcome, status=statuses.get(outcome[0]["id"]))
-                       for outcome in outcomes]
+            with uow.deliveries.together():
+                reports = [_record_outcome(uow, ctx, *outcome, status=statuses.get(outcome[0]["id"]))
+                           for outcome in outcomes]
             uow.commit()
     except Exception:
         if len(outcomes) == 1:

@@ -5,6 +5,7 @@ and events carry recipient references and masked addresses.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import datetime
 
@@ -123,11 +124,17 @@ _INSERT_ATTEMPT = delivery_attempts.insert()
 _UPDATE_DELIVERY = deliveries.update().where(deliveries.c.id == sa.bindparam("delivery_id"))
 
 _WHEN = sa.func.coalesce(deliveries.c.sent_at, deliveries.c.next_attempt_at, deliveries.c.created_at)
-_SCHEDULED_SINCE = (
-    sa.select(_WHEN)
-    .where(deliveries.c.recipient == sa.bindparam("recipient"), deliveries.c.urgent.is_(False),
+_RECENT = (
+    sa.select(deliveries.c.recipient, _WHEN.label("at"),
+              sa.func.row_number().over(partition_by=deliveries.c.recipient, order_by=_WHEN.desc()).label("rank"))
+    .where(deliveries.c.recipient.in_(sa.bindparam("recipients", expanding=True)), deliveries.c.urgent.is_(False),
            deliveries.c.status.in_(("queued", "deferred", "sent")), _WHEN > sa.bindparam("since", type_=UTCDateTime()))
-    .order_by(_WHEN.desc()).limit(sa.bindparam("limit", type_=sa.Integer))
+    .subquery()
+)
+_SCHEDULED_SINCE = (
+    sa.select(_RECENT.c.recipient, sa.type_coerce(_RECENT.c.at, UTCDateTime()))
+    .where(_RECENT.c.rank <= sa.bindparam("limit", type_=sa.Integer))
+    .order_by(_RECENT.c.recipient, _RECENT.c.at.desc())
 )
 
 _PUBLIC_DELIVERY_COLUMNS = ("id", "cause_event_id", "cause_type", "case_id", "recipient", "channel", "template",
@@ -140,6 +147,22 @@ class DeliveryRepository:
     def __init__(self, session):
         self.session = session
         self._locking = session.get_bind().dialect.name == "postgresql"
+        self._held: dict | None = None  # writes held back by ``together()``
+
+    @contextlib.contextmanager
+    def together(self):
+        """Attempts added and deliveries updated inside are written when the block ends, one statement for all
+        attempts and one per kind of update (a sending round records many outcomes; they read nothing back)."""
+        self._held = {"attempts": [], "updates": {}}
+        try:
+            yield
+            held = self._held
+        finally:
+            self._held = None
+        if held["attempts"]:
+            self.session.execute(_INSERT_ATTEMPT, held["attempts"])
+        for rows in held["updates"].values():
+            self.session.execute(_UPDATE_DELIVERY, rows)
 
     def add(self, **values) -> None:
         self.session.execute(_INSERT_DELIVERY, values)
@@ -178,11 +201,14 @@ class DeliveryRepository:
             query = query.where(deliveries.c.status == status)
         return [dict(row) for row in self.session.execute(query).mappings()]
 
-    def scheduled_since(self, recipient: str, since: datetime, limit: int) -> list[datetime]:
-        """When this recipient's messages were or will be sent, from ``since`` on, the latest ``limit`` (for
-        the rate limit, which looks no further back than its limit)."""
-        rows = self.session.execute(_SCHEDULED_SINCE, {"recipient": recipient, "since": since, "limit": limit})
-        return [row[0] for row in rows]
+    def scheduled_since(self, recipients: list[str], since: datetime, limit: int) -> dict[str, list[datetime]]:
+        """When each recipient's messages were or will be sent, from ``since`` on, the latest ``limit`` of each
+        (for the rate limit, which looks no further back than its limit); one query for all."""
+        found: dict[str, list[datetime]] = {recipient: [] for recipient in recipients}
+        for recipient, when in self.session.execute(_SCHEDULED_SINCE, {"recipients": list(recipients),
+                                                                        "since": since, "limit": limit}):
+            found[recipient].append(when)
+        return found
 
     def claim_due(self, now: datetime, lease_until: datetime, limit: int, ids: list[str] | None = None) -> list[dict]:
         """Take deliveries that are due and not being sent by someone else; they stay claimed until
@@ -208,9 +234,15 @@ class DeliveryRepository:
         return rows
 
     def update(self, delivery_id: str, **values) -> None:
+        if self._held is not None:
+            self._held["updates"].setdefault(tuple(sorted(values)), []).append({"delivery_id": delivery_id, **values})
+            return
         self.session.execute(_UPDATE_DELIVERY, {"delivery_id": delivery_id, **values})
 
     def add_attempt(self, **values) -> None:
+        if self._held is not None:
+            self._held["attempts"].append(values)
+            return
         self.session.execute(_INSERT_ATTEMPT, values)
 
     def attempts_of(self, delivery_id: str) -> list[dict]:
