@@ -68,21 +68,23 @@ class Relay:
         self._count(rows, confirmed)
         return len(done)
 
-    def publish_committed(self, messages: list[OutgoingMessage]) -> int:
-        """Publish events whose outbox rows just committed, from memory; mark the confirmed ones sent.
+    def publish_committed(self, messages: list[OutgoingMessage]) -> list[str]:
+        """Publish events whose outbox rows just committed, from memory; return the ids the broker confirmed.
 
-        No query and no row lock: one publish with confirms and one UPDATE (in autocommit) per batch. If the
-        process dies before the UPDATE, or the broker refuses, the rows stay pending and the poll publishes
-        them again later; consumers absorb the duplicate.
+        No query and no row lock. The caller marks the confirmed rows sent (:meth:`mark_published`), for many
+        batches at once. If the process dies before that, or the broker refuses, the rows stay pending and the
+        poll publishes them again later; consumers absorb the duplicate.
         """
         confirmed = self.publisher.publish(messages)
-        done = [msg.message_id for msg, ok in zip(messages, confirmed) if ok]
-        if done:
-            with self._autocommit.connect() as conn:
-                conn.execute(outbox.update().where(outbox.c.event_id.in_(done), outbox.c.published_at.is_(None))
-                             .values(published_at=utcnow()))
         self._count(messages, confirmed)
-        return len(done)
+        return [msg.message_id for msg, ok in zip(messages, confirmed) if ok]
+
+    def mark_published(self, event_ids: list[str]) -> None:
+        """One UPDATE (in autocommit) for rows published from memory."""
+        if event_ids:
+            with self._autocommit.connect() as conn:
+                conn.execute(outbox.update().where(outbox.c.event_id.in_(event_ids), outbox.c.published_at.is_(None))
+                             .values(published_at=utcnow()))
 
     def _count(self, rows, confirmed) -> None:
         done = 0
@@ -129,6 +131,11 @@ class OutboxRelay(SharedExtension):
 
     # Committed events waiting in memory; beyond this (a long broker outage) they are left to the poll.
     MAX_IN_MEMORY = 20_000
+    # Rows published from memory are marked sent in one UPDATE at most this often (or once this many wait):
+    # a statement per publish was most of the relay's database work. Well below ``relay_grace_s``, so the
+    # poll does not take them for missed rows meanwhile.
+    MARK_EVERY_S = 0.25
+    MARK_AT_MOST = 2_000
 
     def setup(self):
         settings = self.container.config["DOORSTEP"]
@@ -137,6 +144,7 @@ class OutboxRelay(SharedExtension):
         self.relay = Relay(service, engine_for(settings.db_url(service)), make_publisher(settings.broker_uri),
                            settings.relay_batch_size)
         self._committed: deque[OutgoingMessage] = deque()
+        self._published: list[str] = []  # confirmed, not yet marked sent
         self._wakeup = LightQueue(maxsize=1)
         self._running = False
         self._gt = None
@@ -150,6 +158,7 @@ class OutboxRelay(SharedExtension):
         self._signal()
         if self._gt is not None:
             self._gt.wait()
+        self._mark_published()
         self.relay.publisher.close()
 
     def kill(self):
@@ -164,6 +173,14 @@ class OutboxRelay(SharedExtension):
             self._committed.extend(committed)
         self._signal()
 
+    def _mark_published(self) -> None:
+        published, self._published = self._published, []
+        try:
+            self.relay.mark_published(published)
+        except sa.exc.SQLAlchemyError as exc:  # the poll publishes them again once their grace is over
+            log.warning("outbox relay of %s: could not mark %d rows sent: %s", self.relay.service, len(published),
+                        exc)
+
     def _signal(self):
         try:
             self._wakeup.put_nowait(True)
@@ -172,7 +189,7 @@ class OutboxRelay(SharedExtension):
 
     def _run(self):
         failures = 0
-        last_measure = last_purge = last_poll = 0.0
+        last_measure = last_purge = last_poll = last_mark = 0.0
         clock = eventlet.hubs.get_hub().clock
         grace = self.settings.relay_grace_s
         while self._running:
@@ -182,7 +199,9 @@ class OutboxRelay(SharedExtension):
                 if self._committed:
                     batch = [self._committed.popleft()
                              for _ in range(min(len(self._committed), self.relay.batch_size))]
-                    published = self.relay.publish_committed(batch)
+                    confirmed = self.relay.publish_committed(batch)
+                    self._published.extend(confirmed)
+                    published = len(confirmed)
                 if now - last_poll >= self.settings.relay_poll_s:
                     last_poll = now
                     published += self.relay.relay_once(min_age_s=grace)
@@ -195,6 +214,9 @@ class OutboxRelay(SharedExtension):
                 metrics.RELAY_ERRORS.labels(self.relay.service).inc()
                 log.warning("outbox relay of %s: %s (retry %d)", self.relay.service, exc, failures)
                 eventlet.sleep(min(5.0, 0.2 * 2 ** min(failures, 5)))
+            if self._published and (now - last_mark >= self.MARK_EVERY_S or len(self._published) >= self.MARK_AT_MOST):
+                last_mark = now
+                self._mark_published()
             if now - last_measure > 1.0:
                 last_measure = now
                 try:
@@ -209,7 +231,8 @@ class OutboxRelay(SharedExtension):
                     log.warning("outbox purge of %s failed: %s", self.relay.service, exc)
             if not self._committed and published < self.relay.batch_size:
                 try:
-                    self._wakeup.get(timeout=self.settings.relay_poll_s)
+                    # With rows to mark, wake in time to mark them even if nothing else happens.
+                    self._wakeup.get(timeout=self.MARK_EVERY_S if self._published else self.settings.relay_poll_s)
                     # Let the commits of concurrent workers gather, so one publish carries several events.
                     eventlet.sleep(self.settings.relay_linger_s)
                 except Empty:
