@@ -130,9 +130,10 @@ class DeadLetters(SharedExtension):
 class EventConsumer(EventHandler):
     queue_consumer = RawQueueConsumer()
     dead_letters = DeadLetters()
-    # Batches of one consumer being handled at once: one can wait on the database while the next is formed
-    # from the messages arriving meanwhile.
-    BATCHES_IN_FLIGHT = 2
+    # Batches of one consumer being handled at once. One: the next batch is whatever arrived while this one
+    # was handled, so the busier the queue the larger the batch (measured: 2 in flight made smaller batches,
+    # more CPU per event and a slower pipeline).
+    BATCHES_IN_FLIGHT = 1
 
     def __init__(self, source_service: str, routing_key: str, batch: bool = False, **kwargs):
         super().__init__(source_service, routing_key, expected_exceptions=(AlreadyHandled, GroupAborted), **kwargs)
