@@ -356,7 +356,7 @@ def _child_env(**doorstep) -> dict:
 
 # Service tuning may be passed through to the children; where they find their databases and broker may not.
 _TUNING_VARS = {"DOORSTEP_MAX_WORKERS", "DOORSTEP_RELAY_BATCH_SIZE", "DOORSTEP_RELAY_POLL_S",
-                "DOORSTEP_CONSUMER_BATCH_SIZE",
+                "DOORSTEP_CONSUMER_BATCH_SIZE", "DOORSTEP_RELAY_LINGER_S",
                 "DOORSTEP_HANDLER_ATTEMPTS", "DOORSTEP_HANDLER_BACKOFF_S", "DOORSTEP_STREET"}
 
 
