@@ -52,6 +52,13 @@ def count_rows(settings, service, table, where=None):
         return conn.execute(sa.text(query)).scalar()
 
 
+def wait_until_relayed(settings, services=("intake", "routing", "notify"), timeout=10.0):
+    """Until every event the services committed is marked published (the relay marks rows it published from
+    memory a moment after the broker confirmed them)."""
+    wait_for(lambda: all(count_rows(settings, s, "outbox", "published_at IS NULL") == 0 for s in services),
+             timeout=timeout, message=f"the outboxes of {', '.join(services)} relayed")
+
+
 def case_fully_handled(settings, token, case_id):
     """Routed at intake and both notifications (resident, unit) recorded by notify."""
     case = get(settings, "intake", f"/intake/cases/{case_id}", token).json()

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import kombu
 
-from helpers import case_fully_handled, count_rows, submit_case, wait_for
+from helpers import case_fully_handled, count_rows, submit_case, wait_for, wait_until_relayed
 from services.tools import replay_events
 from shared.config import SERVICES
 
@@ -62,7 +62,7 @@ def test_plain_amqp_subscriber_gets_every_event_once_in_effect_and_validates_all
     subscriber = start_subscriber(settings.broker_uri, tmp_path / "platform.db")
 
     run_scenario(settings, token)
-    wait_for(lambda: count_rows(settings, "intake", "outbox", "published_at IS NULL") == 0, message="relayed")
+    wait_until_relayed(settings)
     # A duplicate arrives too (at-least-once delivery): republish one event as it was.
     with kombu.Connection(settings.broker_uri) as conn:
         body = json.dumps(json.loads(_first_outbox_body(settings))).encode()
@@ -102,6 +102,7 @@ def test_subscriber_that_was_down_catches_up_by_replay(infra_settings, start_ser
     assert len(stored_ids(db)) == first
 
     # Back up: it declares its queue again, and the operator replays everything since the stop.
+    wait_until_relayed(settings)
     subscriber = start_subscriber(settings.broker_uri, db, idle_exit=3.0)
     replayed = replay_events(settings, stopped_at, target="queue:district-platform")
     summary = finish(subscriber)
