@@ -28,8 +28,10 @@ Child processes run in their own session (a Ctrl-C reaches only this process, wh
 
 Environment knobs for investigation (defaults are what the figures are quoted with):
 ``DOORSTEP_BENCH_WINDOW`` (cases in flight, 64), ``DOORSTEP_BENCH_MODE`` (``processes`` or ``inproc``: all three
-services in this process), ``DOORSTEP_BENCH_VARIANTS`` (comma list of ``ceiling,outbox,stock``),
-``DOORSTEP_BENCH_KEEP_LOGS`` (keep the child-process logs directory).
+services in this process), ``DOORSTEP_BENCH_VARIANTS`` (comma list of ``ceiling,outbox,stock``, run in that order),
+``DOORSTEP_BENCH_KEEP_LOGS`` (keep the child-process logs directory). Service settings such as
+``DOORSTEP_CONSUMER_BATCH_SIZE`` or ``DOORSTEP_RELAY_LINGER_S`` pass through to the services (the stock variant
+keeps a batch size of one).
 """
 from __future__ import annotations
 
