@@ -1144,9 +1144,9 @@ def stock_service_class(name: str):
         """Mixed into a unit-of-work provider: hands each unit the worker's EventDispatcher."""
 
         relay = _NoRelay()
-        # As nameko's event_handler: every event in a worker and a transaction of its own. Commit groups are
-        # part of the machinery measured against this baseline (shared.db.CommitGroups).
-        groups_consumers = False
+        # As nameko's event_handler and http entrypoints: every event and every request in a transaction of its
+        # own. Commit groups are part of the machinery measured against this baseline (shared.db.CommitGroups).
+        commit_groups = False
 
         def setup(self):
             super().setup()

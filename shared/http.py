@@ -21,6 +21,7 @@ from werkzeug.wrappers import Response
 
 from shared import metrics
 from shared.auth import Principal, TokenFile
+from shared.db import GroupAborted
 from shared.errors import DomainError, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -89,11 +90,24 @@ class Tokens(SharedExtension):
 
 
 class ApiHandler(HttpRequestHandler):
+    """An HTTP entrypoint answering problem+json.
+
+    With ``commit_group=True`` the requests being handled at the same moment share one transaction (their units
+    of work join a :class:`shared.db.CommitGroups` group, as event consumers' do): for a busy write endpoint
+    whose work is a few inserts. If another member of the group fails, the request is handled again on its own,
+    so every request is answered for its own work only.
+    """
+
     tokens = Tokens()
 
-    def __init__(self, method, url, roles: tuple[str, ...] | None = None, **kwargs):
+    def __init__(self, method, url, roles: tuple[str, ...] | None = None, commit_group: bool = False, **kwargs):
         self.roles = roles
-        super().__init__(method, url, expected_exceptions=(Problem, DomainError), **kwargs)
+        self.commit_group = commit_group
+        self._alone: set[int] = set()  # requests being handled again on their own
+        super().__init__(method, url, expected_exceptions=(Problem, DomainError, GroupAborted), **kwargs)
+
+    def joins_commit_group(self, request) -> bool:
+        return self.commit_group and id(request) not in self._alone
 
     def handle_request(self, request):
         started = time.perf_counter()
@@ -101,12 +115,24 @@ class ApiHandler(HttpRequestHandler):
             if self.roles is not None:
                 request.principal = self.tokens.authenticate(request, self.roles)
             response = super().handle_request(request)
+            if getattr(request, "group_aborted", False):  # not this request's failure: once more, alone
+                request.group_aborted = False
+                self._alone.add(id(request))
+                try:
+                    response = super().handle_request(request)
+                finally:
+                    self._alone.discard(id(request))
         except Problem as problem:
             response = problem_response(problem)
         service = self.container.service_name
         metrics.HTTP_REQUESTS.labels(service, self.method, self.url, str(response.status_code)).inc()
         metrics.HTTP_DURATION.labels(service, self.method, self.url).observe(time.perf_counter() - started)
         return response
+
+    def handle_result(self, event, worker_ctx, result, exc_info):
+        if exc_info is not None and isinstance(exc_info[1], GroupAborted):
+            worker_ctx.args[0].group_aborted = True
+        return super().handle_result(event, worker_ctx, result, exc_info)
 
     def response_from_result(self, result):
         if isinstance(result, Response):
@@ -115,6 +141,8 @@ class ApiHandler(HttpRequestHandler):
         return json_response(body, status)
 
     def response_from_exception(self, exc):
+        if isinstance(exc, GroupAborted):  # handle_request handles the request again (see handle_result)
+            return problem_response(Problem(503, "Try again", "the request's transaction was rolled back"))
         if isinstance(exc, Problem):
             return problem_response(exc)
         if isinstance(exc, InvalidInput):

@@ -25,7 +25,7 @@ from shared.broker import dead_letters_waiting
 from shared.consumer import EventConsumer
 from shared.db import CommitGroups, UnitOfWork, engine_for
 from shared.events import registry
-from shared.http import api
+from shared.http import ApiHandler, api
 from shared.migrations import is_current
 from shared.outbox import OutboxRelay
 
@@ -35,13 +35,15 @@ log = logging.getLogger("doorstep.service")
 class UnitOfWorkProvider(DependencyProvider):
     """Injects a fresh unit of work per worker; for an event consumer it carries the inbox key.
 
-    Event consumers' units join commit groups (:class:`shared.db.CommitGroups`: the events being handled at
-    the same moment share one transaction) on PostgreSQL; SQLite, with its single connection, keeps one
-    transaction per event. A consumer's retry runs on its own (see :mod:`shared.consumer`).
+    Event consumers' units, and those of HTTP endpoints declared with ``commit_group=True``, join commit groups
+    (:class:`shared.db.CommitGroups`: the units working at the same moment share one transaction) on
+    PostgreSQL; SQLite, with its single connection, keeps one transaction per unit. A consumer's retry, and a
+    request handled again after its group failed, run on their own (see :mod:`shared.consumer`,
+    :class:`shared.http.ApiHandler`).
     """
 
     relay = OutboxRelay()
-    groups_consumers = True
+    commit_groups = True
 
     def __init__(self, uow_class: type[UnitOfWork] = UnitOfWork):
         self.uow_class = uow_class
@@ -52,7 +54,7 @@ class UnitOfWorkProvider(DependencyProvider):
         self.engine = engine_for(self.settings.db_url(service), pool_size=self.settings.max_workers + 2)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
         self.groups = None
-        if self.groups_consumers and self.engine.dialect.name == "postgresql":
+        if self.commit_groups and self.engine.dialect.name == "postgresql":
             self.groups = CommitGroups(self.session_factory, on_commit=self.relay.wake)
         metrics.prime(service, published_types=[t.type for t in registry() if t.service == service])
 
@@ -64,6 +66,8 @@ class UnitOfWorkProvider(DependencyProvider):
             inbox_key = (entrypoint.consumer_name, handled)
             if not entrypoint.batch and not entrypoint.runs_alone(handled):
                 group = self.groups
+        elif isinstance(entrypoint, ApiHandler) and entrypoint.joins_commit_group(worker_ctx.args[0]):
+            group = self.groups
         return self.uow_class(self.session_factory, self.settings.street, inbox_key, on_commit=self.relay.wake,
                               group=group)
 

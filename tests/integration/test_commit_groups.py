@@ -5,12 +5,16 @@ import json
 import uuid
 
 import eventlet
+import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
-from helpers import count_rows, drain_queue, wait_for
+from helpers import base_url, count_rows, drain_queue, wait_for
 from shared.db import AlreadyHandled, CommitGroups, GroupAborted, engine_for
 from shared.events import new_event
+from shared.errors import Conflict
+from shared.http import api
+from shared.service import DoorstepService, UnitOfWorkProvider
 from services.intake.persistence import IntakeUnitOfWork
 from test_consumer import FAILURES, FlakyRouting, accepted_event, publish_event
 
@@ -122,3 +126,50 @@ def test_one_poison_event_among_many_is_dead_lettered_alone(infra_settings, star
     assert dead[0][0]["x-attempts"] == 3  # its own three attempts, not more for sharing a group
     wait_for(lambda: count_rows(settings, "routing", "inbox") == 7, message="the other seven handled")
     assert count_rows(settings, "routing", "assignments") == 7
+
+
+# -- HTTP endpoints with commit_group=True -------------------------------------------------------------------
+
+class GroupedWrites(DoorstepService):
+    """An endpoint whose concurrent requests share transactions; a request whose key starts with "fail" fails
+    inside its unit of work, after joining a group."""
+
+    name = "intake"
+    uow = UnitOfWorkProvider(IntakeUnitOfWork)
+
+    @api("POST", "/grouped/<string:key>", roles=("counter",), commit_group=True)
+    def grouped(self, request, key):
+        with self.uow as uow:
+            uow.session.execute(sa.text("SELECT pg_sleep(0.05)"))  # the others arrive meanwhile and wait
+            if key.startswith("fail"):
+                raise Conflict("this request cannot be done")
+            uow.emit("doorstep.intake.case.status_changed.v1", subject=f"case/{key}", data=status_data())
+            uow.commit()
+        return 201, {"key": key}
+
+
+def _post_all(settings, token, keys):
+    url = base_url(settings, "intake")
+    headers = {"Authorization": f"Bearer {token}"}
+    threads = [eventlet.spawn(requests.post, f"{url}/grouped/{key}", headers=headers, timeout=30) for key in keys]
+    return {key: gt.wait() for key, gt in zip(keys, threads)}
+
+
+def test_requests_arriving_together_share_a_transaction_and_each_is_answered_for_its_own_work(
+        infra_settings, start_services, counter_token):
+    settings, _ = start_services(infra_settings, service_class=GroupedWrites)
+    token = counter_token(settings)
+
+    answers = _post_all(settings, token, [f"ok-{i}" for i in range(8)])
+    assert {key: r.status_code for key, r in answers.items()} == {f"ok-{i}": 201 for i in range(8)}
+    assert count_rows(settings, "intake", "outbox") == 8
+    assert transactions_of_outbox_rows(settings) < 8  # grouped: fewer transactions than requests
+
+    # A failing request rolls its group back: it gets its own error, the others are done again alone.
+    answers = _post_all(settings, token, ["a-1", "fail-1", "a-2", "a-3", "fail-2", "a-4"])
+    assert {key: r.status_code for key, r in answers.items()} == {
+        "a-1": 201, "a-2": 201, "a-3": 201, "a-4": 201, "fail-1": 409, "fail-2": 409}
+    assert answers["fail-1"].json()["detail"] == "this request cannot be done"
+    for key in ("a-1", "a-2", "a-3", "a-4"):  # each written once
+        assert count_rows(settings, "intake", "outbox", f"subject = 'case/{key}'") == 1
+    assert count_rows(settings, "intake", "outbox", "subject LIKE 'case/fail%'") == 0
