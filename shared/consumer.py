@@ -213,7 +213,6 @@ class EventConsumer(EventHandler):
             log.warning("%s: a batch of %d failed (%s: %s); handling its events one by one", self.consumer_name,
                         len(taken), type(exc_info[1]).__name__, exc_info[1])
             for message, event in taken:
-                self._alone.add(event.id)
                 self.container.spawn_managed_thread(partial(self._spawn, message, event, 1, alone=True),
                                                     identifier="consumer_unbatch")
         self._next_batch()

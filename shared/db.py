@@ -275,18 +275,16 @@ class UnitOfWork:
 
     def _record_inbox(self) -> None:
         consumer, handled = self._inbox_key
+        events = handled if isinstance(handled, EventBatch) else [handled]
+        new_ids = insert_new_rows(self.session, inbox, [
+            dict(consumer=consumer, event_id=event.id, event_type=event.type, handled_at=utcnow())
+            for event in events], returning="event_id")
+        first_of_id = {}
+        for event in events:  # a redelivered copy may arrive in the same batch as the original
+            first_of_id.setdefault(event.id, event)
+        self.new_events = [first_of_id[i] for i in first_of_id if i in new_ids]
         if isinstance(handled, EventBatch):
-            new_ids = insert_new_rows(self.session, inbox, [
-                dict(consumer=consumer, event_id=event.id, event_type=event.type, handled_at=utcnow())
-                for event in handled], returning="event_id")
-            first_of_id = {}
-            for event in handled:  # a redelivered copy may arrive in the same batch as the original
-                first_of_id.setdefault(event.id, event)
-            self.new_events = [first_of_id[i] for i in first_of_id if i in new_ids]
             handled.duplicates = set(first_of_id) - new_ids
-        elif insert_or_nothing(self.session, inbox, dict(consumer=consumer, event_id=handled.id,
-                                                         event_type=handled.type, handled_at=utcnow())):
-            self.new_events = [handled]
         if self.new_events:
             return
         if self._group is not None:

@@ -167,20 +167,14 @@ class CaseRepository:
         self._seen[case.id] = 0
         self._append_history(case)
 
-    def get(self, case_id: str, for_update: bool = False, with_history: bool = True) -> Case | None:
-        """The case with its history; ``for_update`` locks its row so two workers' moves cannot interleave.
-
-        Without ``with_history`` the stored history is not read (a change of status only appends to it, and
-        :meth:`save` then stores just the new entries)."""
+    def get(self, case_id: str, for_update: bool = False) -> Case | None:
+        """The case with its history; ``for_update`` locks its row so two workers' moves cannot interleave."""
         query = sa.select(cases).where(cases.c.id == case_id)
         if for_update:
             query = query.with_for_update()
         row = self.session.execute(query).mappings().first()
         if row is None:
             return None
-        if not with_history:
-            self._seen[case_id] = 0
-            return Case(**{f: row[f] for f in _CASE_FIELDS}, history=[])
         history = self.session.execute(
             sa.select(case_history.c.status, case_history.c.at, case_history.c.note)
             .where(case_history.c.case_id == case_id).order_by(case_history.c.id)
@@ -190,8 +184,9 @@ class CaseRepository:
         return case
 
     def get_many(self, case_ids, for_update: bool = False) -> dict[str, Case]:
-        """The cases found of ``case_ids``, by id, without their stored history (as ``get`` without it);
-        ``for_update`` locks their rows, in the order of their ids so that two batches cannot deadlock."""
+        """The cases found of ``case_ids``, by id, without their stored history (a change of status only appends
+        to it, and :meth:`save` then stores just the new entries); ``for_update`` locks their rows, in the order
+        of their ids so that two batches cannot deadlock."""
         query = sa.select(cases).where(cases.c.id.in_(sorted(set(case_ids)))).order_by(cases.c.id)
         if for_update:
             query = query.with_for_update()
