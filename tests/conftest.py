@@ -24,6 +24,7 @@ import pytest  # noqa: E402
 
 from shared.config import SERVICES, load_settings  # noqa: E402
 from shared.db import dispose_engines  # noqa: E402
+from helpers import without_quiet_hours  # noqa: E402
 
 AMQP_URL = os.environ.get("DOORSTEP_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 PG_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -152,6 +153,7 @@ def infra_settings(pg_databases, amqp_url, tmp_path):
                              tokens_file=str(tmp_path / "tokens.yaml"), data_dir=str(tmp_path / "var"),
                              handler_backoff_s=0.05, relay_poll_s=0.05)
     runner.migrate(settings)
+    without_quiet_hours(settings.data_dir)
     return settings
 
 
@@ -172,6 +174,7 @@ def embedded_settings(tmp_path):
                              db_template=f"sqlite:///{tmp_path}/var/{{service}}.db", handler_backoff_s=0.05,
                              http_port=None)
     runner.migrate(settings)
+    without_quiet_hours(settings.data_dir)
     yield settings
     dispose_engines()
 

@@ -4,6 +4,7 @@ import signal
 import subprocess
 import time
 import uuid
+from pathlib import Path
 
 import kombu
 import requests
@@ -122,3 +123,12 @@ def stop_processes(procs) -> None:
             proc.wait(timeout=20)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def without_quiet_hours(data_dir) -> None:
+    """Notify's default quiet hours (22:00–08:00 Shanghai) defer messages for ten hours a day, so a test that
+    waits for a message would pass or fail by the hour it runs. Every test starts with them switched off in its
+    notify.yaml; a test about quiet hours writes its own file (``write_notify_config``) and moves its clock."""
+    path = Path(data_dir) / "notify.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("quiet_hours: null\n", "utf-8")
