@@ -22,7 +22,7 @@ from services.routing import handlers, metrics
 from services.routing.domain import default_directory
 from services.routing.persistence import RoutingUnitOfWork
 from services.routing.service import RoutingService
-from shared.workdays import add_working_days
+from shared.workdays import SHANGHAI, add_working_days
 
 ADMIN = Principal("t-admin", "admin", "")
 
@@ -150,7 +150,7 @@ def test_co_handled_case_resolves_with_one_merged_answer_and_the_decision_is_exp
     bad = api.call("GET", "/routing/units/shixin-pm/assignments?state=someday", unit="shixin-pm")
     assert bad.status_code == 400 and bad.json()["invalid_params"][0]["name"] == "state"
 
-    today = utcnow().date().isoformat()
+    today = utcnow().astimezone(SHANGHAI).date().isoformat()  # scores are over Shanghai dates
     scores = api.call("GET", f"/routing/units/shixin-pm/scores?from={today}&to={today}", role="auditor").json()
     assert scores["resolution_rate"] == 1.0 and scores["response_rate"] == 1.0
     assert api.call("GET", "/routing/units/shixin-pm/scores?from=yesterday&to=2026-01-01",
