@@ -6,6 +6,7 @@ RUN python -m venv /opt/doorstep && /opt/doorstep/bin/pip install --no-cache-dir
 COPY pyproject.toml README.md ./
 COPY shared ./shared
 COPY services ./services
+COPY doorstep ./doorstep
 RUN /opt/doorstep/bin/pip install --no-cache-dir .
 
 FROM python:3.11-slim-bookworm

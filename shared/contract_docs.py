@@ -14,8 +14,6 @@ import yaml
 
 from shared.events import ENVELOPE_SCHEMA, EventType, Registry, registry
 
-ROOT = Path(__file__).resolve().parent.parent
-DOCS = ROOT / "docs"
 SERVICE_CLASSES = {
     "intake": "services.intake.service:IntakeService",
     "routing": "services.routing.service:RoutingService",
@@ -179,22 +177,23 @@ def catalog_markdown(reg: Registry | None = None) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render() -> dict[Path, str]:
+def render(docs: Path) -> dict[Path, str]:
+    """The generated documents, by their path under ``docs``."""
     return {
-        DOCS / "asyncapi.yaml": yaml.safe_dump(asyncapi(), allow_unicode=True, sort_keys=False, width=110),
-        DOCS / "events.md": catalog_markdown(),
+        docs / "asyncapi.yaml": yaml.safe_dump(asyncapi(), allow_unicode=True, sort_keys=False, width=110),
+        docs / "events.md": catalog_markdown(),
     }
 
 
-def write() -> list[Path]:
-    DOCS.mkdir(exist_ok=True)
+def write(docs: Path) -> list[Path]:
+    docs.mkdir(parents=True, exist_ok=True)
     written = []
-    for path, text in render().items():
+    for path, text in render(docs).items():
         if not path.exists() or path.read_text("utf-8") != text:
             path.write_text(text, "utf-8")
             written.append(path)
     return written
 
 
-def stale() -> list[Path]:
-    return [path for path, text in render().items() if not path.exists() or path.read_text("utf-8") != text]
+def stale(docs: Path) -> list[Path]:
+    return [path for path, text in render(docs).items() if not path.exists() or path.read_text("utf-8") != text]

@@ -147,7 +147,7 @@ def amqp_url(rabbit_reachable, request, _vhost_deletions):
 @pytest.fixture
 def infra_settings(pg_databases, amqp_url, tmp_path):
     """Settings for the real broker and PostgreSQL, databases migrated."""
-    from services import runner
+    from doorstep import runner
 
     settings = load_settings(environ={}, broker_uri=amqp_url, db_template=pg_databases,
                              tokens_file=str(tmp_path / "tokens.yaml"), data_dir=str(tmp_path / "var"),
@@ -162,7 +162,7 @@ def embedded_settings(tmp_path):
     """Settings for the embedded default: SQLite files and the in-memory broker."""
     from kombu.transport import memory
 
-    from services import runner
+    from doorstep import runner
 
     # kombu's in-memory broker is one per process: start each test with no queue, message or binding left
     # over from the one before.
@@ -182,7 +182,7 @@ def embedded_settings(tmp_path):
 @pytest.fixture
 def start_services():
     """Start services in this process; every container is stopped at teardown."""
-    from services import runner
+    from doorstep import runner
 
     started = []
 
@@ -212,7 +212,7 @@ def _with_free_ports(settings):
     """Give each service a free port so tests never collide with a running `make run`."""
     import dataclasses
 
-    from services.runner import free_ports
+    from doorstep.runner import free_ports
 
     return dataclasses.replace(settings, ports=free_ports(SERVICES))
 

@@ -12,6 +12,9 @@ import sqlalchemy as sa
 
 from shared.db import engine_for
 
+ROOT = Path(__file__).resolve().parents[1]  # the checkout
+OVERLAYS = ROOT / "deploy" / "k8s" / "overlays"
+
 CASE = {
     "matter_code": "property-repair",
     "kind": "request",

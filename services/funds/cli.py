@@ -1,4 +1,4 @@
-"""``doorstep ledger verify`` and ``doorstep bench ledger``."""
+"""``doorstep ledger verify``: anyone can check the books."""
 from __future__ import annotations
 
 import json
@@ -61,22 +61,3 @@ def _verify_database(db, books):
     if not results:
         raise click.ClickException(f"no books in {url.split('@')[-1]}")
     return results
-
-
-@click.command("ledger")
-@click.option("--db", default="postgresql://postgres@127.0.0.1:5432/doorstep_bench_ledger", show_default=True,
-              help="a PostgreSQL database to create afresh (dropped first if it exists)")
-@click.option("-n", "--transfers", "n", default=20000, show_default=True, help="transfers to post in batches")
-@click.option("--batch", default=1000, show_default=True, help="transfers per transaction")
-@click.option("--big", default=1_000_000, show_default=True, help="size of the book for the second read test")
-@click.option("--json", "as_json", is_flag=True, help="print one JSON object with the figures")
-def bench_ledger(db, n, batch, big, as_json):
-    """Batch posting against plain INSERTs of the same rows; balance reads at 10k and 1M transfers."""
-    from services.funds.bench import run_ledger_benchmark
-
-    figures = run_ledger_benchmark(db, n, batch, big, progress=None if as_json else click.echo)
-    if as_json:
-        click.echo(json.dumps(figures))
-    else:
-        for key, value in figures.items():
-            click.echo(f"{key:>32}: {value}")

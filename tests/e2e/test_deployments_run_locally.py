@@ -9,8 +9,8 @@ import requests
 
 from helpers import CASE, stop_processes, wait_for
 from k8s import LocalPod, find, render
-from services.runner import free_ports
-from services.streets import OVERLAYS
+from doorstep.runner import free_ports
+from helpers import OVERLAYS
 from shared.auth import TokenFile
 from shared.config import SERVICES
 

@@ -13,7 +13,7 @@ import requests
 
 from helpers import stop_processes, wait_for, without_quiet_hours
 from shared.auth import TokenFile
-from services.runner import free_ports
+from doorstep.runner import free_ports
 from shared.config import SERVICES
 
 DOORSTEP = str(Path(sys.executable).parent / "doorstep")

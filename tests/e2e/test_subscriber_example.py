@@ -11,7 +11,7 @@ from pathlib import Path
 import kombu
 
 from helpers import case_fully_handled, count_rows, submit_case, wait_for, wait_until_relayed
-from services.tools import replay_events
+from doorstep.events import replay_events
 from shared.config import SERVICES
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -133,7 +133,7 @@ def test_autonomy_project_through_the_three_meetings(embedded_settings, start_se
     # Anyone holding the disclosure checks the published ledger against its chain head, offline.
     export_file = tmp_path / "shixin-2026-ledger.json"
     export_file.write_text(json.dumps(public.get(f"/funds/disclosures/{disclosure['id']}/ledger")), "utf-8")
-    from services.cli import main
+    from doorstep.cli import main
     offline = CliRunner().invoke(main, ["ledger", "verify", "--export", str(export_file)])
     assert offline.exit_code == 0 and f"area:shixin: OK, {document['chain']['sequence']} entries" in offline.output
 

@@ -41,7 +41,7 @@ def scrapes(tmp_path_factory):
     # share this process, so each scrape also shows the others' families, as `doorstep run` does.
     from kombu.transport import memory
 
-    from services import runner
+    from doorstep import runner
     from shared.config import load_settings
     from shared.db import dispose_engines
 
@@ -236,7 +236,7 @@ def prometheus(embedded_settings, start_services, counter_token, tmp_path):
     """Debian's Prometheus server (the `prometheus` package that brings promtool) scraping the four services
     every second, as the street's ServiceMonitor would, after one case went through them."""
     from helpers import case_fully_handled, submit_case, wait_for
-    from services.runner import free_ports
+    from doorstep.runner import free_ports
 
     binary = shutil.which("prometheus")
     if binary is None:

@@ -120,7 +120,7 @@ def test_failing_handler_is_retried_then_dead_lettered(infra_settings, start_ser
 
 
 def test_dead_letters_can_be_inspected_and_replayed_once_fixed(infra_settings, start_services):
-    from services.tools import peek_dead_letters, replay_dead_letters
+    from doorstep.dlq import peek_dead_letters, replay_dead_letters
 
     settings, containers = start_services(dataclasses.replace(infra_settings, metrics_refresh_s=0.1),
                                           service_class=FlakyRouting)

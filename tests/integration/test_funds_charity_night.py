@@ -168,7 +168,7 @@ def test_charity_night_2018_through_the_api(infra_settings, start_services, coun
     assert types.count("fund.founded.v1") == 1 and types.count("disclosure.published.v1") == 1
 
     # Anyone with the database can verify the books: `doorstep ledger verify`.
-    from services.cli import main
+    from doorstep.cli import main
     runner = CliRunner()
     ok = runner.invoke(main, ["ledger", "verify", "--db", funds_db])
     assert ok.exit_code == 0, ok.output

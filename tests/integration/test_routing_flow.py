@@ -30,7 +30,7 @@ ADMIN = Principal("t-admin", "admin", "")
 @pytest.fixture
 def routing_settings(pg_databases, amqp_url, tmp_path):
     """Like ``infra_settings``, with only routing's database migrated: these tests start routing alone."""
-    from services import runner
+    from doorstep import runner
 
     settings = load_settings(environ={}, broker_uri=amqp_url, db_template=pg_databases,
                              tokens_file=str(tmp_path / "tokens.yaml"), data_dir=str(tmp_path / "var"),
@@ -163,7 +163,7 @@ def test_co_handled_case_resolves_with_one_merged_answer_and_the_decision_is_exp
     assert case_id not in exposition
 
     # The same explanation on the command line.
-    from services.cli import main
+    from doorstep.cli import main
     result = CliRunner().invoke(main, ["routing", "explain", case_id, "--db", settings.db_template])
     assert result.exit_code == 0, result.output
     assert "rule:  water-leak-pm-with-rc" in result.output

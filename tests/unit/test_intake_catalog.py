@@ -5,7 +5,7 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from services.cli import main
+from doorstep.cli import main
 from services.intake.catalog import CHANNELS, CatalogError, load_catalog
 
 

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from k8s import find, render, schema_errors
-from services.streets import OVERLAYS, StreetError, check_street, new_street
+from doorstep.streets import StreetError, check_street, new_street
+from helpers import OVERLAYS, ROOT
 
 DOORSTEP = str(Path(sys.executable).parent / "doorstep")
 SERVICE_DEPLOYMENTS = ["doorstep-funds", "doorstep-intake", "doorstep-notify", "doorstep-routing"]
@@ -52,7 +53,7 @@ def test_the_schema_check_catches_a_wrong_field():
 
 
 def test_new_street_generates_an_overlay_that_renders_validates_and_carries_its_configuration(tmp_path):
-    result = subprocess.run([DOORSTEP, "new-street", "zhangjiang", "--name", "张江镇", "--out", str(tmp_path)],
+    result = subprocess.run([DOORSTEP, "new-street", "zhangjiang", "--name", "张江镇", "--out", str(tmp_path)], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     objects = render(tmp_path / "zhangjiang")
@@ -71,7 +72,7 @@ def test_new_street_generates_an_overlay_that_renders_validates_and_carries_its_
     assert "street: zhangjiang" in (street / "directory.yaml").read_text("utf-8")
 
     # a second run refuses to overwrite the street, and a bad code is refused
-    again = subprocess.run([DOORSTEP, "new-street", "zhangjiang", "--name", "张江镇", "--out", str(tmp_path)],
+    again = subprocess.run([DOORSTEP, "new-street", "zhangjiang", "--name", "张江镇", "--out", str(tmp_path)], cwd=ROOT,
                            capture_output=True, text=True, timeout=60)
     assert again.returncode != 0 and "already exists" in again.stderr
     with pytest.raises(StreetError, match="street code"):

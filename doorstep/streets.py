@@ -5,14 +5,15 @@ import os
 import re
 from pathlib import Path
 
+import click
 import yaml
 
 from services.intake.appointments import DEFAULT_STATIONS
 from services.routing.domain import DEFAULT_DIRECTORY
 
-ROOT = Path(__file__).resolve().parent.parent
-OVERLAYS = ROOT / "deploy" / "k8s" / "overlays"
-BASE = ROOT / "deploy" / "k8s" / "base"
+# Where a checkout keeps them, relative to its top folder (the working directory of the commands).
+OVERLAYS = Path("deploy") / "k8s" / "overlays"
+BASE = Path("deploy") / "k8s" / "base"
 _CODE_RE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 
 _KUSTOMIZATION = """\
@@ -86,8 +87,11 @@ class StreetError(Exception):
 
 
 def new_street(code: str, name: str, out: Path = OVERLAYS, image: str = "registry.example.com/doorstep/doorstep",
-               tag: str = "0.1.0") -> list[Path]:
-    """Write ``<out>/<code>/`` (overlay and street configuration); refuse to overwrite an existing street."""
+               tag: str = "0.1.0", base: Path | str = BASE) -> list[Path]:
+    """Write ``<out>/<code>/`` (overlay and street configuration); refuse to overwrite an existing street.
+
+    The overlay builds on ``base``: a folder (referred to by its path relative to the overlay) or a remote
+    kustomize base (``https://…``, ``github.com/…``), kept as given."""
     if not _CODE_RE.match(code):
         raise StreetError(f"{code!r} is not a street code (lower-case letters, digits, '-'; 2-32 characters)")
     if not name.strip():
@@ -97,7 +101,7 @@ def new_street(code: str, name: str, out: Path = OVERLAYS, image: str = "registr
         raise StreetError(f"{target} already exists")
     (target / "street").mkdir(parents=True)
     values = {"code": code, "name": name.strip(), "image": image, "tag": tag,
-              "base": Path(os.path.relpath(BASE, target)).as_posix()}
+              "base": _reference(base, target)}
     files = {
         target / "kustomization.yaml": _KUSTOMIZATION.format(**values),
         target / "namespace.yaml": _NAMESPACE.format(**values),
@@ -109,6 +113,16 @@ def new_street(code: str, name: str, out: Path = OVERLAYS, image: str = "registr
     for path, text in files.items():
         path.write_text(text, "utf-8")
     return list(files)
+
+
+def _is_remote(base: Path | str) -> bool:
+    return re.match(r"^(https?://|github\.com/|git@)", str(base)) is not None
+
+
+def _reference(base: Path | str, overlay: Path) -> str:
+    if _is_remote(base):
+        return str(base)
+    return Path(os.path.relpath(Path(base).resolve(), overlay.resolve())).as_posix()
 
 
 def _copied(source: Path, what: str, values: dict, street_key: bool = False) -> str:
@@ -181,3 +195,44 @@ def check_street(folder: Path) -> list[str]:
     if problems:
         raise StreetError("\n".join(problems))
     return lines
+
+
+@click.command("new-street")
+@click.argument("code")
+@click.option("--name", required=True, help="the street's name, e.g. 花木街道")
+@click.option("--out", type=click.Path(file_okay=False), default=str(OVERLAYS), show_default=True,
+              help="folder of the overlays; the street's goes in <out>/<code>")
+@click.option("--base", default=str(BASE), show_default=True,
+              help="the Kubernetes base the overlay builds on: a folder, or a remote kustomize base")
+@click.option("--image", default="registry.example.com/doorstep/doorstep", show_default=True)
+@click.option("--tag", default="0.1.0", show_default=True)
+def new_street_command(code, name, out, base, image, tag):
+    """Generate a street's Kubernetes overlay and its configuration skeleton."""
+    try:
+        written = new_street(code, name, Path(out), image, tag, base)
+    except StreetError as exc:
+        raise click.ClickException(str(exc)) from None
+    for path in written:
+        click.echo(f"wrote {path}")
+    if not _is_remote(base) and not (Path(base) / "kustomization.yaml").is_file():
+        click.echo(f"note: no Kubernetes base at {base}; point --base at the project's deploy/k8s/base "
+                   "(or a remote base) before applying", err=True)
+    click.echo(f"next: create the Secrets (deploy/k8s/base/README.md), then kubectl apply -k {written[0].parent}")
+
+
+@click.group()
+def street():
+    """A street's own configuration."""
+
+
+@street.command("check")
+@click.argument("folder", type=click.Path(exists=True, file_okay=False))
+def street_check(folder):
+    """Check a street folder (the files of its doorstep-street ConfigMap) as the services will load them."""
+    try:
+        lines = check_street(folder)
+    except StreetError as exc:
+        click.echo(str(exc), err=True)
+        raise SystemExit(1) from None
+    for line in lines:
+        click.echo(line)

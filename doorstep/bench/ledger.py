@@ -9,11 +9,13 @@
 """
 from __future__ import annotations
 
+import json
 import random
 import statistics
 import time
 from datetime import timedelta
 
+import click
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
@@ -212,3 +214,20 @@ def run_ledger_benchmark(db_url: str, n: int, batch: int, big: int, progress=Non
         "balance_as_of_read_ms_1m": as_of_1m,
         "generate_big_s": round(grow_seconds, 1),
     }
+
+
+@click.command("ledger")
+@click.option("--db", default="postgresql://postgres@127.0.0.1:5432/doorstep_bench_ledger", show_default=True,
+              help="a PostgreSQL database to create afresh (dropped first if it exists)")
+@click.option("-n", "--transfers", "n", default=20000, show_default=True, help="transfers to post in batches")
+@click.option("--batch", default=1000, show_default=True, help="transfers per transaction")
+@click.option("--big", default=1_000_000, show_default=True, help="size of the book for the second read test")
+@click.option("--json", "as_json", is_flag=True, help="print one JSON object with the figures")
+def bench_ledger(db, n, batch, big, as_json):
+    """Batch posting against plain INSERTs of the same rows; balance reads at 10k and 1M transfers."""
+    figures = run_ledger_benchmark(db, n, batch, big, progress=None if as_json else click.echo)
+    if as_json:
+        click.echo(json.dumps(figures))
+    else:
+        for key, value in figures.items():
+            click.echo(f"{key:>32}: {value}")

@@ -535,7 +535,7 @@ def _measure_ceiling(infra: _Infra, workdir: Path, n: int, say) -> dict:
                 _declare_route(channel, target)
         for hop, (queue, target) in enumerate((("ceiling.hop1", "ceiling.y"), ("ceiling.hop2", "ceiling.z")), 1):
             _spawn(infra, f"hop{hop}", [sys.executable, "-c",
-                                        "from services.bench import _hop_main; _hop_main()", uri, queue, target],
+                                        "from doorstep.bench.pipeline import _hop_main; _hop_main()", uri, queue, target],
                    _child_env(), workdir)
         _wait_for_consumers(uri, ["ceiling.hop1", "ceiling.hop2"], infra)
 
@@ -650,7 +650,7 @@ def _measure_pipeline(variant: str, infra: _Infra, workdir: Path, n: int, window
                                  DOORSTEP_DATA_DIR=data_dir, DOORSTEP_HTTP_PORT=ports[name],
                                  DOORSTEP_NOTIFY_CONFIG=data_dir / "notify.yaml")
                 if variant == "outbox":
-                    argv = [sys.executable, "-m", "services.cli", "run", name, "--no-migrate"]  # = doorstep run
+                    argv = [sys.executable, "-m", "doorstep.cli", "run", name, "--no-migrate"]  # = doorstep run
                 else:
                     argv = [sys.executable, "-c", _STOCK_CHILD, name]
                 _spawn(infra, f"{variant}-{name}", argv, env, workdir)
@@ -1068,7 +1068,7 @@ def _event_queues(names) -> list[str]:
 _STOCK_CHILD = (
     "import warnings; warnings.filterwarnings('ignore', message=r'(?s).*Eventlet is deprecated'); "
     "import eventlet; eventlet.monkey_patch(); "
-    "import sys; from services.bench import _serve_stock; _serve_stock(sys.argv[1])"
+    "import sys; from doorstep.bench.pipeline import _serve_stock; _serve_stock(sys.argv[1])"
 )
 
 
