@@ -74,6 +74,10 @@ class Settings:
     metrics_refresh_s: float = 60.0
     notify_config: str = ""
     notify_templates: str = ""
+    # The largest request body read, checked before authentication: a bigger one is refused with 413 unread.
+    http_max_body_bytes: int = 256 * 1024
+    # Check every JSON answer against the model its endpoint documents (tests do; it costs a validation).
+    check_answers: bool = False
 
     def street_file(self, kind: str) -> Path | None:
         """The street's file for ``kind`` (a key of :data:`STREET_FILES`), or None for the packaged default."""
@@ -139,6 +143,8 @@ _ENV = {
     "metrics_refresh_s": "DOORSTEP_METRICS_REFRESH_S",
     "notify_config": "DOORSTEP_NOTIFY_CONFIG",
     "notify_templates": "DOORSTEP_NOTIFY_TEMPLATES",
+    "http_max_body_bytes": "DOORSTEP_HTTP_MAX_BODY_BYTES",
+    "check_answers": "DOORSTEP_CHECK_ANSWERS",
 }
 
 
@@ -178,7 +184,9 @@ def _validate(raw: dict, db_overrides: dict, ports: Mapping[str, int]) -> Settin
         setting = _ENV.get(key, key)
         kind = fields[key].type
         try:
-            if kind == "int" or kind == "int | None":
+            if kind == "bool":
+                values[key] = _flag(value, setting)
+            elif kind == "int" or kind == "int | None":
                 values[key] = int(value)
             elif kind == "float":
                 values[key] = float(value)
@@ -205,7 +213,7 @@ def _validate(raw: dict, db_overrides: dict, ports: Mapping[str, int]) -> Settin
             raise ConfigError(name, f"{url!r} is not a sqlite:// or postgresql:// URL")
     if settings.http_port is not None and not 0 < settings.http_port < 65536:
         raise ConfigError("DOORSTEP_HTTP_PORT", f"{settings.http_port} is not a TCP port")
-    for key in ("handler_attempts", "consumer_batch_size", "relay_batch_size", "max_workers"):
+    for key in ("handler_attempts", "consumer_batch_size", "relay_batch_size", "max_workers", "http_max_body_bytes"):
         if getattr(settings, key) < 1:
             raise ConfigError(_ENV[key], "must be at least 1")
     for key in ("routing_timer_s", "metrics_refresh_s"):
@@ -213,6 +221,16 @@ def _validate(raw: dict, db_overrides: dict, ports: Mapping[str, int]) -> Settin
             raise ConfigError(_ENV[key], "must be a positive number of seconds")
     _check_street_files(settings)
     return settings
+
+
+def _flag(value, setting: str) -> bool:
+    if isinstance(value, bool):
+        return value
+    if str(value).lower() in ("1", "true", "yes", "on"):
+        return True
+    if str(value).lower() in ("0", "false", "no", "off"):
+        return False
+    raise ConfigError(setting, f"expected true or false, got {value!r}")
 
 
 def _check_street_files(settings: Settings) -> None:

@@ -1,153 +1,177 @@
-"""One description of a service's HTTP API, from which both the routes and the OpenAPI 3 document come.
+"""A service's OpenAPI 3.1 document, made from what its endpoints declare, and the explorer that shows it.
 
-A service lists its :class:`Operation` s once (method, path, roles, the request body's JSON Schema, query
-parameters, the answer's schema). The entrypoints take their path and roles from that list
-(``API.route("submit_case")``), request bodies are checked against the same schema (:func:`check_body`,
-a 400 problem naming the field), and ``API.document()`` is the OpenAPI document the service serves — so the
-document cannot drift from what the service does.
+Every ``@api`` entrypoint names its roles, body, query and answer models (:class:`shared.http.ApiHandler`);
+:func:`document` reads them off the service class, so the document cannot drift from what the service does.
+Every status an endpoint can answer is listed: its answers, and the problems the machinery can produce (400 for
+a body or query, 401/403/429 with a token, 404 with an id in the path, 413/415 with a body, 500 always), with
+the problem+json schema. ``/<service>/docs`` is Swagger UI, served from the installed ``swagger_ui`` package.
 """
 from __future__ import annotations
 
-import dataclasses
 import re
-from functools import lru_cache
-import json
+from importlib import resources
 
-import jsonschema
+from pydantic import TypeAdapter
 
-from shared.errors import InvalidInput
+from shared.http import ApiHandler, Content
+from shared.problems import ProblemDocument
 
-_PARAM_RE = re.compile(r"\{([a-z_]+)\}")
+_RULE_PARAM_RE = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
+_PARAM_SCHEMAS = {"uuid": {"type": "string", "format": "uuid"}, "int": {"type": "integer"}}
 
-PROBLEM_SCHEMA = {
-    "type": "object",
-    "description": "RFC 9457 problem details; invalid_params names the offending field",
-    "required": ["title", "status"],
-    "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"},
-        "invalid_params": {"type": "array", "items": {
-            "type": "object", "properties": {"name": {"type": "string"}, "reason": {"type": "string"}}}},
-    },
+REASONS = {
+    400: "invalid input: invalid_params names each field and says what is wrong",
+    401: "no valid bearer token", 403: "the token's role may not do this, or not to this record",
+    404: "no such record", 405: "method not allowed", 409: "not allowed in the record's current state",
+    413: "the body is larger than the service accepts", 415: "the body is not of the declared media type",
+    429: "too many failed attempts from this source; retry after Retry-After seconds",
+    500: "an unexpected error; the answer carries a correlation id", 503: "not ready, or try again",
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class QueryParam:
-    name: str
-    schema: dict
-    description: str = ""
-    required: bool = False
+def entrypoints(service_cls) -> list[ApiHandler]:
+    """The service's HTTP entrypoints, in path order."""
+    found = []
+    for name in dir(service_cls):
+        for entrypoint in getattr(getattr(service_cls, name, None), "nameko_entrypoints", ()):
+            if isinstance(entrypoint, ApiHandler):
+                entrypoint.method_name = name
+                found.append(entrypoint)
+    return sorted(found, key=lambda e: (e.url, e.method))
 
 
-@dataclasses.dataclass(frozen=True)
-class Operation:
-    id: str
-    method: str
-    path: str  # OpenAPI form: /intake/cases/{case_id}
-    summary: str
-    roles: tuple[str, ...] | None = None  # None: no token needed
-    request: dict | None = None  # JSON Schema of the body
-    query: tuple[QueryParam, ...] = ()
-    response: dict | None = None
-    status: int = 200
-    tag: str = ""
-    problems: tuple[int, ...] = (400,)
-
-    @property
-    def route(self) -> str:
-        """The path as werkzeug routes it: /intake/cases/<string:case_id>."""
-        return _PARAM_RE.sub(r"<string:\1>", self.path)
+def openapi_path(rule: str) -> str:
+    """werkzeug's ``/intake/cases/<string:case_id>`` as OpenAPI's ``/intake/cases/{case_id}``."""
+    return _RULE_PARAM_RE.sub(lambda m: "{" + m.group(2) + "}", rule)
 
 
-class Api:
-    def __init__(self, title: str, version: str, operations: list[Operation], description: str = ""):
-        self.title, self.version, self.description = title, version, description
-        self.operations = {op.id: op for op in operations}
-        if len(self.operations) != len(operations):
-            raise ValueError("two operations share an id")
-
-    def route(self, operation_id: str) -> str:
-        return self.operations[operation_id].route
-
-    def roles(self, operation_id: str) -> tuple[str, ...] | None:
-        return self.operations[operation_id].roles
-
-    def check(self, operation_id: str, body) -> None:
-        schema = self.operations[operation_id].request
-        if schema is not None:
-            check_body(schema, body)
-
-    def document(self) -> dict:
-        paths: dict = {}
-        for op in self.operations.values():
-            item = paths.setdefault(op.path, {})
-            entry = {"operationId": op.id, "summary": op.summary}
-            if op.tag:
-                entry["tags"] = [op.tag]
-            parameters = [{"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
-                          for name in _PARAM_RE.findall(op.path)]
-            parameters += [{"name": q.name, "in": "query", "required": q.required, "schema": q.schema,
-                            **({"description": q.description} if q.description else {})} for q in op.query]
-            if parameters:
-                entry["parameters"] = parameters
-            if op.request is not None:
-                entry["requestBody"] = {"required": True,
-                                        "content": {"application/json": {"schema": op.request}}}
-            responses = {str(op.status): {"description": "success", **(
-                {"content": {"application/json": {"schema": op.response}}} if op.response else {})}}
-            problem = {"content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}}
-            for status in sorted(set(op.problems) | ({401, 403} if op.roles is not None else set())):
-                responses[str(status)] = {"description": _REASONS.get(status, "problem"), **problem}
-            entry["responses"] = responses
-            if op.roles is not None:
-                entry["security"] = [{"bearer": []}]
-                entry["description"] = f"roles: {', '.join(op.roles)} (or admin)"
-            item[op.method.lower()] = entry
-        return {
-            "openapi": "3.1.0",
-            "info": {"title": self.title, "version": self.version,
-                     **({"description": self.description} if self.description else {})},
-            "paths": paths,
-            "components": {
-                "schemas": {"Problem": PROBLEM_SCHEMA},
-                "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            },
-        }
+def statuses(entrypoint: ApiHandler) -> dict[int, object]:
+    """Every status the entrypoint can answer: its answers (model or Content), then its problems (None)."""
+    found: dict[int, object] = dict(entrypoint.answers)
+    problems = set(entrypoint.problems) | {500}
+    if entrypoint.body_model is not None:
+        problems |= {400, 413, 415}
+    if entrypoint.query_model is not None:
+        problems.add(400)
+    if entrypoint.roles is not None:
+        problems |= {401, 403, 429}
+    if _RULE_PARAM_RE.search(entrypoint.url):
+        problems.add(404)
+    for status in sorted(problems - set(found)):
+        found[status] = None
+    return found
 
 
-_REASONS = {400: "invalid input; invalid_params names the field", 401: "no valid bearer token",
-            403: "the token's role may not do this", 404: "not found", 409: "not allowed in the current state",
-            415: "the body is not application/json"}
+def document(service_cls, title: str, version: str, description: str = "") -> dict:
+    handlers = entrypoints(service_cls)
+    adapters, keys = [], {}
+    for e in handlers:
+        if e.body_model is not None:
+            keys[(e, "body")] = len(adapters)
+            adapters.append(((e.method_name, "body"), "validation", TypeAdapter(e.body_model)))
+        if e.query_model is not None:
+            keys[(e, "query")] = len(adapters)
+            adapters.append(((e.method_name, "query"), "validation", TypeAdapter(e.query_model)))
+        for status, model in e.answers.items():
+            if model is not None and not isinstance(model, Content):
+                adapters.append(((e.method_name, status), "serialization", TypeAdapter(model)))
+    adapters.append((("problem", 0), "serialization", TypeAdapter(ProblemDocument)))
+    schemas, definitions = TypeAdapter.json_schemas(adapters, ref_template="#/components/schemas/{model}")
+    components = definitions.get("$defs", {})
+
+    paths: dict = {}
+    for e in handlers:
+        operation = {"operationId": e.method_name, "summary": e.summary or e.method_name.replace("_", " ")}
+        if e.tags:
+            operation["tags"] = list(e.tags)
+        parameters = [{"name": name, "in": "path", "required": True,
+                       "schema": _PARAM_SCHEMAS.get(converter or "", {"type": "string"})}
+                      for converter, name in _RULE_PARAM_RE.findall(e.url)]
+        if e.query_model is not None:
+            parameters += _query_parameters(schemas[(e.method_name, "query"), "validation"], components)
+        if parameters:
+            operation["parameters"] = parameters
+        if e.body_model is not None:
+            media = "application/x-www-form-urlencoded" if e.form else "application/json"
+            operation["requestBody"] = {"required": True,
+                                        "content": {media: {"schema": schemas[(e.method_name, "body"), "validation"]}}}
+        responses = {}
+        for status, model in statuses(e).items():
+            if model is None:
+                content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                responses[str(status)] = {"description": REASONS.get(status, "problem"), "content": content}
+            elif isinstance(model, Content):
+                responses[str(status)] = {"description": model.description or "success",
+                                          "content": {model.media_type: {"schema": model.schema}}}
+            else:
+                schema = schemas[(e.method_name, status), "serialization"]
+                responses[str(status)] = {"description": "success", "content": {"application/json": {"schema": schema}}}
+        operation["responses"] = responses
+        if e.roles is not None:
+            operation["security"] = [{"bearer": []}]
+            operation["description"] = f"roles: {', '.join(e.roles)} (or admin)"
+        for method in e.method.split(","):
+            paths.setdefault(openapi_path(e.url), {})[method.lower()] = operation
+    return {
+        "openapi": "3.1.0",
+        "info": {"title": title, "version": version, **({"description": description} if description else {})},
+        "paths": paths,
+        "components": {"schemas": components,
+                       "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}}},
+    }
 
 
-@lru_cache(maxsize=None)
-def _validator(schema_json: str):
-    schema = json.loads(schema_json)
-    cls = jsonschema.validators.validator_for(schema)
-    cls.check_schema(schema)
-    return cls(schema, format_checker=cls.FORMAT_CHECKER)
+def _query_parameters(schema: dict, components: dict) -> list[dict]:
+    if "$ref" in schema:
+        schema = components[schema["$ref"].rsplit("/", 1)[1]]
+    required = set(schema.get("required", ()))
+    parameters = []
+    for name, prop in schema.get("properties", {}).items():
+        prop = {k: v for k, v in prop.items() if k != "title"}
+        parameter = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        if "description" in prop:
+            parameter["description"] = prop["description"]
+        if prop.get("type") == "array" or any(p.get("type") == "array" for p in prop.get("anyOf", ())):
+            parameter.update(style="form", explode=True)
+        parameters.append(parameter)
+    return parameters
 
 
-def check_body(schema: dict, body) -> None:
-    """Raise :class:`InvalidInput` naming the first field (``resident.phone``) that breaks ``schema``."""
-    validator = _validator(json.dumps(schema, sort_keys=True))
-    errors = sorted(validator.iter_errors(body), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if not errors:
-        return
-    error = errors[0]
-    path = [str(p) for p in error.absolute_path]
-    if error.validator == "required":
-        missing = re.match(r"'([^']+)'", error.message)
-        if missing:
-            path.append(missing.group(1))
-        reason = "is required"
-    elif error.validator == "additionalProperties":
-        extra = re.findall(r"'([^']+)'", error.message)
-        if extra:
-            path.append(extra[0])
-        reason = "is not a known field"
-    else:
-        reason = error.message if len(error.message) <= 200 else error.message[:200] + "…"
-    field = ".".join(path) or "(body)"
-    raise InvalidInput(field, reason)
+# -- the explorer -------------------------------------------------------------------------------------------
+
+EXPLORER_ASSETS = {"swagger-ui.css": "text/css", "swagger-ui-bundle.js": "application/javascript",
+                   "favicon-32x32.png": "image/png"}
+
+EXPLORER_PAGE = """<!doctype html>
+<html lang="zh-CN">
+<head>
+<meta charset="utf-8">
+<title>{title}</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="stylesheet" href="/{service}/docs/swagger-ui.css">
+<link rel="icon" href="/{service}/docs/favicon-32x32.png">
+</head>
+<body>
+<div id="explorer"></div>
+<script src="/{service}/docs/swagger-ui-bundle.js"></script>
+<script src="/{service}/docs/explorer.js"></script>
+</body>
+</html>
+"""
+
+EXPLORER_SCRIPT = """window.onload = function () {{
+  window.ui = SwaggerUIBundle({{url: "/{service}/openapi.json", dom_id: "#explorer", deepLinking: true,
+    persistAuthorization: true}});
+}};
+"""
+
+# Swagger UI styles its elements inline; scripts, fonts and images come only from this service.
+EXPLORER_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+                "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+def explorer_asset(name: str) -> bytes:
+    """One of Swagger UI's files from the installed package (no CDN: the page works with no network)."""
+    if name not in EXPLORER_ASSETS:
+        raise KeyError(name)
+    return (resources.files("swagger_ui") / "static" / name).read_bytes()

@@ -13,6 +13,8 @@ from __future__ import annotations
 import logging
 
 import kombu
+from importlib.metadata import PackageNotFoundError, version
+from pydantic import Field
 import sqlalchemy as sa
 from nameko.extensions import DependencyProvider
 from nameko.timer import Timer
@@ -25,11 +27,19 @@ from shared.broker import dead_letters_waiting
 from shared.consumer import EventConsumer
 from shared.db import CommitGroups, UnitOfWork, engine_for
 from shared.events import registry
-from shared.http import ApiHandler, api
+from shared import openapi
+from shared.fields import AnswerModel
+from shared.http import ApiHandler, Content, api, html_response
+from shared.problems import Problem
 from shared.migrations import is_current
 from shared.outbox import OutboxRelay
 
 log = logging.getLogger("doorstep.service")
+
+try:
+    VERSION = version("doorstep")
+except PackageNotFoundError:  # running from a checkout that was not installed
+    VERSION = "0.0.0"
 
 
 class UnitOfWorkProvider(DependencyProvider):
@@ -124,15 +134,32 @@ class HealthCheck(DependencyProvider):
         metrics.DEAD_LETTERS_WAITING.labels(self.service).set(waiting)
 
 
+class Health(AnswerModel):
+    status: str = Field(description="alive, ready or not ready")
+    service: str
+    problems: dict[str, str] | None = Field(None, description="what keeps the service from being ready")
+
+
 class DoorstepService:
+    """A Doorstep service: its ``name``, a ``title`` and ``description`` for its API document, and the
+    endpoints every service has: health, metrics, ``/<name>/openapi.json`` and the explorer at ``/<name>/docs``."""
+
     name: str
+    title: str = ""
+    description: str = ""
     health = HealthCheck()
 
-    @api("GET", "/healthz")
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            _add_document_endpoints(cls)
+
+    @api("GET", "/healthz", answers={200: Health}, summary="liveness", tags=("operations",))
     def healthz(self, request):
         return {"status": "alive", "service": self.name}
 
-    @api("GET", "/readyz")
+    @api("GET", "/readyz", answers={200: Health, 503: Health}, summary="readiness: database migrated, broker up",
+         tags=("operations",))
     def readyz(self, request):
         problems = self.health.problems()
         if problems:
@@ -144,6 +171,42 @@ class DoorstepService:
     def count_dead_letters(self):
         self.health.count_dead_letters()
 
-    @api("GET", "/metrics")
+    @api("GET", "/metrics", answers={200: Content("text/plain", description="Prometheus exposition")},
+         summary="Prometheus metrics", tags=("operations",))
     def metrics(self, request):
         return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
+
+
+def _add_document_endpoints(cls) -> None:
+    """``/<name>/openapi.json``, ``/<name>/docs`` and the explorer's files, for a service class named ``name``."""
+    name = cls.name
+
+    @api("GET", f"/{name}/openapi.json", answers={200: Content("application/json", {"type": "object"},
+                                                              "the OpenAPI 3.1 document of this service")},
+         summary="this document", tags=("documentation",))
+    def openapi_document(self, request):
+        return openapi.document(type(self), self.title or f"Doorstep {self.name}", VERSION, self.description)
+
+    @api("GET", f"/{name}/docs", answers={200: Content("text/html", description="the API explorer")},
+         summary="the API explorer (Swagger UI, served locally)", tags=("documentation",))
+    def api_explorer(self, request):
+        page = openapi.EXPLORER_PAGE.format(title=f"{self.title or self.name} API", service=self.name)
+        return html_response(page, csp=openapi.EXPLORER_CSP)
+
+    @api("GET", f"/{name}/docs/<string:asset>", answers={200: Content("application/octet-stream",
+                                                                      description="a file of the explorer")},
+         summary="the explorer's scripts and styles", tags=("documentation",))
+    def api_explorer_asset(self, request, asset):
+        if asset == "explorer.js":
+            return Response(openapi.EXPLORER_SCRIPT.format(service=self.name), content_type="application/javascript",
+                            headers={"X-Content-Type-Options": "nosniff"})
+        try:
+            data = openapi.explorer_asset(asset)
+        except KeyError:
+            raise Problem(404, "Not found", f"no file {asset} in the explorer") from None
+        return Response(data, content_type=openapi.EXPLORER_ASSETS[asset],
+                        headers={"Cache-Control": "public, max-age=86400", "X-Content-Type-Options": "nosniff"})
+
+    cls.openapi_document = openapi_document
+    cls.api_explorer = api_explorer
+    cls.api_explorer_asset = api_explorer_asset

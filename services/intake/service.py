@@ -120,10 +120,6 @@ class IntakeService(DoorstepService):
     uow = UnitOfWorkProvider(IntakeUnitOfWork)
     street = StreetData()
 
-    @api("GET", API.route("openapi"))
-    def openapi(self, request):
-        return API.document()
-
     # -- the catalog ---------------------------------------------------------------------------------------
 
     @api("GET", API.route("list_matters"))
