@@ -6,21 +6,25 @@ Every setting has one environment variable; a YAML file named by ``DOORSTEP_CONF
 """
 from __future__ import annotations
 
-import dataclasses
 import os
 import re
 from pathlib import Path
 from typing import Mapping
 
+from typing import Annotated
+
 import yaml
 from nameko.constants import DEFAULT_TRANSPORT_OPTIONS
+from pydantic import AfterValidator, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.fields import invalid
+from shared.problems import reason
 
 SERVICES = ("intake", "routing", "funds", "notify")
 
 # Each service's HTTP port when all four run in one process; a pod sets DOORSTEP_HTTP_PORT instead.
 DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "funds": 8003, "notify": 8004}
-
-_STREET_RE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 
 # A street's own reference data: optional files in DOORSTEP_STREET_DIR (in a pod, the mounted street ConfigMap).
 # A file's own path setting wins over the directory; without either, the service's packaged default applies.
@@ -41,83 +45,8 @@ class ConfigError(Exception):
         super().__init__(f"{setting}: {problem}")
 
 
-@dataclasses.dataclass(frozen=True)
-class Settings:
-    street: str = "lujiazui"
-    broker_uri: str = "memory://"
-    # ``{service}`` is replaced by the service name: one database per service.
-    db_template: str = "sqlite:///var/{service}.db"
-    db_overrides: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    http_host: str = "127.0.0.1"
-    http_port: int | None = None  # None: each service on its own port (DEFAULT_PORTS, or ports below)
-    ports: Mapping[str, int] = dataclasses.field(default_factory=dict)
-    tokens_file: str = "var/tokens.yaml"
-    data_dir: str = "var"
-    handler_attempts: int = 3
-    handler_backoff_s: float = 0.5
-    # Events a batch consumer takes in one handler call and one transaction (see shared.consumer).
-    consumer_batch_size: int = 50
-    relay_batch_size: int = 200
-    # The poll of the outbox table is only the safety net: committed events are handed to the relay in memory.
-    relay_poll_s: float = 1.0
-    relay_linger_s: float = 0.005
-    # The relay's poll of the outbox leaves rows this young to the in-memory path (see shared.outbox).
-    relay_grace_s: float = 3.0
-    outbox_retention_days: int = 30
-    max_workers: int = 10
-    street_dir: str = ""
-    catalog: str = ""
-    stations: str = ""
-    routing_directory: str = ""
-    routing_timer_s: float = 60.0
-    # How often gauges counted from a database (intake's cases by status, funds' balances) are refreshed.
-    metrics_refresh_s: float = 60.0
-    notify_config: str = ""
-    notify_templates: str = ""
-    # The largest request body read, checked before authentication: a bigger one is refused with 413 unread.
-    http_max_body_bytes: int = 256 * 1024
-    # Check every JSON answer against the model its endpoint documents (tests do; it costs a validation).
-    check_answers: bool = False
-
-    def street_file(self, kind: str) -> Path | None:
-        """The street's file for ``kind`` (a key of :data:`STREET_FILES`), or None for the packaged default."""
-        explicit = getattr(self, kind)
-        if explicit:
-            return Path(explicit)
-        if self.street_dir:
-            candidate = Path(self.street_dir) / STREET_FILES[kind]
-            if candidate.is_file():
-                return candidate
-        return None
-
-    def db_url(self, service: str) -> str:
-        if service in self.db_overrides:
-            return self.db_overrides[service]
-        return self.db_template.format(service=service)
-
-    def port(self, service: str) -> int:
-        if self.http_port is not None:
-            return self.http_port
-        return self.ports.get(service, DEFAULT_PORTS[service])
-
-    @property
-    def embedded_broker(self) -> bool:
-        return self.broker_uri.startswith("memory://")
-
-    def nameko_config(self, service: str) -> dict:
-        """The dict a nameko container is started with."""
-        config = {
-            "AMQP_URI": self.broker_uri,
-            "WEB_SERVER_ADDRESS": f"{self.http_host}:{self.port(service)}",
-            "max_workers": self.max_workers,
-            "DOORSTEP": self,
-        }
-        if self.embedded_broker:
-            # kombu's in-memory transport polls its queues; its default 1 s would add a second per hop.
-            config["TRANSPORT_OPTIONS"] = {**DEFAULT_TRANSPORT_OPTIONS, "polling_interval": 0.01}
-        return config
-
-
+# The environment variable of each setting; a YAML file (DOORSTEP_CONFIG) may use the setting's name or the
+# variable's name in lower case without the prefix (``broker_uri`` or ``broker``).
 _ENV = {
     "street": "DOORSTEP_STREET",
     "broker_uri": "DOORSTEP_BROKER",
@@ -148,6 +77,117 @@ _ENV = {
 }
 
 
+def _positive_seconds(value: float) -> float:
+    if value <= 0:
+        raise invalid("seconds", "应为正数的秒数", "must be a positive number of seconds")
+    return value
+
+
+Seconds = Annotated[float, AfterValidator(_positive_seconds)]
+AtLeastOne = Annotated[int, Field(ge=1)]
+
+
+class Settings(BaseSettings):
+    """A deployment's settings. Built by :func:`load_settings`; frozen (``replace`` makes a changed copy)."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    street: Annotated[str, Field(pattern=r"^[a-z][a-z0-9-]{1,31}$",
+                                 description="street code (lower-case letters, digits, '-')")] = "lujiazui"
+    broker_uri: Annotated[str, Field(pattern=r"^(memory|amqp|pyamqp|amqps)://",
+                                     description="memory:// or amqp://user:pass@host:5672/vhost")] = "memory://"
+    # ``{service}`` is replaced by the service name: one database per service.
+    db_template: str = Field("sqlite:///var/{service}.db", description="database URL template with {service}")
+    databases: dict[str, str] = Field(default_factory=dict, description="a full URL for a service, over the template")
+    http_host: str = "127.0.0.1"
+    http_port: Annotated[int, Field(gt=0, lt=65536)] | None = Field(
+        None, description="one port for a one-service process; else each service on its own port")
+    ports: dict[str, Annotated[int, Field(gt=0, lt=65536)]] = Field(
+        default_factory=dict, description="each service's port when several run in one process")
+    tokens_file: str = "var/tokens.yaml"
+    data_dir: str = "var"
+    handler_attempts: AtLeastOne = 3
+    handler_backoff_s: Annotated[float, Field(ge=0)] = 0.5
+    # Events a batch consumer takes in one handler call and one transaction (see shared.consumer).
+    consumer_batch_size: AtLeastOne = 50
+    relay_batch_size: AtLeastOne = 200
+    # The poll of the outbox table is only the safety net: committed events are handed to the relay in memory.
+    relay_poll_s: Seconds = 1.0
+    relay_linger_s: Annotated[float, Field(ge=0)] = 0.005
+    # The relay's poll of the outbox leaves rows this young to the in-memory path (see shared.outbox).
+    relay_grace_s: Annotated[float, Field(ge=0)] = 3.0
+    outbox_retention_days: AtLeastOne = 30
+    max_workers: AtLeastOne = 10
+    street_dir: str = ""
+    catalog: str = ""
+    stations: str = ""
+    routing_directory: str = ""
+    routing_timer_s: Seconds = 60.0
+    # How often gauges counted from a database (intake's cases by status, funds' balances) are refreshed.
+    metrics_refresh_s: Seconds = 60.0
+    notify_config: str = ""
+    notify_templates: str = ""
+    # The largest request body read, checked before authentication: a bigger one is refused with 413 unread.
+    http_max_body_bytes: AtLeastOne = 256 * 1024
+    # Check every JSON answer against the model its endpoint documents (tests do; it costs a validation).
+    check_answers: bool = False
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, *_others, **_named):
+        # Only what load_settings gathers (file, environment, overrides, in that order of precedence).
+        return (init_settings,)
+
+    @property
+    def db_overrides(self) -> Mapping[str, str]:
+        return self.databases
+
+    def replace(self, **changes) -> "Settings":
+        """A copy with ``changes``, validated like the original."""
+        return type(self).model_validate({**self.model_dump(), **changes})
+
+    def street_file(self, kind: str) -> Path | None:
+        """The street's file for ``kind`` (a key of :data:`STREET_FILES`), or None for the packaged default."""
+        explicit = getattr(self, kind)
+        if explicit:
+            return Path(explicit)
+        if self.street_dir:
+            candidate = Path(self.street_dir) / STREET_FILES[kind]
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def db_url(self, service: str) -> str:
+        if service in self.databases:
+            return self.databases[service]
+        return self.db_template.format(service=service)
+
+    def port(self, service: str) -> int:
+        if self.http_port is not None:
+            return self.http_port
+        return self.ports.get(service, DEFAULT_PORTS[service])
+
+    @property
+    def embedded_broker(self) -> bool:
+        return self.broker_uri.startswith("memory://")
+
+    def nameko_config(self, service: str) -> dict:
+        """The dict a nameko container is started with."""
+        config = {
+            "AMQP_URI": self.broker_uri,
+            "WEB_SERVER_ADDRESS": f"{self.http_host}:{self.port(service)}",
+            "max_workers": self.max_workers,
+            "DOORSTEP": self,
+        }
+        if self.embedded_broker:
+            # kombu's in-memory transport polls its queues; its default 1 s would add a second per hop.
+            config["TRANSPORT_OPTIONS"] = {**DEFAULT_TRANSPORT_OPTIONS, "polling_interval": 0.01}
+        return config
+
+
+_FILE_KEYS = {**{name: name for name in Settings.model_fields},
+              **{var.removeprefix("DOORSTEP_").lower(): name for name, var in _ENV.items()}}
+
+
 def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Settings:
     """Build :class:`Settings` from defaults < YAML file < environment < explicit overrides."""
     environ = os.environ if environ is None else environ
@@ -160,47 +200,40 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides) -> Sett
         loaded = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         if not isinstance(loaded, dict):
             raise ConfigError("DOORSTEP_CONFIG", f"{config_file} must hold a mapping of settings")
-        unknown = set(loaded) - set(_ENV) - {"databases"}
+        unknown = set(loaded) - set(_FILE_KEYS)
         if unknown:
             raise ConfigError("DOORSTEP_CONFIG", f"unknown keys {sorted(unknown)} in {config_file}")
-        raw.update(loaded)
+        raw.update({_FILE_KEYS[k]: v for k, v in loaded.items()})
     for key, var in _ENV.items():
         if var in environ and environ[var] != "":
             raw[key] = environ[var]
-    db_overrides = dict(raw.pop("databases", None) or {})
+    databases = dict(raw.pop("databases", None) or {})
     for service in SERVICES:
         var = f"DOORSTEP_DB_{service.upper()}"
         if environ.get(var):
-            db_overrides[service] = environ[var]
-    ports = overrides.pop("ports", None) or {}
+            databases[service] = environ[var]
     raw.update({k: v for k, v in overrides.items() if v is not None})
-    return _validate(raw, db_overrides, ports)
+    raw["databases"] = {**databases, **(raw.get("databases") or {})}
+    try:
+        settings = Settings(**raw)
+    except ValidationError as exc:
+        error = exc.errors(include_url=False, include_input=False)[0]
+        key = str(error["loc"][0]) if error["loc"] else "DOORSTEP_CONFIG"
+        if key == "databases" and len(error["loc"]) > 1:
+            name = f"DOORSTEP_DB_{str(error['loc'][1]).upper()}"
+        else:
+            name = _ENV.get(key, key)
+        raise ConfigError(name, f"{reason(error)} (got {raw.get(key)!r})") from None
+    return _check(settings)
 
 
-def _validate(raw: dict, db_overrides: dict, ports: Mapping[str, int]) -> Settings:
-    fields = {f.name: f for f in dataclasses.fields(Settings)}
-    values: dict = {}
-    for key, value in raw.items():
-        setting = _ENV.get(key, key)
-        kind = fields[key].type
-        try:
-            if kind == "bool":
-                values[key] = _flag(value, setting)
-            elif kind == "int" or kind == "int | None":
-                values[key] = int(value)
-            elif kind == "float":
-                values[key] = float(value)
-            else:
-                values[key] = str(value)
-        except (TypeError, ValueError):
-            raise ConfigError(setting, f"expected a number, got {value!r}") from None
-    settings = Settings(**values, db_overrides=db_overrides, ports=dict(ports))
-
-    if not _STREET_RE.match(settings.street):
-        raise ConfigError("DOORSTEP_STREET", f"{settings.street!r} is not a street code (lower-case letters, digits, '-')")
-    if not re.match(r"^(memory|amqp|pyamqp|amqps)://", settings.broker_uri):
-        raise ConfigError("DOORSTEP_BROKER", f"{settings.broker_uri!r} is not a memory:// or amqp:// URI")
-    if "{service}" not in settings.db_template and set(db_overrides) != set(SERVICES):
+def _check(settings: Settings) -> Settings:
+    """What a field's own type cannot say: rules across fields, and files that must exist."""
+    databases = settings.databases
+    unknown = set(databases) - set(SERVICES)
+    if unknown:
+        raise ConfigError("databases", f"no service named {', '.join(sorted(unknown))}")
+    if "{service}" not in settings.db_template and set(databases) != set(SERVICES):
         raise ConfigError(
             "DOORSTEP_DB",
             f"{settings.db_template!r} must contain '{{service}}' (one database per service), "
@@ -209,28 +242,10 @@ def _validate(raw: dict, db_overrides: dict, ports: Mapping[str, int]) -> Settin
     for service in SERVICES:
         url = settings.db_url(service)
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
-            name = f"DOORSTEP_DB_{service.upper()}" if service in db_overrides else "DOORSTEP_DB"
+            name = f"DOORSTEP_DB_{service.upper()}" if service in databases else "DOORSTEP_DB"
             raise ConfigError(name, f"{url!r} is not a sqlite:// or postgresql:// URL")
-    if settings.http_port is not None and not 0 < settings.http_port < 65536:
-        raise ConfigError("DOORSTEP_HTTP_PORT", f"{settings.http_port} is not a TCP port")
-    for key in ("handler_attempts", "consumer_batch_size", "relay_batch_size", "max_workers", "http_max_body_bytes"):
-        if getattr(settings, key) < 1:
-            raise ConfigError(_ENV[key], "must be at least 1")
-    for key in ("routing_timer_s", "metrics_refresh_s"):
-        if getattr(settings, key) <= 0:
-            raise ConfigError(_ENV[key], "must be a positive number of seconds")
     _check_street_files(settings)
     return settings
-
-
-def _flag(value, setting: str) -> bool:
-    if isinstance(value, bool):
-        return value
-    if str(value).lower() in ("1", "true", "yes", "on"):
-        return True
-    if str(value).lower() in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(setting, f"expected true or false, got {value!r}")
 
 
 def _check_street_files(settings: Settings) -> None:

@@ -151,7 +151,7 @@ def infra_settings(pg_databases, amqp_url, tmp_path):
 
     settings = load_settings(environ={}, broker_uri=amqp_url, db_template=pg_databases,
                              tokens_file=str(tmp_path / "tokens.yaml"), data_dir=str(tmp_path / "var"),
-                             handler_backoff_s=0.05, relay_poll_s=0.05)
+                             handler_backoff_s=0.05, relay_poll_s=0.05, check_answers=True)
     runner.migrate(settings)
     without_quiet_hours(settings.data_dir)
     return settings
@@ -172,7 +172,7 @@ def embedded_settings(tmp_path):
 
     settings = load_settings(environ={}, tokens_file=str(tmp_path / "tokens.yaml"), data_dir=str(tmp_path / "var"),
                              db_template=f"sqlite:///{tmp_path}/var/{{service}}.db", handler_backoff_s=0.05,
-                             http_port=None)
+                             http_port=None, check_answers=True)
     runner.migrate(settings)
     without_quiet_hours(settings.data_dir)
     yield settings
@@ -210,11 +210,9 @@ def start_services():
 
 def _with_free_ports(settings):
     """Give each service a free port so tests never collide with a running `make run`."""
-    import dataclasses
-
     from doorstep.runner import free_ports
 
-    return dataclasses.replace(settings, ports=free_ports(SERVICES))
+    return settings.replace(ports=free_ports(SERVICES))
 
 
 @pytest.fixture

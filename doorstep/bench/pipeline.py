@@ -662,7 +662,7 @@ def _measure_pipeline(variant: str, infra: _Infra, workdir: Path, n: int, window
             for name in PIPELINE_SERVICES:
                 cls, own = ((runner.service_class(name), settings) if variant == "outbox"
                             else (stock_service_class(name), stock_settings(settings)))
-                config = dataclasses.replace(own, http_port=ports[name]).nameko_config(name)
+                config = own.replace(http_port=ports[name]).nameko_config(name)
                 container = ServiceContainer(cls, config)
                 container.start()
                 containers.append(container)
@@ -1090,7 +1090,7 @@ def _serve_stock(name: str) -> None:
 
 def stock_settings(settings):
     """As nameko's ``event_handler`` delivers: one event per worker call (batch consumers get lists of one)."""
-    return dataclasses.replace(settings, consumer_batch_size=1)
+    return settings.replace(consumer_batch_size=1)
 
 
 class _DispatchAfterCommit:

@@ -76,7 +76,6 @@ def test_preferences_contacts_and_resend_through_the_api(embedded_settings, star
 
 def test_the_street_folder_gives_notify_its_settings_and_wording(embedded_settings, start_services, counter_token,
                                                                   tmp_path):
-    import dataclasses
 
     import yaml
 
@@ -87,7 +86,7 @@ def test_the_street_folder_gives_notify_its_settings_and_wording(embedded_settin
         {"template": "case-routed-resident", "recipient": "resident:{{ data.resident_id }}",
          "subject": "花木街道：已转交{{ data.unit.name }}", "body": "您的事项已转交{{ data.unit.name }}。"},
     ]}, allow_unicode=True), "utf-8")
-    settings, _ = start_services(dataclasses.replace(embedded_settings, street_dir=str(folder)), ["notify"])
+    settings, _ = start_services(embedded_settings.replace(street_dir=str(folder)), ["notify"])
     token = counter_token(settings)
     data = routed_data()
     publish_routed(settings, data)

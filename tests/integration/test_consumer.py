@@ -1,6 +1,5 @@
 """The idempotent consumer on the real broker and PostgreSQL: redelivery has no second effect, failures are
 retried and then dead-lettered with the reason, poison messages never stop the service."""
-import dataclasses
 import json
 
 import kombu
@@ -122,7 +121,7 @@ def test_failing_handler_is_retried_then_dead_lettered(infra_settings, start_ser
 def test_dead_letters_can_be_inspected_and_replayed_once_fixed(infra_settings, start_services):
     from doorstep.dlq import peek_dead_letters, replay_dead_letters
 
-    settings, containers = start_services(dataclasses.replace(infra_settings, metrics_refresh_s=0.1),
+    settings, containers = start_services(infra_settings.replace(metrics_refresh_s=0.1),
                                           service_class=FlakyRouting)
     event = accepted_event()
     FAILURES[event.id] = 3  # fails all three attempts: dead-lettered
@@ -231,7 +230,7 @@ def test_a_poisoned_batch_is_handled_again_event_by_event_and_only_the_poison_is
     poison = events[5]
     POISON.add(poison.data["case_id"])
     _queue_waiting(infra_settings.broker_uri, events)
-    settings, _ = start_services(dataclasses.replace(infra_settings, handler_backoff_s=0.05),
+    settings, _ = start_services(infra_settings.replace(handler_backoff_s=0.05),
                                  service_class=BatchRouting)
 
     dead = wait_for(lambda: drain_queue(settings.broker_uri, "routing.dead-letter", timeout=0.5),
@@ -250,7 +249,7 @@ def test_batch_consumer_with_batch_size_one_gets_lists_of_one(infra_settings, st
     BATCHES.clear()
     events = [accepted_event() for _ in range(8)]
     _queue_waiting(infra_settings.broker_uri, events)
-    settings, _ = start_services(dataclasses.replace(infra_settings, consumer_batch_size=1),
+    settings, _ = start_services(infra_settings.replace(consumer_batch_size=1),
                                  service_class=BatchRouting)
     wait_for(lambda: count_rows(settings, "routing", "assignments") == 8, message="8 assignments")
     assert sorted(map(len, BATCHES)) == [1] * 8

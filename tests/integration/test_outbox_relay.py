@@ -137,14 +137,13 @@ def test_a_batch_goes_to_the_socket_in_one_write_and_every_message_is_confirmed(
 
 def test_rows_published_from_memory_are_marked_sent_together_and_before_the_poll_would_take_them(
         infra_settings, start_services):
-    import dataclasses
     import time
 
     from helpers import wait_for
     from shared.outbox import OutboxRelay
 
     # A grace longer than the test: only the in-memory path can publish and mark these rows.
-    settings, (container,) = start_services(dataclasses.replace(infra_settings, relay_grace_s=60.0), ["intake"])
+    settings, (container,) = start_services(infra_settings.replace(relay_grace_s=60.0), ["intake"])
     queue = bind_subscriber_queue(settings.broker_uri)
     relay = next(e for e in container.extensions if isinstance(e, OutboxRelay))
     marks = []

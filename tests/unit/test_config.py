@@ -59,7 +59,7 @@ def test_street_files_come_from_the_street_folder_unless_a_path_names_one(tmp_pa
 @pytest.mark.parametrize("files, environ, message", [
     ([], {"DOORSTEP_CATALOG": "/no/such/catalog.yaml"}, "DOORSTEP_CATALOG: file /no/such/catalog.yaml does not exist"),
     (["catalogue.yaml"], {}, "DOORSTEP_STREET_DIR: unexpected file(s) catalogue.yaml"),
-    ([], {"DOORSTEP_ROUTING_TIMER_S": "0"}, "DOORSTEP_ROUTING_TIMER_S: must be a positive number"),
+    ([], {"DOORSTEP_ROUTING_TIMER_S": "0"}, "DOORSTEP_ROUTING_TIMER_S: 应为正数的秒数 / must be a positive number of seconds"),
 ])
 def test_a_wrong_street_setting_stops_start_up_naming_it(tmp_path, files, environ, message):
     for name in files:
