@@ -79,6 +79,7 @@ def migrate(services, street, broker, db):
         click.echo(f"{name}: migrated ({settings.db_url(name).split('@')[-1]})")
 
 
+from doorstep.api import api  # noqa: E402
 from doorstep.bench import bench  # noqa: E402
 from doorstep.district import district  # noqa: E402
 from doorstep.dlq import dlq  # noqa: E402
@@ -90,7 +91,7 @@ from services.intake.cli import catalog  # noqa: E402
 from services.routing.cli import routing  # noqa: E402
 from doorstep.bench.ledger import bench_ledger  # noqa: E402
 
-for command in (token, events, dlq, new_street_command, street, district, bench, catalog, ledger, routing):
+for command in (api, token, events, dlq, new_street_command, street, district, bench, catalog, ledger, routing):
     main.add_command(command)
 bench.add_command(bench_ledger)
 

@@ -193,7 +193,8 @@ class ApiHandler(HttpRequestHandler):
                  commit_group: bool = False, **kwargs):
         self.roles = roles
         self.body_model, self.form, self.query_model = body, form, query
-        self.answers = answers if answers is not None else {200: None}
+        # An endpoint not yet typed documents its answer as some JSON value.
+        self.answers = answers if answers is not None else {200: Content("application/json", {})}
         self.problems, self.summary, self.tags = problems, summary, tags
         self.commit_group = commit_group
         self._alone: set[int] = set()  # requests being handled again on their own

@@ -78,6 +78,7 @@ def document(service_cls, title: str, version: str, description: str = "") -> di
     adapters.append((("problem", 0), "serialization", TypeAdapter(ProblemDocument)))
     schemas, definitions = TypeAdapter.json_schemas(adapters, ref_template="#/components/schemas/{model}")
     components = definitions.get("$defs", {})
+    problem_schema = schemas[("problem", 0), "serialization"]
 
     paths: dict = {}
     for e in handlers:
@@ -98,7 +99,7 @@ def document(service_cls, title: str, version: str, description: str = "") -> di
         responses = {}
         for status, model in statuses(e).items():
             if model is None:
-                content = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
+                content = {"application/problem+json": {"schema": problem_schema}}
                 responses[str(status)] = {"description": REASONS.get(status, "problem"), "content": content}
             elif isinstance(model, Content):
                 responses[str(status)] = {"description": model.description or "success",

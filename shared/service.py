@@ -177,6 +177,12 @@ class DoorstepService:
         return Response(generate_latest(), content_type=CONTENT_TYPE_LATEST)
 
 
+def api_document(service_cls) -> dict:
+    """The service's OpenAPI document (what ``/<name>/openapi.json`` answers)."""
+    return openapi.document(service_cls, service_cls.title or f"Doorstep {service_cls.name}", VERSION,
+                            service_cls.description)
+
+
 def _add_document_endpoints(cls) -> None:
     """``/<name>/openapi.json``, ``/<name>/docs`` and the explorer's files, for a service class named ``name``."""
     name = cls.name
@@ -185,7 +191,7 @@ def _add_document_endpoints(cls) -> None:
                                                               "the OpenAPI 3.1 document of this service")},
          summary="this document", tags=("documentation",))
     def openapi_document(self, request):
-        return openapi.document(type(self), self.title or f"Doorstep {self.name}", VERSION, self.description)
+        return api_document(type(self))
 
     @api("GET", f"/{name}/docs", answers={200: Content("text/html", description="the API explorer")},
          summary="the API explorer (Swagger UI, served locally)", tags=("documentation",))
