@@ -119,8 +119,6 @@ def find_numbers(text: str) -> list[Found]:
                 match = pattern.match(run, start)
                 if match is None or match.end() not in edges or any(taken[match.start():match.end()]):
                     continue
-                if kind == "id18" and not id_card_is_valid(match.group().upper()):
-                    continue  # eighteen characters that are no ID number
                 for i in range(match.start(), match.end()):
                     taken[i] = True
                 found.append(Found(kind, positions[match.start()], positions[match.end() - 1] + 1,
