@@ -149,6 +149,7 @@ def check_street(folder: Path) -> list[str]:
     Raises :class:`StreetError` listing every problem, so a street sees them all before it deploys.
     """
     from shared.config import STREET_FILES, ConfigError
+    from shared.workdays import HolidaysError, load_holidays
     from services.intake.appointments import StationsError, load_stations
     from services.intake.catalog import CatalogError, load_catalog
     from services.notify import settings as notify_settings
@@ -174,8 +175,11 @@ def check_street(folder: Path) -> list[str]:
     def templates(path):
         return f"{sum(len(t) for t in load_templates([DEFAULT_TEMPLATES, path]).values())} templates in force"
 
+    def holidays(path):
+        return f"holidays of {', '.join(map(str, load_holidays(path).supplied_years))}"
+
     checks = {"catalog": catalog, "stations": stations, "routing_directory": directory, "notify_config": notify,
-              "notify_templates": templates}
+              "notify_templates": templates, "holidays": holidays}
     folder = Path(folder)
     if not folder.is_dir():
         raise StreetError(f"{folder} is not a directory")
@@ -190,7 +194,8 @@ def check_street(folder: Path) -> list[str]:
             continue
         try:
             lines.append(f"{filename}: {checks[kind](path)}")
-        except (CatalogError, StationsError, DirectoryError, TemplateError, ConfigError, yaml.YAMLError) as exc:
+        except (CatalogError, StationsError, DirectoryError, TemplateError, ConfigError, HolidaysError,
+                yaml.YAMLError) as exc:
             problems.append(f"{filename}: {exc}")
     if problems:
         raise StreetError("\n".join(problems))

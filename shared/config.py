@@ -34,6 +34,7 @@ STREET_FILES = {
     "routing_directory": "directory.yaml",  # routing's 1+3+N directory and rules
     "notify_config": "notify.yaml",         # notify's channels, quiet hours, retries, digest
     "notify_templates": "templates.yaml",   # notify's message templates, over the defaults
+    "holidays": "holidays.yaml",            # each year's statutory holidays and adjusted working days
 }
 
 
@@ -72,6 +73,7 @@ _ENV = {
     "metrics_refresh_s": "DOORSTEP_METRICS_REFRESH_S",
     "notify_config": "DOORSTEP_NOTIFY_CONFIG",
     "notify_templates": "DOORSTEP_NOTIFY_TEMPLATES",
+    "holidays": "DOORSTEP_HOLIDAYS",
     "http_max_body_bytes": "DOORSTEP_HTTP_MAX_BODY_BYTES",
     "check_answers": "DOORSTEP_CHECK_ANSWERS",
 }
@@ -127,6 +129,7 @@ class Settings(BaseSettings):
     metrics_refresh_s: Seconds = 60.0
     notify_config: str = ""
     notify_templates: str = ""
+    holidays: str = ""
     # The largest request body read, checked before authentication: a bigger one is refused with 413 unread.
     http_max_body_bytes: AtLeastOne = 256 * 1024
     # Check every JSON answer against the model its endpoint documents (tests do; it costs a validation).

@@ -90,7 +90,6 @@ _REASONS: dict[str, tuple[str, str]] = {
     "json_type": ("不是有效的 JSON", "is not valid JSON"),
     "union_tag_invalid": ("类型不正确", "is not of a known kind"),
     "frozen_instance": ("不可修改", "cannot be changed"),
-    "value_error": ("值无效", "is not valid"),
 }
 
 
@@ -99,7 +98,7 @@ def field_name(loc: tuple, prefix: str = "") -> str:
     name = prefix
     for part in loc:
         if isinstance(part, int):
-            name += f"[{part}]"
+            name += f"[{part}]" if name else str(part)  # a top-level int is a mapping's key (a year)
         elif part.startswith(("function-", "json-or-python")) or part in ("str", "int", "list[str]"):
             continue  # pydantic's own path steps inside a validator or union, not fields
         else:
@@ -119,7 +118,7 @@ def reason(error: dict) -> str:
             return f"{zh} / {en}"
     if "zh" in context and "en" in context:  # a rule of shared.fields: already worded
         return f"{context['zh']} / {context['en']}"
-    return f"值无效 / {error['msg']}"
+    return f"值无效 / {error['msg'].removeprefix('Value error, ')}"
 
 
 def _plain(value):

@@ -11,6 +11,7 @@ and gets ``/healthz``, ``/readyz`` and ``/metrics`` on its HTTP port, and an out
 from __future__ import annotations
 
 import logging
+from datetime import datetime, time, timedelta
 
 import kombu
 from importlib.metadata import PackageNotFoundError, version
@@ -22,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy.orm import sessionmaker
 from werkzeug.wrappers import Response
 
-from shared import metrics
+from shared import metrics, workdays
 from shared.broker import dead_letters_waiting
 from shared.consumer import EventConsumer
 from shared.db import CommitGroups, UnitOfWork, engine_for
@@ -97,6 +98,24 @@ class SettingsTimer(Timer):
         super().setup()
 
 
+class WorkingCalendar(DependencyProvider):
+    """The street's holiday calendar (``holidays.yaml`` over the package), in force for every working-day rule
+    of the process from start-up; a bad file stops the service naming the entry."""
+
+    def setup(self):
+        path = self.container.config["DOORSTEP"].street_file("holidays")
+        calendar = workdays.load_holidays(path) if path else workdays.HolidayCalendar()
+        workdays.use_calendar(calendar)
+        end = datetime.combine(calendar.covered_until() + timedelta(days=1), time(0), workdays.SHANGHAI)
+        metrics.HOLIDAY_CALENDAR_COVERED_UNTIL.set(end.timestamp())
+
+    def stop(self):
+        workdays.use_calendar(workdays.HolidayCalendar())  # the next container of this process starts afresh
+
+    def get_dependency(self, worker_ctx):
+        return workdays.calendar()
+
+
 class HealthCheck(DependencyProvider):
     """Readiness: the database answers and is migrated to head, the broker accepts a connection."""
 
@@ -148,6 +167,7 @@ class DoorstepService:
     title: str = ""
     description: str = ""
     health = HealthCheck()
+    calendar = WorkingCalendar()
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)

@@ -1,9 +1,17 @@
 """Chinese working days and working hours, in Asia/Shanghai.
 
-Statutory holidays and the adjusted working weekends (调休) come from the ``chinese_calendar`` package, which
-is updated each year when the State Council publishes the next year's schedule. For a year the installed
-package does not know yet, Monday to Friday are taken as working days (logged once): a deadline then may be
-off by the holidays of that year, which is why the package must be kept current.
+Statutory holidays and the adjusted working weekends (调休) come from two places: a street's (or district's)
+``holidays.yaml``, holding each year's schedule as the State Council publishes it (around November for the
+next year), and the ``chinese_calendar`` package for the years it knows. A year in the file is taken wholly
+from the file. For a year known to neither, Monday to Friday are working days (logged once): deadlines and
+bookings go on, off by that year's holidays, and ``doorstep_holiday_calendar_covered_until`` lets an alert
+warn operators two months before the known years end. The file::
+
+    2027:                                    # 国务院办公厅关于2027年部分节假日安排的通知
+      holidays:
+        - {name: 元旦, from: 2027-01-01, to: 2027-01-03}
+        - {name: 春节, from: 2027-02-06, to: 2027-02-13}
+      working_days: [2027-02-14]             # 调休上班
 
 Conventions (those of the 12345 hotline rules):
 
@@ -16,29 +24,155 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime, time, timedelta
-from functools import lru_cache
+from pathlib import Path
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import chinese_calendar
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_OPENING = time(8, 30)
 DEFAULT_CLOSING = time(17, 30)
 
 log = logging.getLogger(__name__)
-_warned_years: set[int] = set()
+
+# The package's names of holidays, in Chinese for the people who read them.
+_PACKAGE_NAMES = {"New Year's Day": "元旦", "Spring Festival": "春节", "Tomb-sweeping Day": "清明节",
+                  "Labour Day": "劳动节", "Dragon Boat Festival": "端午节", "Mid-autumn Festival": "中秋节",
+                  "National Day": "国庆节", "Anti-Fascist 70th Day": "抗战胜利纪念日"}
 
 
-@lru_cache(maxsize=4096)
-def is_working_day(day: date) -> bool:
-    try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError:
-        if day.year not in _warned_years:
-            _warned_years.add(day.year)
-            log.warning("the holiday calendar does not know %s yet; counting Monday-Friday as working days",
-                        day.year)
+class Holiday(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    name: Annotated[str, Field(min_length=1, max_length=20, description="e.g. 春节")]
+    first: date = Field(alias="from")
+    last: date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _forward(self):
+        if self.last < self.first:
+            raise ValueError("'to' is before 'from'")
+        return self
+
+
+class YearSchedule(BaseModel):
+    """One year as the State Council's notice sets it: the holidays, and the weekend days worked instead."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    holidays: list[Holiday] = Field(default_factory=list)
+    working_days: list[date] = Field(default_factory=list, description="调休: weekend days that are worked")
+
+
+class HolidaysFile(RootModel[dict[Annotated[int, Field(ge=2000, le=2199)], YearSchedule]]):
+    """``holidays.yaml``: year → its schedule."""
+
+
+class HolidaysError(Exception):
+    """A holidays file cannot be used; the message names the file, the entry and the reason."""
+
+
+class HolidayCalendar:
+    """Which days are worked, and the names of the holidays that are not."""
+
+    def __init__(self, schedules: dict[int, YearSchedule] | None = None):
+        self._years = set(schedules or {})
+        self._holidays: dict[date, str] = {}
+        self._worked: set[date] = set()
+        for year, schedule in (schedules or {}).items():
+            for holiday in schedule.holidays:
+                day = holiday.first
+                while day <= holiday.last:
+                    self._holidays[day] = holiday.name
+                    day += timedelta(days=1)
+            self._worked.update(schedule.working_days)
+        package_years = {d.year for d in chinese_calendar.holidays} | {d.year for d in chinese_calendar.workdays}
+        self._package_years = package_years - self._years
+        self._cache: dict[date, bool] = {}
+        self._warned: set[int] = set()
+
+    @property
+    def supplied_years(self) -> list[int]:
+        """The years the street's file gives."""
+        return sorted(self._years)
+
+    def knows(self, year: int) -> bool:
+        return year in self._years or year in self._package_years
+
+    def covered_until(self) -> date:
+        """The last day of the last year of an unbroken run of known years from this one on."""
+        year = datetime.now(SHANGHAI).year
+        while self.knows(year + 1):
+            year += 1
+        return date(year, 12, 31) if self.knows(year) else date(year - 1, 12, 31)
+
+    def is_working_day(self, day: date) -> bool:
+        found = self._cache.get(day)
+        if found is None:
+            found = self._cache[day] = self._working(day)
+        return found
+
+    def _working(self, day: date) -> bool:
+        if day.year in self._years:
+            return day in self._worked or (day.weekday() < 5 and day not in self._holidays)
+        if day.year in self._package_years:
+            return chinese_calendar.is_workday(day)
+        if day.year not in self._warned:
+            self._warned.add(day.year)
+            log.warning("the holiday calendar does not know %s; counting Monday-Friday as working days (add the "
+                        "year's schedule to holidays.yaml)", day.year)
         return day.weekday() < 5
+
+    def holiday_name(self, day: date) -> str | None:
+        """The statutory holiday ``day`` belongs to (元旦, 春节 …), or None."""
+        if day.year in self._years:
+            return self._holidays.get(day)
+        if day.year in self._package_years:
+            on_holiday, name = chinese_calendar.get_holiday_detail(day)
+            return _PACKAGE_NAMES.get(name, name) if on_holiday and name else None
+        return None
+
+
+def load_holidays(path: Path | str) -> HolidayCalendar:
+    """A street's ``holidays.yaml`` over the package; :class:`HolidaysError` names the entry that is wrong."""
+    path = Path(path)
+    try:
+        raw = yaml.safe_load(path.read_text("utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise HolidaysError(f"{path}: cannot be read: {exc}".replace("\n", " ")) from None
+    try:
+        schedules = HolidaysFile.model_validate(raw).root
+    except ValidationError as exc:
+        from shared.problems import field_name, reason
+
+        problems = [f"{path}: {field_name(e['loc'])}: {reason(e)}"
+                    for e in exc.errors(include_url=False, include_input=False)]
+        raise HolidaysError("\n".join(problems)) from None
+    for year, schedule in schedules.items():
+        for day in [d for h in schedule.holidays for d in (h.first, h.last)] + schedule.working_days:
+            if day.year != year:
+                raise HolidaysError(f"{path}: {year}: {day} is not in {year}")
+    return HolidayCalendar(schedules)
+
+
+_calendar = HolidayCalendar()
+
+
+def use_calendar(calendar: HolidayCalendar) -> None:
+    """The calendar every working-day rule of this process follows (set once at start-up)."""
+    global _calendar
+    _calendar = calendar
+
+
+def calendar() -> HolidayCalendar:
+    return _calendar
+
+
+def is_working_day(day: date) -> bool:
+    return _calendar.is_working_day(day)
 
 
 def next_working_day(day: date) -> date:

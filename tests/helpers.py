@@ -135,3 +135,13 @@ def without_quiet_hours(data_dir) -> None:
     path = Path(data_dir) / "notify.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("quiet_hours: null\n", "utf-8")
+
+
+HOLIDAYS_2027 = """\
+# A street's copy of the State Council's notice for 2027 (the dates here are the tests' own).
+2027:
+  holidays:
+    - {name: 元旦, from: 2027-01-01, to: 2027-01-03}
+    - {name: 春节, from: 2027-02-06, to: 2027-02-13}
+  working_days: [2027-02-14, 2027-02-20]
+"""

@@ -1,7 +1,8 @@
 """Appointment rules (网上预约), pure: stations, their hours, the holiday calendar and the slots it gives.
 
 A station is open on Chinese working days as the State Council sets them each year — statutory holidays
-closed, adjusted working weekends (调休上班) open — which the ``chinesecalendar`` package keeps.
+closed, adjusted working weekends (调休上班) open — as :mod:`shared.workdays` knows them (the street's
+``holidays.yaml`` over the ``chinesecalendar`` package).
 """
 from __future__ import annotations
 
@@ -10,9 +11,9 @@ from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
 
-import chinese_calendar
 import yaml
 
+from shared import workdays
 from shared.errors import InvalidInput, NotFound
 from services.intake.domain import SHANGHAI
 
@@ -72,20 +73,12 @@ class Station:
 
 
 def is_open_day(day: date) -> bool:
-    try:
-        return chinese_calendar.is_workday(day)
-    except NotImplementedError:  # a year the calendar does not know yet: no bookings rather than wrong ones
-        return False
+    return workdays.is_working_day(day)
 
 
 def closure(day: date) -> str:
-    try:
-        on_holiday, name = chinese_calendar.get_holiday_detail(day)
-    except NotImplementedError:
-        return "the holiday calendar does not cover this year yet"
-    if on_holiday and name:
-        return f"statutory holiday: {name}"
-    return "weekend"
+    name = workdays.calendar().holiday_name(day)
+    return f"法定节假日：{name} / statutory holiday" if name else "周末 / weekend"
 
 
 class StationsError(Exception):

@@ -11,13 +11,13 @@ BEFORE = datetime(2026, 9, 15, tzinfo=timezone.utc)
 
 
 @pytest.mark.parametrize("day, open_, why", [
-    (date(2026, 10, 1), False, "National Day"),        # 国庆节
-    (date(2026, 10, 7), False, "National Day"),
+    (date(2026, 10, 1), False, "国庆节"),
+    (date(2026, 10, 7), False, "国庆节"),
     (date(2026, 10, 10), True, None),                  # Saturday, adjusted working day (调休上班)
     (date(2026, 9, 20), True, None),                   # Sunday, adjusted working day
     (date(2026, 10, 11), False, "weekend"),            # an ordinary Sunday
     (date(2026, 10, 12), True, None),                  # an ordinary Monday
-    (date(2026, 2, 17), False, "Spring Festival"),     # 春节
+    (date(2026, 2, 17), False, "春节"),
     (date(2026, 2, 14), True, None),                   # Saturday before Spring Festival, a working day
 ])
 def test_station_days_follow_the_2026_calendar(day, open_, why):

@@ -86,3 +86,46 @@ def test_a_year_the_package_does_not_know_falls_back_to_monday_to_friday():
 def test_naive_times_are_refused():
     with pytest.raises(ValueError, match="naive"):
         add_working_days(datetime(2026, 10, 1), 1)
+
+
+# -- a year's schedule supplied as data ------------------------------------------------------------------
+
+from helpers import HOLIDAYS_2027  # noqa: E402
+
+
+@pytest.fixture
+def calendar_2027(tmp_path):
+    from shared import workdays
+
+    path = tmp_path / "holidays.yaml"
+    path.write_text(HOLIDAYS_2027, "utf-8")
+    before = workdays.calendar()
+    workdays.use_calendar(workdays.load_holidays(path))
+    yield workdays.calendar()
+    workdays.use_calendar(before)
+
+
+def test_a_street_supplied_year_wins_and_deadlines_count_its_holidays(calendar_2027):
+    assert not is_working_day(date(2027, 1, 1)) and calendar_2027.holiday_name(date(2027, 1, 1)) == "元旦"
+    assert is_working_day(date(2027, 2, 14))  # a Sunday worked instead (调休)
+    assert not is_working_day(date(2027, 2, 10)) and calendar_2027.holiday_name(date(2027, 2, 10)) == "春节"
+    # Two working days from Thursday 31 December 2026: Monday 4 and Tuesday 5 January, the New Year off.
+    assert add_working_days(at(2026, 12, 31, 10), 2) == at(2027, 1, 6)
+    # The package still answers for the years the file does not hold.
+    assert calendar_2027.holiday_name(date(2026, 10, 1)) == "国庆节"
+    assert calendar_2027.covered_until() == date(2027, 12, 31)
+
+
+def test_a_bad_holidays_file_names_the_entry(tmp_path):
+    from shared.workdays import HolidaysError, load_holidays
+
+    path = tmp_path / "holidays.yaml"
+    path.write_text("2027:\n  holidays:\n    - {name: 春节, from: 2027-02-13, to: 2027-02-06}\n"
+                    "  working_day: [2027-02-14]\n", "utf-8")
+    with pytest.raises(HolidaysError) as error:
+        load_holidays(path)
+    assert "2027.holidays[0]: 值无效 / 'to' is before 'from'" in str(error.value)
+    assert "2027.working_day: 不是可用的字段 / is not a known field" in str(error.value)
+    path.write_text("2027:\n  working_days: [2028-01-02]\n", "utf-8")
+    with pytest.raises(HolidaysError, match="2028-01-02 is not in 2027"):
+        load_holidays(path)
