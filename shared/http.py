@@ -19,6 +19,7 @@ What an endpoint declares is also what its OpenAPI document says (:mod:`shared.o
 """
 from __future__ import annotations
 
+import io
 import json
 import logging
 import re
@@ -145,8 +146,12 @@ class _ProblemWsgiApp:
         self.url_map = server.make_url_map()
 
     def __call__(self, environ, start_response):
+        if "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower():
+            # eventlet decodes a chunked body but does not say so, and werkzeug would read it as empty; said so,
+            # werkzeug reads whatever comes. Limited here, reading past the limit raises 413.
+            environ["wsgi.input"] = _CappedInput(environ["wsgi.input"], self.server.max_body_bytes)
+            environ["wsgi.input_terminated"] = True
         request = Request(environ, shallow=True)
-        request.max_content_length = self.server.max_body_bytes
         try:
             length = request.content_length
             if length is not None and length > self.server.max_body_bytes:
@@ -167,6 +172,24 @@ class _ProblemWsgiApp:
         except HTTPException as exc:
             response = problem_response(Problem(exc.code or 400, exc.name, exc.description or ""))
         return response(environ, start_response)
+
+
+class _CappedInput(io.RawIOBase):
+    """A request body that raises 413 as soon as more than ``limit`` bytes have come."""
+
+    def __init__(self, stream, limit: int):
+        self._stream, self._left = stream, limit
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer) -> int:
+        data = self._stream.read(min(len(buffer), self._left + 1))
+        if len(data) > self._left:
+            raise RequestEntityTooLarge()
+        self._left -= len(data)
+        buffer[:len(data)] = data
+        return len(data)
 
 
 def _too_large(limit: int) -> Problem:
@@ -229,6 +252,8 @@ class ApiHandler(HttpRequestHandler):
                     self._alone.discard(id(request))
         except Problem as problem:
             response = problem_response(problem, cid)
+        except RequestEntityTooLarge:  # a body sent without its length, read past the limit
+            response = problem_response(_too_large(self.container.config["DOORSTEP"].http_max_body_bytes), cid)
         response.headers.setdefault("X-Request-ID", cid)
         elapsed = time.perf_counter() - started
         self._log(request, response, elapsed)
@@ -330,8 +355,6 @@ def read_json(request) -> Any:
         raise Problem(415, "Unsupported media type", "send the body as application/json", field="Content-Type")
     try:
         text = request.get_data(as_text=False).decode("utf-8")
-    except RequestEntityTooLarge:
-        raise _too_large(request.max_content_length) from None
     except UnicodeDecodeError:
         raise Problem(400, "Malformed JSON", "the body is not UTF-8 text", field="(body)") from None
     try:
@@ -353,10 +376,7 @@ def read_form(request) -> dict:
     if request.mimetype not in ("application/x-www-form-urlencoded", "multipart/form-data"):
         raise Problem(415, "Unsupported media type", "send the body as application/x-www-form-urlencoded",
                       field="Content-Type")
-    try:
-        return _multi(request.form)
-    except RequestEntityTooLarge:
-        raise _too_large(request.max_content_length) from None
+    return _multi(request.form)
 
 
 def parse_query(model: type[BaseModel], args) -> BaseModel:
