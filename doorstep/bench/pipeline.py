@@ -343,7 +343,7 @@ def _spawn(infra: _Infra, name: str, argv: list[str], env: dict, workdir: Path) 
     log_path = workdir / f"{name}.log"
     with open(log_path, "wb") as out:
         process = subprocess.Popen(argv, env=env, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                   cwd=str(Path(__file__).resolve().parent.parent), start_new_session=True)
+                                   cwd=str(Path(__file__).resolve().parents[2]), start_new_session=True)
     child = _Child(name, process, log_path)
     infra.children.append(child)
     return child
@@ -620,7 +620,7 @@ def _measure_pipeline(variant: str, infra: _Infra, workdir: Path, n: int, window
     from shared.auth import TokenFile
     from shared.config import load_settings
     from shared.db import dispose_engines
-    from services import runner
+    from doorstep import runner
 
     label = "outbox (as built)" if variant == "outbox" else "stock (EventDispatcher after commit)"
     say(f"bench: {label}, {'one process per service' if mode == 'processes' else 'in this process'}")
@@ -1051,7 +1051,7 @@ def _event_queues(names) -> list[str]:
     from nameko.events import SERVICE_POOL, EventHandler
     from nameko.extensions import ENTRYPOINT_EXTENSIONS_ATTR
 
-    from services import runner
+    from doorstep import runner
 
     queues = []
     for name in names:
@@ -1077,7 +1077,7 @@ def _serve_stock(name: str) -> None:
     from nameko.containers import ServiceContainer
 
     from shared.config import load_settings
-    from services import runner
+    from doorstep import runner
 
     settings = stock_settings(load_settings())
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -1132,7 +1132,7 @@ def stock_service_class(name: str):
 
     from shared.db import UnitOfWork
     from shared.service import UnitOfWorkProvider
-    from services import runner
+    from doorstep import runner
 
     class _NoRelay(SharedExtension):
         """Stands in for the outbox relay: nothing is written to the outbox, so there is nothing to relay."""
