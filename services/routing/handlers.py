@@ -11,8 +11,12 @@ from sqlalchemy.exc import IntegrityError
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import Envelope
-from services.routing import domain, metrics
-from services.routing.domain import Assignment, Directory, RoutedCase, TimeLimit
+from services.routing import metrics
+from services.routing.domain import assignments
+from services.routing.domain.assignments import RETURN_REASONS, Assignment, RoutedCase
+from services.routing.domain.deadlines import breaches, escalation_target, time_limits
+from services.routing.domain.directory import Decision, Directory, TimeLimit
+from services.routing.domain.scores import unit_scores
 from services.routing.persistence import RoutingUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -71,22 +75,22 @@ def route_cases(events: list[Envelope], uow: RoutingUnitOfWork, directory: Direc
         uow.commit()
 
 
-def _route(data: dict, directory: Directory, now: datetime) -> tuple[RoutedCase, domain.Decision, list[Assignment]]:
+def _route(data: dict, directory: Directory, now: datetime) -> tuple[RoutedCase, Decision, list[Assignment]]:
     """The routed case, the decision and the case's assignments, the lead's first, then the assisting units' in
     the decision's order."""
     decision = directory.route(data)
-    sign_limit, handle_limit = domain.time_limits(directory.policy, data, decision)
+    sign_limit, handle_limit = time_limits(directory.policy, data, decision)
     case = RoutedCase(
         case_id=data["case_id"], area=data["area"], matter_code=data["matter_code"], category=data["category"],
         kind=data["kind"], urgency=data["urgency"], rule=decision.rule, reason=decision.reason,
         explanation=list(decision.explanation), escalation=list(decision.escalation), status="open",
         lead_unit=decision.unit.code, created_at=now, updated_at=now,
         resident_id=data["resident"]["resident_id"], phone_masked=data["resident"]["phone_masked"])
-    lead = domain.new_assignment(case.case_id, case.area, decision.unit, rule=decision.rule,
-                                 reason=decision.reason, now=now, sign_limit=sign_limit, handle_limit=handle_limit)
-    assists = [domain.new_assignment(case.case_id, case.area, unit, rule=decision.rule,
-                                     reason=f"协办: {decision.reason}", now=now, sign_limit=sign_limit,
-                                     handle_limit=handle_limit, role="assist", required=required)
+    lead = assignments.new_assignment(case.case_id, case.area, decision.unit, rule=decision.rule,
+                                      reason=decision.reason, now=now, sign_limit=sign_limit, handle_limit=handle_limit)
+    assists = [assignments.new_assignment(case.case_id, case.area, unit, rule=decision.rule,
+                                          reason=f"协办: {decision.reason}", now=now, sign_limit=sign_limit,
+                                          handle_limit=handle_limit, role="assist", required=required)
                for unit, required in decision.assists]
     return case, decision, [lead, *assists]
 
@@ -117,7 +121,7 @@ def reopen_case(event: Envelope, uow: RoutingUnitOfWork, directory: Directory, n
             uow.cases.add(case)
         sign_limit = directory.policy.tier_for(dataclasses.asdict(case)).sign
         reopened_at = datetime.fromisoformat(data["reopened_at"])
-        assignment = domain.new_assignment(
+        assignment = assignments.new_assignment(
             case.case_id, case.area, unit, rule="warning", reason=reason, now=now, sign_limit=sign_limit,
             handle_limit=warning_limit, due_at=warning_limit.due(reopened_at))
         uow.assignments.add(assignment)
@@ -161,8 +165,8 @@ def sign_assignment(assignment_id: str, principal, uow: RoutingUnitOfWork, direc
     now = now or utcnow()
     with uow:
         assignment, case = _load(uow, assignment_id)
-        domain.check_acts_for(principal.role, principal.label, assignment.unit_code)
-        domain.sign(assignment, directory.unit(assignment.unit_code), now, directory.policy)
+        assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
+        assignments.sign(assignment, directory.unit(assignment.unit_code), now, directory.policy)
         uow.assignments.save(assignment)
         uow.emit("doorstep.routing.assignment.signed.v1", subject=f"case/{case.case_id}", data={
             "case_id": case.case_id, "assignment_id": assignment.id, "unit": assignment.unit_code,
@@ -178,8 +182,8 @@ def record_contact(assignment_id: str, principal, uow: RoutingUnitOfWork, direct
     now = now or utcnow()
     with uow:
         assignment, case = _load(uow, assignment_id)
-        domain.check_acts_for(principal.role, principal.label, assignment.unit_code)
-        domain.record_contact(assignment, now)
+        assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
+        assignments.record_contact(assignment, now)
         uow.assignments.save(assignment)
         uow.emit("doorstep.routing.assignment.contacted.v1", subject=f"case/{case.case_id}", data={
             "case_id": case.case_id, "assignment_id": assignment.id, "unit": assignment.unit_code,
@@ -195,19 +199,19 @@ def report_result(assignment_id: str, answer: str, principal, uow: RoutingUnitOf
     now = now or utcnow()
     with uow:
         assignment, case = _load(uow, assignment_id)
-        domain.check_acts_for(principal.role, principal.label, assignment.unit_code)
-        domain.report(assignment, answer, now)
+        assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
+        assignments.report(assignment, answer, now)
         uow.assignments.save(assignment)
         uow.emit("doorstep.routing.assignment.reported.v1", subject=f"case/{case.case_id}", data={
             "case_id": case.case_id, "assignment_id": assignment.id, "unit": assignment.unit_code,
             "role": assignment.role, "result": assignment.result,
             "overdue": assignment.due_at is not None and now > assignment.due_at, "reported_at": now.isoformat()})
         everything = uow.assignments.for_case(case.case_id)
-        resolved = domain.resolution(case, everything, directory.units)
+        resolved = assignments.resolution(case, everything, directory.units)
         if resolved:
             for other in everything:  # optional assists still open are no longer needed
                 if other.is_open and other.role == "assist":
-                    domain.close(other, "superseded", "case resolved", now)
+                    assignments.close(other, "superseded", "case resolved", now)
                     uow.assignments.save(other)
             case.status, case.answer, case.resolved_at, case.updated_at = "resolved", resolved["answer"], now, now
             uow.cases.save(case)
@@ -229,10 +233,10 @@ def transfer_assignment(assignment_id: str, to_unit: str, reason: str, principal
     target = directory.unit(to_unit)
     with uow:
         assignment, case = _load(uow, assignment_id)
-        domain.check_acts_for(principal.role, principal.label, assignment.unit_code)
-        outcome = domain.check_transfer(case, assignment, target.code, reason, directory.policy)
+        assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
+        outcome = assignments.check_transfer(case, assignment, target.code, reason, directory.policy)
         if outcome == "escalate":
-            supervisor = domain.escalation_target(case, assignment, directory)
+            supervisor = escalation_target(case, assignment, directory)
             if assignment.escalated_to is None:  # asking again changes nothing: escalated once
                 _escalate(uow, case, assignment, supervisor, "transfer-limit", now, due_at=None)
                 uow.cases.log(case.case_id, now, "transfer-refused", assignment.unit_code, _actor(principal),
@@ -242,11 +246,11 @@ def transfer_assignment(assignment_id: str, to_unit: str, reason: str, principal
                     "detail": f"{case.transfers} transfers already (limit {directory.policy.max_transfers}); "
                               f"escalated to {assignment.escalated_to} instead"}
         sign_limit = directory.policy.tier_for(dataclasses.asdict(case)).sign
-        successor = domain.new_assignment(case.case_id, case.area, target, rule="transfer",
-                                          reason=f"转办 from {assignment.unit_code}: {reason}", now=now,
-                                          sign_limit=sign_limit,
-                                          handle_limit=TimeLimit.parse(assignment.handle_limit, "handle_limit"))
-        domain.close(assignment, "transferred", f"to {target.code}", now)
+        successor = assignments.new_assignment(case.case_id, case.area, target, rule="transfer",
+                                               reason=f"转办 from {assignment.unit_code}: {reason}", now=now,
+                                               sign_limit=sign_limit,
+                                               handle_limit=TimeLimit.parse(assignment.handle_limit, "handle_limit"))
+        assignments.close(assignment, "transferred", f"to {target.code}", now)
         uow.assignments.save(assignment)
         uow.assignments.add(successor)
         case.transfers, case.lead_unit, case.updated_at = case.transfers + 1, target.code, now
@@ -269,15 +273,15 @@ def return_assignment(assignment_id: str, reason_code: str, note: str, principal
     now = now or utcnow()
     with uow:
         assignment, case = _load(uow, assignment_id)
-        domain.check_acts_for(principal.role, principal.label, assignment.unit_code)
-        domain.check_return(assignment, reason_code)
-        domain.close(assignment, "returned", reason_code, now)
+        assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
+        assignments.check_return(assignment, reason_code)
+        assignments.close(assignment, "returned", reason_code, now)
         uow.assignments.save(assignment)
         case.status, case.updated_at = "arbitration", now
         uow.cases.save(case)
         arbiter = directory.policy.arbitration_unit
         uow.cases.log(case.case_id, now, "return", assignment.unit_code, _actor(principal),
-                      {"reason_code": reason_code, "reason": domain.RETURN_REASONS[reason_code], "note": note or ""})
+                      {"reason_code": reason_code, "reason": RETURN_REASONS[reason_code], "note": note or ""})
         uow.emit("doorstep.routing.assignment.returned.v1", subject=f"case/{case.case_id}", data={
             "case_id": case.case_id, "assignment_id": assignment.id, "unit": assignment.unit_code,
             "reason_code": reason_code, "note": note or "", "arbitration_unit": arbiter,
@@ -292,7 +296,7 @@ def arbitrate_case(case_id: str, to_unit: str, decision: str, principal, uow: Ro
     """The operations centre decides who handles a returned case, records why, and re-dispatches it."""
     now = now or utcnow()
     arbiter = directory.policy.arbitration_unit
-    domain.check_acts_for(principal.role, principal.label, arbiter)
+    assignments.check_acts_for(principal.role, principal.label, arbiter)
     if not (decision or "").strip():
         raise InvalidInput("decision", "record why this unit handles the case")
     target = directory.unit(to_unit)
@@ -305,9 +309,9 @@ def arbitrate_case(case_id: str, to_unit: str, decision: str, principal, uow: Ro
         previous = uow.assignments.for_case(case_id)
         last_lead = [a for a in previous if a.role == "lead"][-1]
         sign_limit = directory.policy.tier_for(dataclasses.asdict(case)).sign
-        assignment = domain.new_assignment(case_id, case.area, target, rule="arbitration",
-                                           reason=f"仲裁 by {arbiter}: {decision}", now=now, sign_limit=sign_limit,
-                                           handle_limit=TimeLimit.parse(last_lead.handle_limit, "handle_limit"))
+        assignment = assignments.new_assignment(case_id, case.area, target, rule="arbitration",
+                                                reason=f"仲裁 by {arbiter}: {decision}", now=now, sign_limit=sign_limit,
+                                                handle_limit=TimeLimit.parse(last_lead.handle_limit, "handle_limit"))
         uow.assignments.add(assignment)
         case.status, case.lead_unit, case.updated_at = "open", target.code, now
         uow.cases.save(case)
@@ -325,8 +329,8 @@ def request_extension(assignment_id: str, working_days, reason: str, principal, 
     now = now or utcnow()
     with uow:
         assignment, case = _load(uow, assignment_id)
-        domain.check_acts_for(principal.role, principal.label, assignment.unit_code)
-        domain.request_extension(assignment, working_days, reason)
+        assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
+        assignments.request_extension(assignment, working_days, reason)
         uow.assignments.save(assignment)
         approver = directory.supervisor_of(assignment.unit_code)
         uow.cases.log(case.case_id, now, "extension-requested", assignment.unit_code, _actor(principal),
@@ -344,9 +348,9 @@ def decide_extension(assignment_id: str, approve: bool, principal, uow: RoutingU
     with uow:
         assignment, case = _load(uow, assignment_id)
         approver = directory.supervisor_of(assignment.unit_code)
-        domain.check_acts_for(principal.role, principal.label, approver)
+        assignments.check_acts_for(principal.role, principal.label, approver)
         days, reason = assignment.extension_days, assignment.extension_reason
-        previous_due = domain.decide_extension(assignment, approve)
+        previous_due = assignments.decide_extension(assignment, approve)
         uow.assignments.save(assignment)
         uow.cases.log(case.case_id, now, "extension-approved" if approve else "extension-refused", approver,
                       _actor(principal), {"working_days": days, "reason": reason})
@@ -399,14 +403,14 @@ def check_deadlines(new_uow: Callable[[], RoutingUnitOfWork], directory: Directo
                 assignment = uow.assignments.get(assignment_id, lock=True)
                 if assignment is None:
                     continue
-                steps = domain.breaches(assignment, now, directory.policy)
+                steps = breaches(assignment, now, directory.policy)
                 recorded = uow.breaches.recorded(assignment_id)
                 steps = [s for s in steps if (s.clock, s.due_at, s.step) not in recorded]
                 if not steps:
                     continue
                 case = uow.cases.get(assignment.case_id, lock=True)
                 for step in steps:
-                    target = domain.escalation_target(case, assignment, directory) if step.step == "escalate" else None
+                    target = escalation_target(case, assignment, directory) if step.step == "escalate" else None
                     uow.breaches.record(assignment_id, step.clock, step.due_at, step.step, assignment.unit_code,
                                         target, now)
                     if step.step == "remind":
@@ -464,7 +468,7 @@ def worklist(unit_code: str, args: dict, principal, uow: RoutingUnitOfWork, dire
     now = now or utcnow()
     directory.unit(unit_code)
     if principal.role != "auditor":
-        domain.check_acts_for(principal.role, principal.label, unit_code)
+        assignments.check_acts_for(principal.role, principal.label, unit_code)
     state = args.get("state", "open")
     if state not in _WORKLIST_STATES:
         raise InvalidInput("state", f"one of {list(_WORKLIST_STATES)}")
@@ -512,7 +516,7 @@ def scores(unit_code: str, args: dict, uow: RoutingUnitOfWork, directory: Direct
     with uow:
         found, dissatisfied = uow.assignments.for_unit_between(unit_code, since, until)
     return {"unit": unit_code, "from": start.isoformat(), "to": end.isoformat(),
-            **domain.unit_scores(found, dissatisfied)}
+            **unit_scores(found, dissatisfied)}
 
 
 def _is_date(raw) -> bool:

@@ -6,7 +6,8 @@ from shared.consumer import consume
 from shared.http import api, json_body
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.routing import handlers, metrics
-from services.routing.domain import DEFAULT_DIRECTORY, RETURN_REASONS, load_directory
+from services.routing.domain.assignments import RETURN_REASONS
+from services.routing.domain.directory import DEFAULT_DIRECTORY, load_directory
 from services.routing.persistence import RoutingUnitOfWork
 
 WRITERS = ("handler",)

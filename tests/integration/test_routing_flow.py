@@ -19,7 +19,7 @@ from shared.config import load_settings
 from shared.db import engine_for, utcnow
 from shared.events import new_event
 from services.routing import handlers, metrics
-from services.routing.domain import default_directory
+from services.routing.domain.directory import default_directory
 from services.routing.persistence import RoutingUnitOfWork
 from services.routing.service import RoutingService
 from shared.workdays import SHANGHAI, add_working_days
