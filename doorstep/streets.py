@@ -152,7 +152,7 @@ def check_street(folder: Path) -> list[str]:
     from services.intake.appointments import StationsError, load_stations
     from services.intake.catalog import CatalogError, load_catalog
     from services.notify import settings as notify_settings
-    from services.notify.domain import DEFAULT_TEMPLATES, TemplateError, load_templates
+    from services.notify.domain.templates import DEFAULT_TEMPLATES, TemplateError, load_templates
     from services.routing.domain.directory import DirectoryError, load_directory
 
     def catalog(path):

@@ -25,11 +25,11 @@ from shared.errors import Conflict, InvalidInput, NotFound
 from shared.events import Envelope
 from services.notify import metrics
 from services.notify.channels import Channel, DeliveryFailed, Outgoing
-from services.notify.domain import (ADDRESSLESS_CHANNELS, DIGEST_KEY, AssignmentView, Notice, Preferences,
-                                    Templates, after_failure, check_contact, check_recipient, check_topic,
-                                    compose_digest, decide, digest_due, digest_moment, find_template,
-                                    mask_address, notices_for, parse_preferences, plan_channels,
-                                    reads_recent_sends)
+from services.notify.domain.delivery import after_failure, decide, reads_recent_sends
+from services.notify.domain.digest import DIGEST_KEY, AssignmentView, compose_digest, digest_due, digest_moment
+from services.notify.domain.recipients import (ADDRESSLESS_CHANNELS, Preferences, check_contact, check_recipient,
+                                               check_topic, mask_address, parse_preferences, plan_channels)
+from services.notify.domain.templates import Notice, Templates, find_template, notices_for
 from services.notify.persistence import NotifyUnitOfWork
 from services.notify.settings import NotifySettings
 

@@ -18,7 +18,8 @@ from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.notify import handlers, metrics
 from services.notify import settings as notify_settings
 from services.notify.channels import build_channels
-from services.notify.domain import (STREET_TEMPLATES, event_types_with_templates, load_templates, template_files)
+from services.notify.domain.templates import (STREET_TEMPLATES, event_types_with_templates, load_templates,
+                                              template_files)
 from services.notify.persistence import NotifyUnitOfWork
 
 log = logging.getLogger("doorstep.notify")
