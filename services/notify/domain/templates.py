@@ -1,6 +1,6 @@
-"""Templates as data: per event type, the notices it causes, for whom, and their wording per channel (Jinja2 in a
-sandbox of strict undefined fields). Loading checks every field a template reads against the event's schema, so
-a wrong template fails at start-up, naming the file, the event type and the template."""
+"""Templates as data: per event type, the notices it causes, for whom, and their wording per channel (Jinja2,
+undefined fields an error). Loading checks every field a template reads against the event's schema, so a wrong
+template fails at start-up, naming the file, the event type and the template."""
 from __future__ import annotations
 
 import dataclasses
