@@ -6,9 +6,7 @@ import eventlet  # noqa: E402
 
 eventlet.monkey_patch()  # before anything opens a socket, as `nameko run` does
 
-import json  # noqa: E402
 import logging  # noqa: E402
-import sys  # noqa: E402
 
 import click  # noqa: E402
 

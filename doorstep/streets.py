@@ -9,7 +9,7 @@ import click
 import yaml
 
 from services.intake.appointments import DEFAULT_STATIONS
-from services.routing.domain import DEFAULT_DIRECTORY
+from services.routing.domain.directory import DEFAULT_DIRECTORY
 
 # Where a checkout keeps them, relative to its top folder (the working directory of the commands).
 OVERLAYS = Path("deploy") / "k8s" / "overlays"
@@ -153,8 +153,8 @@ def check_street(folder: Path) -> list[str]:
     from services.intake.appointments import StationsError, load_stations
     from services.intake.catalog import CatalogError, load_catalog
     from services.notify import settings as notify_settings
-    from services.notify.domain import DEFAULT_TEMPLATES, TemplateError, load_templates
-    from services.routing.domain import DirectoryError, load_directory
+    from services.notify.domain.templates import DEFAULT_TEMPLATES, TemplateError, load_templates
+    from services.routing.domain.directory import DirectoryError, load_directory
 
     def catalog(path):
         return load_catalog(path).summary()

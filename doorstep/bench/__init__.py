@@ -1,4 +1,8 @@
-"""``doorstep bench …``: benchmarks, each a script with figures measured against a baseline in the same run."""
+"""``doorstep bench …``: benchmarks, each a script with figures measured against a baseline in the same run.
+
+``bench pipeline`` is :mod:`.pipeline` (with :mod:`.infra`, :mod:`.messaging`, :mod:`.load`, :mod:`.ceiling` and
+:mod:`.stock`); ``bench ledger`` is :mod:`.ledger`.
+"""
 from __future__ import annotations
 
 import json

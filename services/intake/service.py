@@ -1,4 +1,4 @@
-"""Intake's nameko service: thin entrypoints over :mod:`services.intake.handlers`.
+"""Intake's nameko service: thin entrypoints over the use cases in :mod:`services.intake.handlers`.
 
 Paths, roles and request schemas come from :data:`services.intake.api.API`, which is also the OpenAPI document.
 """
@@ -13,10 +13,11 @@ from shared.db import utcnow
 from shared.errors import InvalidInput, NotFound
 from shared.http import PROBLEM_JSON, ApiHandler, Problem, Tokens, api, bad_input, json_body, json_response
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
-from services.intake import domain, handlers, metrics, open311
+from services.intake import domain, metrics, open311
 from services.intake.api import API, WORKERS
 from services.intake.appointments import find_station, street_stations
 from services.intake.catalog import street_catalog
+from services.intake.handlers import appointments, cases, reads, visits
 from services.intake.persistence import IntakeUnitOfWork
 
 def _body(request, operation_id: str) -> dict:
@@ -124,11 +125,11 @@ class IntakeService(DoorstepService):
 
     @api("GET", API.route("list_matters"))
     def list_matters(self, request):
-        return handlers.catalog_view(self.street.catalog)
+        return reads.catalog_view(self.street.catalog)
 
     @api("GET", API.route("get_matter"))
     def get_matter(self, request, code):
-        return handlers.matter_view(self.street.catalog, code)
+        return reads.matter_view(self.street.catalog, code)
 
     # -- cases ---------------------------------------------------------------------------------------------
 
@@ -136,49 +137,49 @@ class IntakeService(DoorstepService):
     @api("POST", API.route("submit_case"), roles=API.roles("submit_case"), commit_group=True)
     def submit_case(self, request):
         cmd = domain.parse_submit_case(_body(request, "submit_case"), entered_by=request.principal.role)
-        return 201, handlers.submit_case(cmd, self.uow, self.street.catalog)
+        return 201, cases.submit_case(cmd, self.uow, self.street.catalog)
 
     @api("GET", API.route("search_cases"), roles=API.roles("search_cases"))
     def search_cases(self, request):
-        return handlers.search_cases(domain.parse_case_filter(request.args), self.uow)
+        return reads.search_cases(domain.parse_case_filter(request.args), self.uow)
 
     @api("GET", API.route("get_case"), roles=API.roles("get_case"))
     def get_case(self, request, case_id):
-        return handlers.get_case(case_id, self.uow)
+        return reads.get_case(case_id, self.uow)
 
     @api("POST", API.route("accept_case"), roles=API.roles("accept_case"))
     def accept_case(self, request, case_id):
         _body(request, "accept_case")
-        return handlers.accept_case(case_id, self.uow, self.street.catalog)
+        return cases.accept_case(case_id, self.uow, self.street.catalog)
 
     @api("POST", API.route("reject_case"), roles=API.roles("reject_case"))
     def reject_case(self, request, case_id):
         reason = domain.parse_reason(_body(request, "reject_case"))
-        return handlers.reject_case(case_id, reason, self.uow)
+        return cases.reject_case(case_id, reason, self.uow)
 
     @api("POST", API.route("request_supplement"), roles=API.roles("request_supplement"))
     def request_supplement(self, request, case_id):
         body = _body(request, "request_supplement")
-        return handlers.request_supplement(case_id, domain.parse_missing_materials(body), domain.parse_note(body),
-                                           self.uow)
+        return cases.request_supplement(case_id, domain.parse_missing_materials(body), domain.parse_note(body),
+                                        self.uow)
 
     @api("POST", API.route("resubmit_case"), roles=API.roles("resubmit_case"))
     def resubmit_case(self, request, case_id):
-        return handlers.resubmit_case(case_id, domain.parse_note(_body(request, "resubmit_case")), self.uow)
+        return cases.resubmit_case(case_id, domain.parse_note(_body(request, "resubmit_case")), self.uow)
 
     @api("POST", API.route("settle_case"), roles=API.roles("settle_case"))
     def settle_case(self, request, case_id):
-        return handlers.settle_case(case_id, domain.parse_answer(_body(request, "settle_case")), self.uow)
+        return cases.settle_case(case_id, domain.parse_answer(_body(request, "settle_case")), self.uow)
 
     @api("POST", API.route("record_callback"), roles=API.roles("record_callback"))
     def record_callback(self, request, case_id):
         rating, comment = domain.parse_callback(_body(request, "record_callback"))
-        return handlers.record_callback(case_id, rating, comment, self.uow)
+        return cases.record_callback(case_id, rating, comment, self.uow)
 
     @api("POST", API.route("close_case"), roles=API.roles("close_case"))
     def close_case(self, request, case_id):
         _body(request, "close_case")
-        return handlers.close_case(case_id, self.uow)
+        return cases.close_case(case_id, self.uow)
 
     # -- Open311 GeoReport v2 ------------------------------------------------------------------------------
 
@@ -199,22 +200,22 @@ class IntakeService(DoorstepService):
         catalog = self.street.catalog
         body = open311.submit_body(params, catalog)
         API.check("submit_case", body)
-        created = handlers.submit_case(domain.parse_submit_case(body, entered_by=request.principal.role), self.uow,
-                                       catalog)
-        return 201, open311.submitted_view(catalog, handlers.get_case(created["id"], self.uow))
+        created = cases.submit_case(domain.parse_submit_case(body, entered_by=request.principal.role), self.uow,
+                                    catalog)
+        return 201, open311.submitted_view(catalog, reads.get_case(created["id"], self.uow))
 
     @open311_api("GET", open311.ROUTES["get_requests"])
     def open311_get_requests(self, request):
         params = _open311_params(request)
         open311.check_jurisdiction(params, self.uow.street)
         catalog = self.street.catalog
-        rows = handlers.find_cases(open311.request_query(params, utcnow()), self.uow)
+        rows = reads.find_cases(open311.request_query(params, utcnow()), self.uow)
         return [open311.request_view(catalog, row) for row in rows]
 
     @open311_api("GET", open311.ROUTES["get_request"])
     def open311_get_request(self, request, service_request_id):
         open311.check_jurisdiction(_open311_params(request), self.uow.street)
-        rows = handlers.find_cases({"ids": [service_request_id], "limit": 1}, self.uow)
+        rows = reads.find_cases({"ids": [service_request_id], "limit": 1}, self.uow)
         if not rows:
             raise NotFound(f"service_request_id {service_request_id!r} not found")
         return [open311.request_view(self.street.catalog, rows[0])]
@@ -229,21 +230,21 @@ class IntakeService(DoorstepService):
     @api("POST", API.route("record_visit"), roles=API.roles("record_visit"))
     def record_visit(self, request):
         body = _body(request, "record_visit")
-        return 201, handlers.record_visit(body["station"], body["case_ids"], _worker(request), self.uow)
+        return 201, visits.record_visit(body["station"], body["case_ids"], _worker(request), self.uow)
 
     @api("GET", API.route("visit_metrics"), roles=API.roles("visit_metrics"))
     def visit_metrics(self, request):
-        return handlers.visit_metrics(self.uow)
+        return visits.visit_metrics(self.uow)
 
     @api("POST", API.route("start_video"), roles=API.roles("start_video"))
     def start_video(self, request, case_id):
         body = _body(request, "start_video")
-        return 201, handlers.start_video(case_id, body["kind"], _worker(request), self.uow)
+        return 201, visits.start_video(case_id, body["kind"], _worker(request), self.uow)
 
     @api("POST", API.route("end_video"), roles=API.roles("end_video"))
     def end_video(self, request, session_id):
         _body(request, "end_video")
-        return handlers.end_video(session_id, self.uow)
+        return visits.end_video(session_id, self.uow)
 
     # -- appointments --------------------------------------------------------------------------------------
 
@@ -254,44 +255,45 @@ class IntakeService(DoorstepService):
             parsed = date.fromisoformat(day)
         except ValueError:
             raise InvalidInput("date", "is required: a date like 2026-10-12") from None
-        return handlers.list_slots(find_station(self.street.stations, station), parsed, self.uow)
+        return appointments.list_slots(find_station(self.street.stations, station), parsed, self.uow)
 
     @api("POST", API.route("book_appointment"), roles=API.roles("book_appointment"))
     def book_appointment(self, request):
         body = _body(request, "book_appointment")
         station = find_station(self.street.stations, body["station"])
-        return 201, handlers.book_appointment(station, domain.parse_moment(body, "starts_at"), body["matter_code"],
-                                              domain.parse_resident(body["resident"]), self.uow, self.street.catalog)
+        return 201, appointments.book_appointment(station, domain.parse_moment(body, "starts_at"),
+                                                  body["matter_code"], domain.parse_resident(body["resident"]),
+                                                  self.uow, self.street.catalog)
 
     @api("POST", API.route("cancel_appointment"), roles=API.roles("cancel_appointment"))
     def cancel_appointment(self, request, appointment_id):
         note = domain.parse_note({"note": _body(request, "cancel_appointment").get("reason")})
-        return handlers.cancel_appointment(appointment_id, note, self.uow)
+        return appointments.cancel_appointment(appointment_id, note, self.uow)
 
     @api("POST", API.route("no_show"), roles=API.roles("no_show"))
     def no_show(self, request, appointment_id):
         _body(request, "no_show")
-        return handlers.record_no_show(appointment_id, self.uow)
+        return appointments.record_no_show(appointment_id, self.uow)
 
     @timer(interval=60)
     def remind_appointments(self):
-        handlers.send_reminders(self.uow, self.street.stations, self.street.catalog)
+        appointments.send_reminders(self.uow, self.street.stations, self.street.catalog)
 
     # Cases by status, counted from the database; every replica counts the same rows.
     @SettingsTimer.decorator(interval_from=lambda settings: settings.metrics_refresh_s, eager=True)
     def refresh_metrics(self):
-        handlers.refresh_case_gauges(self.uow)
+        reads.refresh_case_gauges(self.uow)
 
     # -- following routing ---------------------------------------------------------------------------------
 
     @consume("routing", "case.routed.v1", batch=True)
     def on_case_routed(self, events):
-        handlers.record_routing(events, self.uow)
+        cases.record_routing(events, self.uow)
 
     @consume("routing", "assignment.signed.v1", batch=True)
     def on_assignment_signed(self, events):
-        handlers.record_signed(events, self.uow)
+        cases.record_signed(events, self.uow)
 
     @consume("routing", "case.resolved.v1", batch=True)
     def on_case_resolved(self, events):
-        handlers.record_resolution(events, self.uow)
+        cases.record_resolution(events, self.uow)

@@ -2,7 +2,7 @@
 code (``domain.CHANNELS``, the outcomes below), never from recipients or ids."""
 from prometheus_client import Counter, Gauge, Histogram
 
-from services.notify.domain import CHANNELS
+from services.notify.domain.recipients import CHANNELS
 
 # queued / deferred when decided; sent / failed (given up) when finished; retried and fell_back on the way.
 OUTCOMES = ("queued", "deferred", "skipped", "sent", "retried", "fell_back", "failed")

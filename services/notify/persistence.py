@@ -12,7 +12,8 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from shared.db import UTCDateTime, UnitOfWork, insert_or_nothing
-from services.notify.domain import AssignmentView, Preferences, QuietHours
+from services.notify.domain.digest import AssignmentView
+from services.notify.domain.recipients import Preferences, QuietHours
 
 metadata = sa.MetaData()
 

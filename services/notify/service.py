@@ -1,4 +1,4 @@
-"""Notify's nameko service: thin entrypoints over :mod:`services.notify.handlers`.
+"""Notify's nameko service: thin entrypoints over the use cases in :mod:`services.notify.handlers`.
 
 It subscribes to every event type that has templates in ``data/templates.yaml`` (or a street's file) or feeds
 the assignment read model, so mapping a new event type is a change of data only.
@@ -15,10 +15,13 @@ from shared.db import utcnow
 from shared.events import registry
 from shared.http import api, json_body
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
-from services.notify import handlers, metrics
+from services.notify import metrics
 from services.notify import settings as notify_settings
 from services.notify.channels import build_channels
-from services.notify.domain import (STREET_TEMPLATES, event_types_with_templates, load_templates, template_files)
+from services.notify.domain.templates import (STREET_TEMPLATES, event_types_with_templates, load_templates,
+                                              template_files)
+from services.notify.handlers import deliveries, recipients, recording, sending
+from services.notify.handlers.context import NotifyContext
 from services.notify.persistence import NotifyUnitOfWork
 
 log = logging.getLogger("doorstep.notify")
@@ -36,8 +39,8 @@ class NotifyRuntime(DependencyProvider):
         own = notify_settings.load(settings)
         templates = load_templates(template_files(settings.street, settings.street_file("notify_templates"),
                                                   own.templates))
-        self.context = handlers.NotifyContext(templates, own, build_channels(own.channels, settings.data_dir),
-                                              self.clock or utcnow)
+        self.context = NotifyContext(templates, own, build_channels(own.channels, settings.data_dir),
+                                     self.clock or utcnow)
         metrics.prime()
 
     def get_dependency(self, worker_ctx):
@@ -45,10 +48,10 @@ class NotifyRuntime(DependencyProvider):
 
 
 class ImmediateSends(DependencyProvider):
-    """The send rounds of this service (see :class:`handlers.SendRounds`), shared by its workers."""
+    """The send rounds of this service (see :class:`sending.SendRounds`), shared by its workers."""
 
     def setup(self):
-        self.rounds = handlers.SendRounds()
+        self.rounds = sending.SendRounds()
 
     def get_dependency(self, worker_ctx):
         return self.rounds
@@ -63,7 +66,7 @@ class SendingUnitOfWork(UnitOfWorkProvider):
 
 def _subscribed_types() -> list[str]:
     files = [*template_files("-"), *sorted(STREET_TEMPLATES.glob("*.yaml"))]
-    types = set(event_types_with_templates(load_templates(files))) | set(handlers.READ_MODEL_FEEDS)
+    types = set(event_types_with_templates(load_templates(files))) | set(recording.READ_MODEL_FEEDS)
     return sorted(types)
 
 
@@ -84,7 +87,7 @@ class NotifyService(DoorstepService):
     sends = ImmediateSends()
 
     def _on_events(self, events):
-        due = handlers.record_events(events, self.uow, self.runtime)
+        due = recording.record_events(events, self.uow, self.runtime)
         if due:
             # Committed; send at once rather than at the next tick. A failure here is retried by the timer.
             try:
@@ -94,55 +97,55 @@ class NotifyService(DoorstepService):
 
     @SettingsTimer.decorator(interval_from=lambda settings: notify_settings.load(settings).sender_interval_s)
     def send_due(self):
-        while handlers.dispatch_due(self.sending, self.runtime) == self.runtime.settings.sender_batch_size:
+        while sending.dispatch_due(self.sending, self.runtime) == self.runtime.settings.sender_batch_size:
             pass
-        handlers.queue_digests(self.sending, self.runtime)
-        handlers.measure_backlog(self.sending)
+        recording.queue_digests(self.sending, self.runtime)
+        sending.measure_backlog(self.sending)
 
     @api("GET", "/notify/deliveries", roles=ROLES)
     def deliveries(self, request):
-        return handlers.list_deliveries(self.uow, request.args.get("case_id"), request.args.get("recipient"),
-                                        request.args.get("status"))
+        return deliveries.list_deliveries(self.uow, request.args.get("case_id"), request.args.get("recipient"),
+                                          request.args.get("status"))
 
     @api("GET", "/notify/deliveries/<string:delivery_id>", roles=ROLES)
     def delivery(self, request, delivery_id):
-        return handlers.delivery_detail(self.uow, delivery_id)
+        return deliveries.delivery_detail(self.uow, delivery_id)
 
     @api("POST", "/notify/deliveries/<string:delivery_id>/resend", roles=("admin",))
     def resend(self, request, delivery_id):
-        return 202, handlers.resend(self.uow, self.runtime, delivery_id)
+        return 202, deliveries.resend(self.uow, self.runtime, delivery_id)
 
     @api("GET", "/notify/recipients/<string:recipient>/deliveries", roles=ROLES)
     def recipient_deliveries(self, request, recipient):
-        return handlers.list_deliveries(self.uow, recipient=recipient, status=request.args.get("status"))
+        return deliveries.list_deliveries(self.uow, recipient=recipient, status=request.args.get("status"))
 
     @api("GET", "/notify/recipients/<string:recipient>/preferences", roles=ROLES)
     def preferences(self, request, recipient):
-        return handlers.get_preferences(self.uow, self.runtime, recipient)
+        return recipients.get_preferences(self.uow, self.runtime, recipient)
 
     @api("PUT", "/notify/recipients/<string:recipient>/preferences", roles=("counter", "handler"))
     def set_preferences(self, request, recipient):
-        return handlers.set_preferences(self.uow, self.runtime, recipient, json_body(request))
+        return recipients.set_preferences(self.uow, self.runtime, recipient, json_body(request))
 
     @api("GET", "/notify/recipients/<string:recipient>/contacts", roles=("counter", "handler"))
     def contacts(self, request, recipient):
-        return handlers.get_contacts(self.uow, recipient)
+        return recipients.get_contacts(self.uow, recipient)
 
     @api("PUT", "/notify/recipients/<string:recipient>/contacts", roles=("counter", "handler"))
     def set_contacts(self, request, recipient):
-        return handlers.set_contacts(self.uow, self.runtime, recipient, json_body(request))
+        return recipients.set_contacts(self.uow, self.runtime, recipient, json_body(request))
 
     @api("PUT", "/notify/topics/<string:topic>/subscribers/<string:recipient>", roles=("counter", "handler"))
     def subscribe(self, request, topic, recipient):
-        return handlers.subscribe(self.uow, self.runtime, topic, recipient)
+        return recipients.subscribe(self.uow, self.runtime, topic, recipient)
 
     @api("DELETE", "/notify/topics/<string:topic>/subscribers/<string:recipient>", roles=("counter", "handler"))
     def unsubscribe(self, request, topic, recipient):
-        return handlers.unsubscribe(self.uow, topic, recipient)
+        return recipients.unsubscribe(self.uow, topic, recipient)
 
     @api("GET", "/notify/dead-letters", roles=("auditor",))
     def dead_letters(self, request):
-        return handlers.list_dead_letters(self.uow)
+        return deliveries.list_dead_letters(self.uow)
 
 
 def _add_consumers(service_class) -> None:

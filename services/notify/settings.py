@@ -32,7 +32,8 @@ from typing import Mapping
 import yaml
 
 from shared.config import ConfigError
-from services.notify.domain import CHANNELS, QuietHours, RateLimit, RetryPolicy
+from services.notify.domain.delivery import RateLimit, RetryPolicy
+from services.notify.domain.recipients import CHANNELS, QuietHours
 
 
 @dataclasses.dataclass(frozen=True)

@@ -22,7 +22,7 @@ def routing():
 @click.option("--json", "as_json", is_flag=True, help="print the decision as JSON")
 def explain(case_id, db, as_json):
     """Show which rule routed CASE_ID and why, the rules tried before it, and what happened since."""
-    from services.routing.handlers import case_decision
+    from services.routing.handlers.reads import case_decision
     from services.routing.persistence import RoutingUnitOfWork
 
     try:

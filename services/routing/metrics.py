@@ -27,8 +27,8 @@ TRANSFERS = Counter(
 RETURNS = Counter(
     "doorstep_routing_returns_total", "Returns (退单) per unit and reason code", ["unit", "reason_code"])
 
-# Deadline clocks the timer reminds and escalates on (domain.breaches), and the escalation reasons
-# handlers._escalate records: "<clock>-overdue" from the timer, "transfer-limit" from a transfer.
+# Deadline clocks the timer reminds and escalates on (domain.deadlines.breaches), and the escalation reasons
+# handlers.deadlines.escalate records: "<clock>-overdue" from the timer, "transfer-limit" from a transfer.
 CLOCKS = ("sign", "contact", "handle")
 ESCALATION_REASONS = ("sign-overdue", "handle-overdue", "transfer-limit")
 

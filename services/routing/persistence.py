@@ -8,7 +8,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from shared.db import UTCDateTime, UnitOfWork
-from services.routing.domain import Assignment, RoutedCase
+from services.routing.domain.assignments import Assignment, RoutedCase
 
 metadata = sa.MetaData()
 _BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -46,7 +46,7 @@ class Client:
 
 def test_intake_counts_submissions_decisions_callbacks_visits_and_cases_by_status(
         embedded_settings, start_services, counter_token):
-    from services.intake import handlers
+    from services.intake.handlers.reads import refresh_case_gauges
     from services.intake.persistence import IntakeUnitOfWork
 
     settings, _ = start_services(embedded_settings, ["intake"])
@@ -100,7 +100,7 @@ def test_intake_counts_submissions_decisions_callbacks_visits_and_cases_by_statu
 
     # The gauge is what the metrics timer counts in the database; this test's database holds only these cases.
     uow = IntakeUnitOfWork(sessionmaker(engine_for(settings.db_url("intake"))), settings.street)
-    assert handlers.refresh_case_gauges(uow) == {"closed": 2, "rejected": 1, "accepted": 1}
+    assert refresh_case_gauges(uow) == {"closed": 2, "rejected": 1, "accepted": 1}
     gauges = scrape(settings, "intake")
     expected = {"closed": 2, "rejected": 1, "accepted": 1, "submitted": 0, "settled": 0, "supplement_requested": 0}
     for status, count in expected.items():

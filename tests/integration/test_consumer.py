@@ -11,7 +11,8 @@ from shared.consumer import consume
 from shared.db import utcnow
 from shared.events import new_event
 from shared.service import DoorstepService, UnitOfWorkProvider
-from services.routing.domain import Decision, Unit, assign
+from services.routing.domain.assignments import assign
+from services.routing.domain.directory import Decision, Unit
 from services.routing.persistence import RoutingUnitOfWork
 
 

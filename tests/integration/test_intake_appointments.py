@@ -68,14 +68,14 @@ def test_a_resident_cannot_hold_two_bookings_of_one_slot(infra_settings, start_s
     # Reminders: once per booking, from the service's unit of work, for notify.
     from sqlalchemy.orm import sessionmaker
     from shared.db import engine_for
-    from services.intake import handlers
     from services.intake.catalog import default_catalog
+    from services.intake.handlers.appointments import send_reminders
     from services.intake.persistence import IntakeUnitOfWork
 
     def uow():
         return IntakeUnitOfWork(sessionmaker(engine_for(settings.db_url("intake"))), settings.street)
 
     day_before = starts_at.astimezone(timezone.utc) - timedelta(hours=20)
-    assert handlers.send_reminders(uow(), default_stations(), default_catalog(), now=day_before) == 2
-    assert handlers.send_reminders(uow(), default_stations(), default_catalog(), now=day_before) == 0
+    assert send_reminders(uow(), default_stations(), default_catalog(), now=day_before) == 2
+    assert send_reminders(uow(), default_stations(), default_catalog(), now=day_before) == 0
     assert count_rows(settings, "intake", "outbox", "type = 'doorstep.intake.appointment.reminder_due.v1'") == 2

@@ -12,7 +12,7 @@ from helpers import base_url, count_rows, drain_queue
 from notify_support import (MovableClock, SmtpServer, WebhookReceiver, publish_routed, routed_data, wait_until,
                             watch_notify_events, write_notify_config)
 from services.notify.channels import webhook
-from services.notify.domain import default_templates
+from services.notify.domain.templates import default_templates
 from services.notify.service import NotifyRuntime, NotifyService
 from shared import metrics
 

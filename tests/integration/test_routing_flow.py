@@ -18,8 +18,11 @@ from shared.auth import Principal, TokenFile
 from shared.config import load_settings
 from shared.db import engine_for, utcnow
 from shared.events import new_event
-from services.routing import handlers, metrics
-from services.routing.domain import default_directory
+from services.routing import metrics
+from services.routing.domain.directory import default_directory
+from services.routing.handlers.assignments import report_result, sign_assignment
+from services.routing.handlers.cases import route_case
+from services.routing.handlers.deadlines import check_deadlines
 from services.routing.persistence import RoutingUnitOfWork
 from services.routing.service import RoutingService
 from shared.workdays import SHANGHAI, add_working_days
@@ -253,7 +256,7 @@ class FastTimerRouting(RoutingService):
 
     @timer(interval=0.1)
     def deadline_timer(self):
-        handlers.check_deadlines(lambda: self.uow, self.directory)
+        check_deadlines(lambda: self.uow, self.directory)
 
 
 def test_reminder_and_escalation_happen_once_per_breach_across_replicas_and_redelivery(
@@ -264,13 +267,13 @@ def test_reminder_and_escalation_happen_once_per_breach_across_replicas_and_rede
 
     def route(**data):
         event = accepted(**data)
-        handlers.route_case(event, uow_for(settings), directory, now=long_ago)
+        route_case(event, uow_for(settings), directory, now=long_ago)
         with uow_for(settings) as uow:
             return uow.assignments.for_case(event.data["case_id"])[0]
 
     # Two timers in one process, started together on the same overdue (never signed) assignment.
     unsigned = route()
-    runs = [eventlet.spawn(handlers.check_deadlines, lambda: uow_for(settings), directory) for _ in range(4)]
+    runs = [eventlet.spawn(check_deadlines, lambda: uow_for(settings), directory) for _ in range(4)]
     done = [step for run in runs for step in run.wait()]
     assert sorted(step for _, _, step in done) == ["escalate", "remind"]
     assert count_rows(settings, "routing", "breach_steps") == 2
@@ -280,7 +283,7 @@ def test_reminder_and_escalation_happen_once_per_breach_across_replicas_and_rede
 
     # A signed assignment past its handling deadline, then two replicas of the service racing on their timers.
     signed = route(matter_code="property-fee-dispute")  # → 业委会, escalation chain [房管办]
-    handlers.sign_assignment(signed.id, ADMIN, uow_for(settings), directory, now=long_ago + timedelta(minutes=5))
+    sign_assignment(signed.id, ADMIN, uow_for(settings), directory, now=long_ago + timedelta(minutes=5))
     start_services(settings, service_class=FastTimerRouting)
     start_services(settings, service_class=FastTimerRouting)
     # Signed but never in touch with the resident: first contact and handling reminded, handling escalated.
@@ -298,7 +301,7 @@ def test_reminder_and_escalation_happen_once_per_breach_across_replicas_and_rede
         assert uow.cases.get(signed.case_id).escalations == 1
 
     # The resident rejects the answer: the warning case, delivered three times, is re-dispatched once.
-    handlers.report_result(signed.id, "已调解", ADMIN, uow_for(settings), directory, now=utcnow())
+    report_result(signed.id, "已调解", ADMIN, uow_for(settings), directory, now=utcnow())
     reopened = new_event("doorstep.intake.case.reopened.v1", street="lujiazui", subject=f"case/{signed.case_id}",
                          data={"case_id": signed.case_id, "rating": "dissatisfied", "reason": "物业费仍按原标准收取",
                                "reopened_at": utcnow().isoformat()})

@@ -16,7 +16,7 @@ from services.notify.channels.gateways import GatewayResponse, RecordingGateway
 from services.notify.channels.sms import SmsChannel, sign_rpc
 from services.notify.channels.webhook import WebhookChannel, sign, verify
 from services.notify.channels.wechat import WechatChannel
-from services.notify.domain import Rendered
+from services.notify.domain.templates import Rendered
 
 
 def outgoing(address="x", **rendered):

@@ -4,9 +4,11 @@ from datetime import datetime, time, timedelta, timezone
 import pytest
 
 from shared.errors import InvalidInput
-from services.notify.domain import (Notice, Preferences, QuietHours, RateLimit, RetryPolicy, after_failure,
-                                    check_contact, decide, digest_due, mask_address, parse_preferences,
-                                    plan_channels)
+from services.notify.domain.delivery import RateLimit, RetryPolicy, after_failure, decide
+from services.notify.domain.digest import digest_due
+from services.notify.domain.recipients import (Preferences, QuietHours, check_contact, mask_address, parse_preferences,
+                                               plan_channels)
+from services.notify.domain.templates import Notice
 
 SHANGHAI = timezone(timedelta(hours=8))
 

@@ -1,7 +1,8 @@
 import pytest
 
-from services.notify.domain import (DEFAULT_TEMPLATES, DIGEST_KEY, TemplateError, compose_digest, default_templates, load_templates,
-                                    messages_for, notices_for)
+from services.notify.domain.digest import DIGEST_KEY, compose_digest
+from services.notify.domain.templates import (DEFAULT_TEMPLATES, TemplateError, default_templates, load_templates,
+                                              messages_for, notices_for)
 
 ROUTED = {"case_id": "c", "assignment_id": "a", "unit": {"code": "shixin-pm", "name": "市新居民区物业"},
           "rule": "r", "area": "shixin", "matter_code": "property-repair", "resident_id": "r1",
@@ -84,7 +85,7 @@ def test_a_street_file_overrides_a_template_by_name_and_can_remove_one(tmp_path)
 def test_the_digest_template_renders_a_units_day():
     from datetime import datetime, timedelta, timezone
 
-    from services.notify.domain import AssignmentView
+    from services.notify.domain.digest import AssignmentView
 
     moment = datetime(2026, 11, 24, 0, 30, tzinfo=timezone.utc)  # 08:30 in Shanghai
     views = [

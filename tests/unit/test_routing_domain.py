@@ -1,6 +1,6 @@
 import pytest
 
-from services.routing.domain import DirectoryError, default_directory, load_directory
+from services.routing.domain.directory import DirectoryError, default_directory, load_directory
 
 
 def route(**case):

@@ -6,9 +6,11 @@ import pytest
 
 from shared.errors import Conflict, InvalidInput
 from shared.workdays import SHANGHAI
-from services.routing import domain
-from services.routing.domain import (NotYourUnit, RoutedCase, TimeLimit, breaches, check_acts_for, default_directory,
-                                     new_assignment)
+from services.routing.domain import assignments
+from services.routing.domain.assignments import NotYourUnit, RoutedCase, check_acts_for, new_assignment
+from services.routing.domain.deadlines import breaches, escalation_target
+from services.routing.domain.directory import TimeLimit, default_directory
+from services.routing.domain.scores import unit_scores
 
 D = default_directory()
 POLICY = D.policy
@@ -41,23 +43,23 @@ def test_dispatch_sets_the_sign_for_deadline_in_the_units_working_hours():
 
 def test_signing_starts_the_handling_clock_and_the_first_contact_deadline():
     a = assignment()
-    domain.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
+    assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
     assert a.status == "signed"
     assert a.due_at == at(2026, 10, 11)  # 3 working days: 8, 9 and the adjusted Saturday 10 October
     assert a.contact_due_at == at(2026, 10, 9)  # 先行联系 within 1 working day
     with pytest.raises(Conflict, match="signed; cannot sign"):
-        domain.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 12), POLICY)
-    domain.record_contact(a, at(2026, 10, 8, 9))
+        assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 12), POLICY)
+    assignments.record_contact(a, at(2026, 10, 8, 9))
     assert a.status == "in_progress"
 
 
 def test_a_report_needs_an_answer_and_a_signed_assignment():
     a = assignment()
     with pytest.raises(Conflict, match="only when signed or in_progress"):
-        domain.report(a, "修好了", at(2026, 10, 8))
-    domain.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
+        assignments.report(a, "修好了", at(2026, 10, 8))
+    assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
     with pytest.raises(InvalidInput, match="answer"):
-        domain.report(a, "  ", at(2026, 10, 8))
+        assignments.report(a, "  ", at(2026, 10, 8))
 
 
 def test_the_case_resolves_when_the_lead_and_required_assists_are_done_with_one_merged_answer():
@@ -65,11 +67,11 @@ def test_the_case_resolves_when_the_lead_and_required_assists_are_done_with_one_
     lead, rc = assignment(), assignment("shixin-rc", role="assist", required=True)
     police = assignment("shixin-police", role="assist", required=False)
     for a in (lead, rc, police):
-        domain.sign(a, D.units[a.unit_code], at(2026, 9, 30, 11), POLICY)
-    domain.report(lead, "已更换楼上渗漏水管", at(2026, 10, 8, 10))
-    assert domain.resolution(case, [lead, rc, police], D.units) is None  # the required assist is outstanding
-    domain.report(rc, "已协调楼上住户配合入户", at(2026, 10, 8, 15))
-    result = domain.resolution(case, [lead, rc, police], D.units)
+        assignments.sign(a, D.units[a.unit_code], at(2026, 9, 30, 11), POLICY)
+    assignments.report(lead, "已更换楼上渗漏水管", at(2026, 10, 8, 10))
+    assert assignments.resolution(case, [lead, rc, police], D.units) is None  # the required assist is outstanding
+    assignments.report(rc, "已协调楼上住户配合入户", at(2026, 10, 8, 15))
+    result = assignments.resolution(case, [lead, rc, police], D.units)
     assert result["lead"] is lead
     assert result["answer"] == "已更换楼上渗漏水管\n【协办 市新居民区居委会】已协调楼上住户配合入户"
     assert result["assisting_units"] == ["shixin-rc", "shixin-police"]
@@ -79,67 +81,67 @@ def test_the_case_resolves_when_the_lead_and_required_assists_are_done_with_one_
 def test_an_assist_done_first_still_waits_for_the_lead():
     case = routed_case()
     lead, rc = assignment(), assignment("shixin-rc", role="assist")
-    domain.sign(rc, D.units["shixin-rc"], at(2026, 9, 30, 11), POLICY)
-    domain.report(rc, "已协调", at(2026, 10, 8))
-    assert domain.resolution(case, [lead, rc], D.units) is None
+    assignments.sign(rc, D.units["shixin-rc"], at(2026, 9, 30, 11), POLICY)
+    assignments.report(rc, "已协调", at(2026, 10, 8))
+    assert assignments.resolution(case, [lead, rc], D.units) is None
 
 
 def test_a_late_report_makes_the_resolution_overdue():
     case, lead = routed_case(), assignment()
-    domain.sign(lead, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
-    domain.report(lead, "已处理", at(2026, 10, 12, 9))
-    assert domain.resolution(case, [lead], D.units)["overdue"] is True
+    assignments.sign(lead, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
+    assignments.report(lead, "已处理", at(2026, 10, 12, 9))
+    assert assignments.resolution(case, [lead], D.units)["overdue"] is True
 
 
 def test_transfers_beyond_the_limit_escalate_instead():
     a = assignment()
-    assert domain.check_transfer(routed_case(transfers=0), a, "shixin-oc", "业委会事项", POLICY) == "transfer"
-    assert domain.check_transfer(routed_case(transfers=1), a, "shixin-oc", "业委会事项", POLICY) == "transfer"
-    assert domain.check_transfer(routed_case(transfers=2), a, "shixin-oc", "业委会事项", POLICY) == "escalate"
+    assert assignments.check_transfer(routed_case(transfers=0), a, "shixin-oc", "业委会事项", POLICY) == "transfer"
+    assert assignments.check_transfer(routed_case(transfers=1), a, "shixin-oc", "业委会事项", POLICY) == "transfer"
+    assert assignments.check_transfer(routed_case(transfers=2), a, "shixin-oc", "业委会事项", POLICY) == "escalate"
     with pytest.raises(InvalidInput, match="reason"):
-        domain.check_transfer(routed_case(), a, "shixin-oc", "", POLICY)
+        assignments.check_transfer(routed_case(), a, "shixin-oc", "", POLICY)
     with pytest.raises(InvalidInput, match="already with this unit"):
-        domain.check_transfer(routed_case(), a, "shixin-pm", "x", POLICY)
+        assignments.check_transfer(routed_case(), a, "shixin-pm", "x", POLICY)
     with pytest.raises(Conflict, match="only the lead"):
-        domain.check_transfer(routed_case(), assignment("shixin-rc", role="assist"), "shixin-oc", "x", POLICY)
+        assignments.check_transfer(routed_case(), assignment("shixin-rc", role="assist"), "shixin-oc", "x", POLICY)
 
 
 def test_a_return_needs_one_of_the_reason_codes_and_only_before_the_work():
     a = assignment()
     with pytest.raises(InvalidInput, match="reason_code"):
-        domain.check_return(a, "not-mine")
+        assignments.check_return(a, "not-mine")
     for code in ("wrong-area", "unclear-ownership", "overlapping-duties"):
-        domain.check_return(a, code)
-    domain.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
-    domain.record_contact(a, at(2026, 9, 30, 12))
+        assignments.check_return(a, code)
+    assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
+    assignments.record_contact(a, at(2026, 9, 30, 12))
     with pytest.raises(Conflict):
-        domain.check_return(a, "wrong-area")
+        assignments.check_return(a, "wrong-area")
 
 
 def test_an_extension_needs_a_reason_and_moves_the_deadline_only_when_approved():
     a = assignment()
-    domain.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
+    assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
     with pytest.raises(InvalidInput, match="reason"):
-        domain.request_extension(a, 2, "")
+        assignments.request_extension(a, 2, "")
     with pytest.raises(InvalidInput, match="working_days"):
-        domain.request_extension(a, 0, "等配件")
-    domain.request_extension(a, 2, "等配件")
+        assignments.request_extension(a, 0, "等配件")
+    assignments.request_extension(a, 2, "等配件")
     with pytest.raises(Conflict, match="already waits"):
-        domain.request_extension(a, 3, "again")
-    assert domain.decide_extension(a, False) is None and a.due_at == at(2026, 10, 11)
-    domain.request_extension(a, 2, "等配件")
-    previous = domain.decide_extension(a, True)
+        assignments.request_extension(a, 3, "again")
+    assert assignments.decide_extension(a, False) is None and a.due_at == at(2026, 10, 11)
+    assignments.request_extension(a, 2, "等配件")
+    previous = assignments.decide_extension(a, True)
     assert previous == at(2026, 10, 11)
     assert a.due_at == at(2026, 10, 14)  # 12 and 13 October: Sunday 11 is rest
     assert a.extensions == 1
     with pytest.raises(Conflict, match="no extension request"):
-        domain.decide_extension(a, True)
+        assignments.decide_extension(a, True)
 
 
 def test_a_breach_is_reminded_at_once_and_escalated_a_working_day_later():
     a = assignment()
-    domain.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)  # due at the end of 10 October
-    domain.record_contact(a, at(2026, 9, 30, 15))
+    assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)  # due at the end of 10 October
+    assignments.record_contact(a, at(2026, 9, 30, 15))
     assert breaches(a, at(2026, 10, 10, 23), POLICY) == []
     found = breaches(a, at(2026, 10, 11, 12), POLICY)
     assert [(b.clock, b.step) for b in found] == [("handle", "remind")]
@@ -147,8 +149,8 @@ def test_a_breach_is_reminded_at_once_and_escalated_a_working_day_later():
     assert [b.step for b in breaches(a, at(2026, 10, 12, 23), POLICY)] == ["remind"]
     assert [b.step for b in breaches(a, at(2026, 10, 13, 0, 1), POLICY)] == ["remind", "escalate"]
     # An approved extension is a new deadline, hence a new breach with its own key.
-    domain.request_extension(a, 2, "等配件")
-    domain.decide_extension(a, True)
+    assignments.request_extension(a, 2, "等配件")
+    assignments.decide_extension(a, True)
     later = breaches(a, at(2026, 10, 15, 1), POLICY)
     assert {b.due_at for b in later} == {at(2026, 10, 14)} != {b.due_at for b in found}
 
@@ -156,19 +158,19 @@ def test_a_breach_is_reminded_at_once_and_escalated_a_working_day_later():
 def test_an_unsigned_assignment_breaches_its_sign_for_deadline():
     a = assignment(now=at(2026, 9, 30, 16))  # sign by 8 October 10:00
     assert [(b.clock, b.step) for b in breaches(a, at(2026, 10, 8, 10, 1), POLICY)] == [("sign", "remind")]
-    domain.close(a, "transferred", "x", at(2026, 10, 8, 11))
+    assignments.close(a, "transferred", "x", at(2026, 10, 8, 11))
     assert breaches(a, at(2026, 10, 20), POLICY) == []
 
 
 def test_escalation_follows_the_rules_chain_then_the_supervisor():
     a = assignment()
     case = routed_case(escalation=["housing-office", "ops-centre"])
-    assert domain.escalation_target(case, a, D) == "housing-office"
+    assert escalation_target(case, a, D) == "housing-office"
     case.escalations = 1
-    assert domain.escalation_target(case, a, D) == "ops-centre"
+    assert escalation_target(case, a, D) == "ops-centre"
     case.escalations = 2
-    assert domain.escalation_target(case, a, D) == "housing-office"  # 物业's supervisor
-    assert domain.escalation_target(routed_case(), assignment("shixin-rc"), D) == "autonomy-office"
+    assert escalation_target(case, a, D) == "housing-office"  # 物业's supervisor
+    assert escalation_target(routed_case(), assignment("shixin-rc"), D) == "autonomy-office"
 
 
 def test_only_a_handler_of_the_unit_or_an_admin_acts_for_it():
@@ -183,22 +185,22 @@ def test_only_a_handler_of_the_unit_or_an_admin_acts_for_it():
 
 def test_scores_count_response_resolution_and_satisfaction():
     on_time, late, open_one = assignment(), assignment(), assignment()
-    domain.sign(on_time, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
-    domain.sign(late, D.units["shixin-pm"], at(2026, 10, 9, 11), POLICY)  # after the sign-for deadline
-    domain.report(on_time, "好了", at(2026, 10, 8))
-    domain.report(late, "好了", at(2026, 10, 9, 12))
-    scores = domain.unit_scores([on_time, late, open_one], dissatisfied={late.id})
+    assignments.sign(on_time, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
+    assignments.sign(late, D.units["shixin-pm"], at(2026, 10, 9, 11), POLICY)  # after the sign-for deadline
+    assignments.report(on_time, "好了", at(2026, 10, 8))
+    assignments.report(late, "好了", at(2026, 10, 9, 12))
+    scores = unit_scores([on_time, late, open_one], dissatisfied={late.id})
     assert scores["assignments"] == 3
     assert scores["response_rate"] == round(1 / 3, 4)
     assert scores["resolution_rate"] == round(2 / 3, 4)
     assert scores["satisfaction_rate"] == 0.5
-    assert domain.unit_scores([], set())["response_rate"] is None
+    assert unit_scores([], set())["response_rate"] is None
 
 
 def test_no_first_contact_within_a_working_day_is_reminded_but_not_escalated():
     a = assignment()
-    domain.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)  # contact due at the end of 8 October
+    assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)  # contact due at the end of 8 October
     assert breaches(a, at(2026, 10, 8, 23), POLICY) == []
     assert [(b.clock, b.step) for b in breaches(a, at(2026, 10, 9, 9), POLICY)] == [("contact", "remind")]
-    domain.record_contact(a, at(2026, 10, 9, 10))
+    assignments.record_contact(a, at(2026, 10, 9, 10))
     assert breaches(a, at(2026, 10, 9, 11), POLICY) == []

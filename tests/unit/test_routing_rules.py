@@ -3,7 +3,8 @@ from datetime import datetime, timezone
 
 import pytest
 
-from services.routing.domain import DirectoryError, TimeLimit, default_directory, load_directory, time_limits
+from services.routing.domain.deadlines import time_limits
+from services.routing.domain.directory import DirectoryError, TimeLimit, default_directory, load_directory
 from shared.workdays import SHANGHAI
 
 

@@ -16,7 +16,7 @@ import dataclasses
 from pathlib import Path
 from typing import Mapping, Protocol
 
-from services.notify.domain import Rendered
+from services.notify.domain.templates import Rendered
 
 
 class DeliveryFailed(Exception):

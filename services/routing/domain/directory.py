@@ -1,13 +1,12 @@
-"""Routing's domain: the 1+3+N directory, explainable rules, time limits and the assignment lifecycle.
+"""The street's directory: units (1+3+N), areas, routing rules and the policy of time limits and transfers, loaded
+and checked from ``data/directory.yaml`` (or the street's own file); routing a case with its explanation.
 
-Pure: no nameko, HTTP or SQL. Times are timezone-aware UTC; working-day arithmetic is in
-:mod:`shared.workdays` (Asia/Shanghai, statutory holidays and adjusted working weekends).
+A bad file fails at load with the file, the entry and the problem named.
 """
 from __future__ import annotations
 
 import dataclasses
 import re
-import uuid
 from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
@@ -15,28 +14,17 @@ from pathlib import Path
 import yaml
 
 from shared import workdays
-from shared.errors import Conflict, Forbidden, InvalidInput
+from shared.errors import InvalidInput
 
-DEFAULT_DIRECTORY = Path(__file__).parent / "data" / "directory.yaml"
+DEFAULT_DIRECTORY = Path(__file__).parents[1] / "data" / "directory.yaml"
 
 # Conditions on the case itself; area attributes are addressed as ``area.<attribute>``.
 _CASE_CONDITIONS = {"matter_code", "category", "area", "urgency", "kind", "channel"}
 _LIMIT_UNITS = ("working_days", "working_hours", "hours")
 _TEMPLATE_RE = re.compile(r"\{area\}")
 
-# 退单 reason codes: the unit says the case is not theirs, and the operations centre arbitrates.
-RETURN_REASONS = {
-    "wrong-area": "属地不符",
-    "unclear-ownership": "权属不清",
-    "overlapping-duties": "职能交叉",
-}
-
 
 class DirectoryError(Exception):
-    pass
-
-
-class NotYourUnit(Forbidden):
     pass
 
 
@@ -370,291 +358,3 @@ def _load_policy(raw: dict, units: dict, triage: str, where: str) -> Policy:
 @lru_cache(maxsize=None)
 def default_directory() -> Directory:
     return load_directory()
-
-
-# -- authorisation ---------------------------------------------------------------------------------------
-
-def check_acts_for(role: str, label: str, unit_code: str) -> None:
-    """A handler acts for the unit named in its token's label (``unit:<code>``); admin acts for any unit."""
-    if role == "admin":
-        return
-    if role == "handler" and unit_code in _label_units(label):
-        return
-    raise NotYourUnit(f"only a handler of unit {unit_code} (token label 'unit:{unit_code}') or an admin may do this")
-
-
-def _label_units(label: str) -> set[str]:
-    return {part.strip()[5:] for part in (label or "").split(",") if part.strip().startswith("unit:")}
-
-
-# -- the case and its assignments ------------------------------------------------------------------------
-
-@dataclasses.dataclass
-class RoutedCase:
-    """Routing's view of a case: the facts it was routed on, the decision, and where it stands."""
-    case_id: str
-    area: str
-    matter_code: str
-    category: str
-    kind: str
-    urgency: str
-    rule: str
-    reason: str
-    explanation: list
-    escalation: list
-    status: str  # open | arbitration | resolved
-    lead_unit: str
-    created_at: datetime
-    updated_at: datetime
-    transfers: int = 0
-    escalations: int = 0
-    warning: bool = False
-    resident_id: str | None = None
-    phone_masked: str | None = None
-    answer: str | None = None
-    resolved_at: datetime | None = None
-
-
-OPEN_STATES = ("dispatched", "signed", "in_progress")
-
-
-@dataclasses.dataclass
-class Assignment:
-    id: str
-    case_id: str
-    unit_code: str
-    rule: str
-    reason: str
-    area: str
-    status: str  # dispatched → signed → in_progress → done; or transferred / returned / superseded
-    created_at: datetime
-    role: str = "lead"  # lead | assist
-    required: bool = True
-    handle_limit: str = "working_days:15"
-    sign_due_at: datetime | None = None
-    signed_at: datetime | None = None
-    contact_due_at: datetime | None = None
-    contacted_at: datetime | None = None
-    due_at: datetime | None = None
-    reported_at: datetime | None = None
-    result: str | None = None
-    closed_at: datetime | None = None
-    close_reason: str | None = None
-    extension_days: int | None = None
-    extension_reason: str | None = None
-    extensions: int = 0
-    escalated_to: str | None = None
-    escalated_at: datetime | None = None
-
-    @property
-    def is_open(self) -> bool:
-        return self.status in OPEN_STATES
-
-    def is_overdue(self, now: datetime) -> bool:
-        if self.status == "dispatched":
-            return self.sign_due_at is not None and now > self.sign_due_at
-        if self.status in ("signed", "in_progress"):
-            return self.due_at is not None and now > self.due_at
-        return False
-
-
-def new_assignment(case_id: str, area: str, unit: Unit, *, rule: str, reason: str, now: datetime,
-                   sign_limit: TimeLimit, handle_limit: TimeLimit, role: str = "lead", required: bool = True,
-                   due_at: datetime | None = None) -> Assignment:
-    return Assignment(str(uuid.uuid4()), case_id, unit.code, rule, reason, area, "dispatched", now, role=role,
-                      required=required, handle_limit=handle_limit.stored(),
-                      sign_due_at=sign_limit.due(now, unit.opening, unit.closing), due_at=due_at)
-
-
-def assign(case_id: str, area: str, decision: Decision, now: datetime, policy: Policy = Policy()) -> Assignment:
-    """The lead assignment for a routing decision with the street's default time limits."""
-    tier = policy.tiers[-1]
-    return new_assignment(case_id, area, decision.unit, rule=decision.rule, reason=decision.reason, now=now,
-                          sign_limit=tier.sign, handle_limit=decision.deadline or tier.handle)
-
-
-def _require(assignment: Assignment, states: tuple[str, ...], action: str) -> None:
-    if assignment.status not in states:
-        raise Conflict(f"assignment {assignment.id} is {assignment.status}; cannot {action} "
-                       f"(only when {' or '.join(states)})")
-
-
-def sign(assignment: Assignment, unit: Unit, now: datetime, policy: Policy) -> None:
-    """签收: the handling clock starts now, unless a deadline was fixed at dispatch (a warning case)."""
-    _require(assignment, ("dispatched",), "sign for it")
-    assignment.status, assignment.signed_at = "signed", now
-    assignment.contact_due_at = policy.first_contact.due(now, unit.opening, unit.closing)
-    if assignment.due_at is None:
-        assignment.due_at = TimeLimit.parse(assignment.handle_limit, "handle_limit").due(now, unit.opening,
-                                                                                          unit.closing)
-
-
-def record_contact(assignment: Assignment, now: datetime) -> None:
-    """先行联系: the unit reached the resident; the work is in progress."""
-    _require(assignment, ("signed",), "record first contact")
-    assignment.status, assignment.contacted_at = "in_progress", now
-
-
-def report(assignment: Assignment, answer: str, now: datetime) -> None:
-    """The lead reports its result, an assisting unit its part."""
-    if not (answer or "").strip():
-        raise InvalidInput("answer", "say what was done")
-    _require(assignment, ("signed", "in_progress"), "report a result")
-    assignment.status, assignment.result, assignment.reported_at = "done", answer.strip(), now
-    assignment.closed_at, assignment.close_reason = now, "reported"
-
-
-def close(assignment: Assignment, status: str, reason: str, now: datetime) -> None:
-    assignment.status, assignment.closed_at, assignment.close_reason = status, now, reason
-
-
-def resolution(case: RoutedCase, assignments: list[Assignment], units: dict[str, Unit]) -> dict | None:
-    """The case is resolved when the current lead has reported and every required assist is done.
-
-    Returns the one merged answer for the resident, or None while something is outstanding.
-    """
-    if case.status == "resolved":
-        return None
-    leads = [a for a in assignments if a.role == "lead" and a.status not in ("transferred", "returned",
-                                                                             "superseded")]
-    if not leads or leads[-1].status != "done":
-        return None
-    lead = leads[-1]
-    assists = [a for a in assignments if a.role == "assist" and a.status not in ("superseded",)]
-    if any(a.required and a.status != "done" for a in assists):
-        return None
-    parts = [lead.result]
-    for assist in assists:
-        if assist.status == "done":
-            name = units[assist.unit_code].name if assist.unit_code in units else assist.unit_code
-            parts.append(f"【协办 {name}】{assist.result}")
-    done = [lead, *[a for a in assists if a.status == "done"]]
-    overdue = any(a.due_at is not None and a.reported_at is not None and a.reported_at > a.due_at for a in done)
-    return {"lead": lead, "answer": "\n".join(parts), "assisting_units": [a.unit_code for a in assists],
-            "overdue": overdue}
-
-
-def check_transfer(case: RoutedCase, assignment: Assignment, to_unit: str, reason: str, policy: Policy) -> str:
-    """转办: returns "transfer", or "escalate" once the transfers would pass the street's limit (no ping-pong)."""
-    if not (reason or "").strip():
-        raise InvalidInput("reason", "a transfer needs a reason")
-    if assignment.role != "lead":
-        raise Conflict("only the lead unit transfers a case; an assisting unit reports its part")
-    _require(assignment, OPEN_STATES, "transfer it")
-    if to_unit == assignment.unit_code:
-        raise InvalidInput("to_unit", "the case is already with this unit")
-    return "escalate" if case.transfers >= policy.max_transfers else "transfer"
-
-
-def check_return(assignment: Assignment, reason_code: str) -> None:
-    """退单: only with one of the reason codes, and only before the work has started."""
-    if reason_code not in RETURN_REASONS:
-        raise InvalidInput("reason_code", f"one of {sorted(RETURN_REASONS)}, got {reason_code!r}")
-    if assignment.role != "lead":
-        raise Conflict("only the lead unit returns a case")
-    _require(assignment, ("dispatched", "signed"), "return it")
-
-
-def request_extension(assignment: Assignment, working_days: int, reason: str) -> None:
-    """延期: asked by the handling unit with a reason; takes effect only when the supervisor approves."""
-    if not isinstance(working_days, int) or isinstance(working_days, bool) or not 1 <= working_days <= 30:
-        raise InvalidInput("working_days", "a whole number of working days from 1 to 30")
-    if not (reason or "").strip():
-        raise InvalidInput("reason", "an extension needs a reason")
-    _require(assignment, ("signed", "in_progress"), "ask for an extension")
-    if assignment.extension_days:
-        raise Conflict(f"assignment {assignment.id} already waits for a decision on an extension")
-    assignment.extension_days, assignment.extension_reason = working_days, reason.strip()
-
-
-def decide_extension(assignment: Assignment, approve: bool) -> datetime | None:
-    """The supervisor's decision; an approved extension moves the deadline on by working days."""
-    if not assignment.extension_days:
-        raise Conflict(f"assignment {assignment.id} has no extension request")
-    _require(assignment, ("signed", "in_progress"), "extend it")
-    previous = assignment.due_at
-    if approve:
-        assignment.due_at = TimeLimit(assignment.extension_days, "working_days").due(previous)
-        assignment.extensions += 1
-    assignment.extension_days = None
-    return previous if approve else None
-
-
-# -- deadlines: reminders (催办) and escalation (督办) ---------------------------------------------------
-
-@dataclasses.dataclass(frozen=True)
-class Breach:
-    assignment_id: str
-    clock: str  # sign | contact | handle
-    due_at: datetime
-    step: str  # remind | escalate
-
-
-def breaches(assignment: Assignment, now: datetime, policy: Policy) -> list[Breach]:
-    """The reminder and escalation steps due for an assignment now.
-
-    One breach is one deadline (the clock and its due time): a reminder once it has passed, an escalation once
-    it has passed by the street's grace (1 working day by default). An approved extension gives a new due
-    time, hence a new breach. Recording each (assignment, clock, due time, step) once is the caller's part.
-    """
-    found = []
-    if assignment.status == "signed" and assignment.contact_due_at and now > assignment.contact_due_at:
-        # No first contact (先行联系) yet: a reminder only; the handling deadline is what escalates.
-        found.append(Breach(assignment.id, "contact", assignment.contact_due_at, "remind"))
-    if assignment.status == "dispatched":
-        clock, due = "sign", assignment.sign_due_at
-    elif assignment.status in ("signed", "in_progress"):
-        clock, due = "handle", assignment.due_at
-    else:
-        return found
-    if due is None or now <= due:
-        return found
-    found.append(Breach(assignment.id, clock, due, "remind"))
-    if now > policy.escalate_after.due(due):
-        found.append(Breach(assignment.id, clock, due, "escalate"))
-    return found
-
-
-def escalation_target(case: RoutedCase, assignment: Assignment, directory: Directory) -> str:
-    """The rule's escalation chain, one step further each time; then the unit's supervisor."""
-    chain = [code.replace("{area}", case.area) for code in case.escalation]
-    chain = [code for code in chain if code in directory.units and code != assignment.unit_code]
-    if case.escalations < len(chain):
-        return chain[case.escalations]
-    return directory.supervisor_of(assignment.unit_code)
-
-
-# -- unit scores (三率) ---------------------------------------------------------------------------------
-
-def unit_scores(assignments: list[Assignment], dissatisfied: set[str]) -> dict:
-    """响应率 (signed for in time), 办结率 (lead assignments resolved) and 满意率 (resolved and not rated
-    dissatisfied, i.e. not reopened as a warning case) over the assignments of one unit in one period;
-    ``dissatisfied`` holds the ids of the lead assignments whose answer the resident rejected."""
-    counted = [a for a in assignments if a.status not in ("transferred", "returned", "superseded")]
-    signed_in_time = [a for a in counted if a.signed_at and a.sign_due_at and a.signed_at <= a.sign_due_at]
-    leads = [a for a in counted if a.role == "lead"]
-    resolved = [a for a in leads if a.status == "done"]
-    satisfied = [a for a in resolved if a.id not in dissatisfied]
-
-    def rate(part, whole):
-        return round(len(part) / len(whole), 4) if whole else None
-
-    return {
-        "assignments": len(counted),
-        "response_rate": rate(signed_in_time, counted),
-        "resolution_rate": rate(resolved, leads),
-        "satisfaction_rate": rate(satisfied, resolved),
-        "resolved_on_time": len([a for a in resolved if a.due_at and a.reported_at and a.reported_at <= a.due_at]),
-    }
-
-
-def time_limits(policy: Policy, case: dict, decision: Decision) -> tuple[TimeLimit, TimeLimit]:
-    """(sign-for, handling) limits of a case: its tier by urgency and kind; below the special tiers the matter's
-    own time limit from the catalog; a rule's deadline overrides both."""
-    tier = policy.tier_for(case)
-    handle = tier.handle
-    if not tier.when and case.get("time_limit_days"):
-        handle = TimeLimit(int(case["time_limit_days"]), "working_days")
-    if decision.deadline is not None:
-        handle = decision.deadline
-    return tier.sign, handle

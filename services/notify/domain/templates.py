@@ -1,0 +1,300 @@
+"""Templates as data: per event type, the notices it causes, for whom, and their wording per channel (Jinja2,
+undefined fields an error). Loading checks every field a template reads against the event's schema, so a wrong
+template fails at start-up, naming the file, the event type and the template."""
+from __future__ import annotations
+
+import dataclasses
+from functools import lru_cache
+from pathlib import Path
+from typing import Iterable, Mapping
+
+import jinja2
+import jinja2.meta
+import jinja2.nodes
+import yaml
+
+from shared.events import Registry, registry
+from services.notify.domain.digest import DIGEST_KEY, DIGEST_SCHEMA
+from services.notify.domain.recipients import CATEGORY_RE, CHANNELS, RECIPIENT_RE
+
+DEFAULT_TEMPLATES = Path(__file__).parents[1] / "data" / "templates.yaml"
+STREET_TEMPLATES = Path(__file__).parents[1] / "data" / "streets"
+_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+
+
+class TemplateError(Exception):
+    """A template file is wrong; the message names the file, the event type and the template."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Message:
+    """A rendered message for one recipient (default channel rendering)."""
+    recipient: str
+    template: str
+    subject: str
+    body: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Rendered:
+    subject: str
+    body: str
+    # Provider fields (SMS template params, WeChat keywords): already rendered strings.
+    params: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    provider_template: str = ""
+    link: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class Notice:
+    """A decision that ``recipient`` gets ``template`` about an event; channels and timing come later."""
+    template: str
+    recipient: str
+    category: str
+    mandatory: bool
+    urgent: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class ChannelText:
+    subject: jinja2.Template | None = None
+    body: jinja2.Template | None = None
+    params: Mapping[str, jinja2.Template] = dataclasses.field(default_factory=dict)
+    provider_template: str = ""
+    link: jinja2.Template | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class MessageTemplate:
+    template: str
+    recipients: tuple[jinja2.Template, ...]
+    subject: jinja2.Template
+    body: jinja2.Template
+    category: str = "general"
+    mandatory: bool = False
+    urgent_when: object = None  # compiled Jinja2 expression or None
+    when: object = None
+    channels: Mapping[str, ChannelText] = dataclasses.field(default_factory=dict)
+
+    def applies(self, data: dict) -> bool:
+        return self.when is None or bool(self.when(data=data))
+
+    def is_urgent(self, data: dict) -> bool:
+        return self.urgent_when is not None and bool(self.urgent_when(data=data))
+
+    def recipients_for(self, data: dict) -> list[str]:
+        """Rendered recipient references; one whose optional field is absent is left out."""
+        found = []
+        for recipient in self.recipients:
+            try:
+                ref = recipient.render(data=data).strip()
+            except jinja2.UndefinedError:
+                continue
+            if ref and RECIPIENT_RE.match(ref) and ref not in found:
+                found.append(ref)
+        return found
+
+    def render(self, data: dict, channel: str | None = None) -> Rendered:
+        text = self.channels.get(channel or "", ChannelText())
+        subject = (text.subject or self.subject).render(data=data).strip()
+        body = (text.body or self.body).render(data=data).strip()
+        params = {k: v.render(data=data).strip() for k, v in text.params.items()}
+        link = text.link.render(data=data).strip() if text.link else ""
+        return Rendered(subject, body, params, text.provider_template, link)
+
+    def message(self, recipient: str, data: dict) -> Message:
+        rendered = self.render(data)
+        return Message(recipient, self.template, rendered.subject, rendered.body)
+
+
+Templates = Mapping[str, list[MessageTemplate]]
+
+
+def _paths_used(source: str) -> set[tuple[str, ...]]:
+    """``data.unit.name`` → {("unit", "name")}: the data fields a template reads, as paths."""
+    paths = set()
+    tree = _ENV.parse(source)
+    for node in tree.find_all(jinja2.nodes.Getattr):
+        chain = []
+        current = node
+        while isinstance(current, jinja2.nodes.Getattr):
+            chain.append(current.attr)
+            current = current.node
+        if isinstance(current, jinja2.nodes.Name) and current.name == "data":
+            paths.add(tuple(reversed(chain)))
+    # Keep only the longest paths: data.unit.name also yields data.unit.
+    return {p for p in paths if not any(q != p and q[:len(p)] == p for q in paths)}
+
+
+def _missing_field(paths: Iterable[tuple[str, ...]], schema: dict) -> str | None:
+    for path in sorted(paths):
+        node = schema
+        for depth, part in enumerate(path):
+            props = node.get("properties")
+            if props is None:
+                break  # a free-form object or a list: its inner shape is not declared
+            if part not in props:
+                return ".".join(path[:depth + 1])
+            node = props[part]
+    return None
+
+
+def _compile(where: str, source, schema: dict, *, expression: bool = False):
+    if not isinstance(source, str):
+        raise TemplateError(f"{where} must be text")
+    try:
+        missing = _missing_field(_paths_used("{{ %s }}" % source if expression else source), schema)
+        compiled = _ENV.compile_expression(source) if expression else _ENV.from_string(source)
+    except jinja2.TemplateSyntaxError as exc:
+        raise TemplateError(f"{where}: {exc}") from None
+    if missing:
+        raise TemplateError(f"{where} uses data.{missing}, which the event does not define")
+    return compiled
+
+
+def _least_event(schema: dict):
+    """The smallest data an event may carry: only the required fields, each a placeholder of its type."""
+    kind = schema.get("type")
+    kind = kind[0] if isinstance(kind, list) else kind
+    if "enum" in schema:
+        return schema["enum"][0]
+    if kind == "object" or "properties" in schema:
+        props = schema.get("properties", {})
+        return {name: _least_event(props.get(name, {})) for name in schema.get("required", [])}
+    return {"array": [], "integer": 0, "number": 0, "boolean": False, "null": None}.get(kind, "x")
+
+
+def _check_optional_fields_guarded(where: str, template: "MessageTemplate", schema: dict) -> None:
+    """Render with only the required fields: an optional field read without ``default`` or ``is defined``
+    would fail on the first event without it, so it fails here, at load. (Recipients may name absent fields:
+    such a recipient is left out.)"""
+    least = _least_event(schema)
+    try:
+        for channel in ("", *template.channels):
+            template.render(least, channel or None)
+        for expression in (template.when, template.urgent_when):
+            if expression is not None:
+                expression(data=least)
+    except jinja2.UndefinedError as exc:
+        raise TemplateError(f"{where}: {exc.message} on an event without that optional field; "
+                            "guard it with | default(…) or `is defined`") from None
+
+
+def _load_entry(origin: str, type_name: str, entry: dict, schema: dict) -> MessageTemplate:
+    name = entry.get("template")
+    if not name or not isinstance(name, str):
+        raise TemplateError(f"{origin}: {type_name}: an entry has no 'template' name")
+    where = f"{origin}: {type_name}/{name}"
+    for part in ("recipient", "subject", "body"):
+        if not entry.get(part):
+            raise TemplateError(f"{where}: {part} is missing")
+    recipients = entry["recipient"] if isinstance(entry["recipient"], list) else [entry["recipient"]]
+    category = entry.get("category", "general")
+    if not isinstance(category, str) or not CATEGORY_RE.match(category):
+        raise TemplateError(f"{where}: category {category!r} is not a lower-case code")
+    channels = {}
+    for channel, text in (entry.get("channels") or {}).items():
+        if channel not in CHANNELS:
+            raise TemplateError(f"{where}: channels.{channel} is not a channel ({', '.join(CHANNELS)})")
+        text = text or {}
+        channels[channel] = ChannelText(
+            subject=_compile(f"{where}: channels.{channel}.subject", text["subject"], schema)
+            if "subject" in text else None,
+            body=_compile(f"{where}: channels.{channel}.body", text["body"], schema) if "body" in text else None,
+            params={k: _compile(f"{where}: channels.{channel}.params.{k}", v, schema)
+                    for k, v in (text.get("params") or {}).items()},
+            provider_template=str(text.get("provider_template", "")),
+            link=_compile(f"{where}: channels.{channel}.link", text["link"], schema) if "link" in text else None,
+        )
+    template = MessageTemplate(
+        template=name,
+        recipients=tuple(_compile(f"{where}: recipient", r, schema) for r in recipients),
+        subject=_compile(f"{where}: subject", entry["subject"], schema),
+        body=_compile(f"{where}: body", entry["body"], schema),
+        category=category,
+        mandatory=bool(entry.get("mandatory", False)),
+        urgent_when=_compile(f"{where}: urgent_when", entry["urgent_when"], schema, expression=True)
+        if entry.get("urgent_when") else None,
+        when=_compile(f"{where}: when", entry["when"], schema, expression=True) if entry.get("when") else None,
+        channels=channels,
+    )
+    _check_optional_fields_guarded(where, template, schema)
+    return template
+
+
+def load_templates(path: Path | Iterable[Path] = DEFAULT_TEMPLATES, reg: Registry | None = None) -> dict[
+        str, list[MessageTemplate]]:
+    """Load templates from one file, or several where a later file overrides an earlier one by template
+    name (a street's own wording); ``disabled: true`` in a later file removes a template."""
+    reg = reg or registry()
+    paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
+    loaded: dict[str, list[MessageTemplate]] = {}
+    for file in paths:
+        raw = yaml.safe_load(file.read_text("utf-8")) or {}
+        if not isinstance(raw, dict):
+            raise TemplateError(f"{file}: must map event types to lists of templates")
+        for type_name, entries in raw.items():
+            if type_name == DIGEST_KEY:
+                schema = DIGEST_SCHEMA
+            else:
+                try:
+                    schema = reg.get(type_name).schema
+                except KeyError:
+                    raise TemplateError(f"{file}: {type_name}: not a known event type") from None
+            current = loaded.setdefault(type_name, [])
+            for entry in entries or []:
+                if entry.get("disabled"):
+                    current[:] = [t for t in current if t.template != entry.get("template")]
+                    continue
+                template = _load_entry(str(file), type_name, entry, schema)
+                replaced = [i for i, t in enumerate(current) if t.template == template.template]
+                if replaced:
+                    current[replaced[0]] = template
+                else:
+                    current.append(template)
+    return loaded
+
+
+def template_files(street: str, *overrides: str | Path | None) -> list[Path]:
+    """The default templates, then the street's packaged ones (``data/streets/<street>.yaml``), then each given
+    override file in turn (the street directory's ``templates.yaml``, the file notify's settings name)."""
+    files = [DEFAULT_TEMPLATES]
+    street_file = STREET_TEMPLATES / f"{street}.yaml"
+    if street_file.is_file():
+        files.append(street_file)
+    files.extend(Path(override) for override in overrides if override)
+    return files
+
+
+@lru_cache(maxsize=None)
+def default_templates() -> dict[str, list[MessageTemplate]]:
+    return load_templates()
+
+
+def event_types_with_templates(templates: Templates) -> list[str]:
+    return sorted(t for t in templates if t != DIGEST_KEY)
+
+
+def find_template(templates: Templates, type_name: str, name: str) -> MessageTemplate | None:
+    return next((t for t in templates.get(type_name, []) if t.template == name), None)
+
+
+def notices_for(type_name: str, data: dict, templates: Templates) -> list[Notice]:
+    """Who hears about this event. One notice per recipient: the first template naming them wins."""
+    notices: list[Notice] = []
+    seen = set()
+    for template in templates.get(type_name, []):
+        if not template.applies(data):
+            continue
+        urgent = template.is_urgent(data)
+        for recipient in template.recipients_for(data):
+            if recipient in seen:
+                continue
+            seen.add(recipient)
+            notices.append(Notice(template.template, recipient, template.category, template.mandatory, urgent))
+    return notices
+
+
+def messages_for(type_name: str, data: dict, templates: Templates) -> list[Message]:
+    by_name = {t.template: t for t in templates.get(type_name, [])}
+    return [by_name[n.template].message(n.recipient, data) for n in notices_for(type_name, data, templates)]
