@@ -168,6 +168,17 @@ def registry() -> Registry:
 
 
 @dataclasses.dataclass(frozen=True)
+class Outgoing:
+    """An event a use case emits, before it has an envelope: made only by its service's builder
+    (``services/<service>/events.py``, one function per event type), so each event's shape is built in one
+    place. The unit of work gives it its envelope and writes it to the outbox."""
+
+    type: str
+    subject: str
+    data: dict
+
+
+@dataclasses.dataclass(frozen=True)
 class Envelope:
     id: str
     source: str

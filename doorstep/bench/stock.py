@@ -49,10 +49,12 @@ class _DispatchAfterCommit:
         self._after_commit = []
         return super().__enter__()
 
-    def emit(self, type_name: str, *, subject: str, data: dict):
-        from shared.events import new_event
+    def emit(self, outgoing, *, subject=None, data=None):
+        from shared.events import Outgoing, new_event
 
-        event = new_event(type_name, street=self.street, subject=subject, data=data)
+        if not isinstance(outgoing, Outgoing):
+            outgoing = Outgoing(outgoing, subject, data)
+        event = new_event(outgoing.type, street=self.street, subject=outgoing.subject, data=outgoing.data)
         self._after_commit.append(event)
         return event
 
