@@ -21,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import dispose_engines, engine_for, utcnow
 from shared.migrations import upgrade
-from services.funds import domain as d
+from services.funds.domain import ledger as d
 from services.funds import handlers
 from services.funds import persistence as p
 from services.funds.persistence import FundsUnitOfWork

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
 from shared.money import format_fen, parse_yuan
-from services.funds import domain as d
+from services.funds.domain import ledger as d
 from services.funds import metrics
 from services.funds import persistence as p
 from services.funds.persistence import FundsUnitOfWork

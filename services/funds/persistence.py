@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
 from shared.db import UTCDateTime, UnitOfWork
-from services.funds.domain import AccountSpec, AccountState, Leg, PostedTransfer
+from services.funds.domain.ledger import AccountSpec, AccountState, Leg, PostedTransfer
 
 metadata = sa.MetaData()
 _BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")

@@ -10,7 +10,8 @@ from werkzeug.wrappers import Response
 from shared.errors import InvalidInput
 from shared.http import api, json_body
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
-from services.funds import domain, handlers, metrics
+from services.funds import handlers, metrics
+from services.funds.domain import ledger as domain
 from services.funds.pages import disclosure_html
 from services.funds.persistence import FundsUnitOfWork
 

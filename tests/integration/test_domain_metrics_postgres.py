@@ -6,7 +6,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import engine_for
 from shared.migrations import upgrade
-from services.funds import domain as funds_domain
+from services.funds.domain import ledger as funds_domain
 from services.funds import handlers as funds
 from services.funds.persistence import FundsUnitOfWork
 from services.intake import domain as intake_domain

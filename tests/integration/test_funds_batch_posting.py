@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from funds_support import run_parallel, uow_for
 from shared.db import UTCDateTime, engine_for, utcnow
-from services.funds import domain as d
+from services.funds.domain import ledger as d
 from services.funds import handlers
 from services.funds import persistence as p
-from services.funds.domain import InsufficientFunds
+from services.funds.domain.ledger import InsufficientFunds
 
 AREA, PROJECT = "batch", "batch-2026-001"
 BOOK = d.area_book(AREA)

@@ -7,8 +7,9 @@ import pytest
 
 from funds_support import run_parallel, uow_for
 from shared.errors import Conflict
-from services.funds import domain, handlers
-from services.funds.domain import InsufficientFunds
+from services.funds import handlers
+from services.funds.domain import ledger as domain
+from services.funds.domain.ledger import InsufficientFunds
 
 HEARING = {"held_on": "2026-03-02", "attendees": ["王阿姨", "李师傅", "张老师", "陈书记", "赵大姐"],
            "votes": {"for": 4, "against": 0, "abstain": 1}, "minutes": "同意立项", "decision": "approve"}

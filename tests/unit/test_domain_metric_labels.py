@@ -2,7 +2,7 @@
 transaction's postings are tallied, and which category/channel series intake creates at start-up."""
 from datetime import datetime, timezone
 
-from services.funds import domain as d
+from services.funds.domain import ledger as d
 from services.funds import metrics as funds_metrics
 from services.intake.catalog import Catalog, Matter
 from services.intake import metrics as intake_metrics

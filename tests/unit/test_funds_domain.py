@@ -8,7 +8,7 @@ import pytest
 from shared.errors import Conflict, InvalidInput
 from shared.events import SchemaViolation, new_event
 from shared.money import format_fen, format_yuan_grouped, parse_yuan
-from services.funds import domain as d
+from services.funds.domain import ledger as d
 
 T0 = datetime(2018, 11, 29, 12, 0, tzinfo=timezone.utc)
 

@@ -1,0 +1,1 @@
+"""Funds' domain: pure rules, no nameko, HTTP or SQL."""
