@@ -21,13 +21,14 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import dispose_engines, engine_for, utcnow
 from shared.migrations import upgrade
-from services.funds.domain import ledger as d
 from services.funds import handlers
 from services.funds import persistence as p
+from services.funds.domain.chart import area_book, budget_line_accounts
+from services.funds.domain.ledger import TransferDraft, credit, debit
 from services.funds.persistence import FundsUnitOfWork
 
 AREA = "bench"
-BOOK = d.area_book(AREA)
+BOOK = area_book(AREA)
 PROJECT = "bench-2026-001"
 LINES = 10
 
@@ -46,25 +47,25 @@ def _recreate_database(url: str) -> None:
 def _setup_book(uow: FundsUnitOfWork) -> None:
     """An area fund with a large allocation and a project of ten budget lines to spend against."""
     handlers.ensure_book(uow, BOOK)
-    specs = [s for n in range(1, LINES + 1) for s in d.budget_line_accounts(AREA, PROJECT, n, f"line {n}")]
+    specs = [s for n in range(1, LINES + 1) for s in budget_line_accounts(AREA, PROJECT, n, f"line {n}")]
     with uow:
         now = utcnow()
         handlers.post(uow, [
-            d.TransferDraft(BOOK, "bench/allocation", "allocation", "bench allocation",
-                            (d.debit(f"{BOOK}:bank", 10**12), d.credit(f"{BOOK}:revenue:allocation", 10**12)), None),
-            d.TransferDraft(BOOK, "bench/reservation", "budget-reservation", "bench budget",
-                            (d.debit(f"{BOOK}:unrestricted", LINES * 10**10),
-                             *(d.credit(f"{BOOK}:budget:{PROJECT}:{n}", 10**10) for n in range(1, LINES + 1))),
-                            None)], now, specs)
+            TransferDraft(BOOK, "bench/allocation", "allocation", "bench allocation",
+                          (debit(f"{BOOK}:bank", 10**12), credit(f"{BOOK}:revenue:allocation", 10**12)), None),
+            TransferDraft(BOOK, "bench/reservation", "budget-reservation", "bench budget",
+                          (debit(f"{BOOK}:unrestricted", LINES * 10**10),
+                           *(credit(f"{BOOK}:budget:{PROJECT}:{n}", 10**10) for n in range(1, LINES + 1))),
+                          None)], now, specs)
         uow.commit()
 
 
-def _expense_draft(i: int) -> d.TransferDraft:
+def _expense_draft(i: int) -> TransferDraft:
     line = i % LINES + 1
     amount = 100 + i % 900
-    return d.TransferDraft(BOOK, f"bench/expense/{i}", "expense", f"bench expense {i}",
-                           (d.debit(f"{BOOK}:expense:{PROJECT}:{line}", amount), d.credit(f"{BOOK}:bank", amount)),
-                           None)
+    return TransferDraft(BOOK, f"bench/expense/{i}", "expense", f"bench expense {i}",
+                         (debit(f"{BOOK}:expense:{PROJECT}:{line}", amount), credit(f"{BOOK}:bank", amount)),
+                         None)
 
 
 def _post_batches(uow: FundsUnitOfWork, first: int, last: int, batch: int) -> float:

@@ -18,9 +18,25 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
+from shared.input import text_field as text
 from shared.money import format_fen, parse_yuan
-from services.funds.domain import ledger as d
 from services.funds import metrics
+from services.funds.domain import fields
+from services.funds.domain.autonomy import (
+    PROJECT_STATUSES, Coordination, Evaluation, Hearing, Project, ProposeProject, RecordExpense,
+)
+from services.funds.domain.chart import (
+    FOUNDATION_BOOK, area_book, area_chart, budget_line_accounts, foundation_chart, grant_expense_account,
+    special_fund_account,
+)
+from services.funds.domain.foundation import (
+    Lot, RecordDonation, RegisterDonor, check_grant_purpose, donor_display_name, parse_found_fund, receipt_number,
+)
+from services.funds.domain.ledger import (
+    AccountSpec, ChainVerifier, Leg, PostedTransfer, TransferDraft, accounts_touched, apply_legs, credit, debit,
+    reversal_legs, transfer_hash,
+)
+from services.funds.domain.ledger import trial_balance as debit_credit_columns
 from services.funds import persistence as p
 from services.funds.persistence import FundsUnitOfWork
 
@@ -79,12 +95,12 @@ def ensure_book(uow: FundsUnitOfWork, book: str) -> None:
         if uow.ledger.book(book):
             return
         try:
-            if book == d.FOUNDATION_BOOK:
+            if book == FOUNDATION_BOOK:
                 uow.ledger.open_book(book, "foundation", "社区公益基金会 community foundation", None,
-                                     d.foundation_chart(), utcnow())
+                                     foundation_chart(), utcnow())
             else:
                 area = book.split(":", 1)[1]
-                uow.ledger.open_book(book, "autonomy", f"{area} 自治金 autonomy fund", area, d.area_chart(area),
+                uow.ledger.open_book(book, "autonomy", f"{area} 自治金 autonomy fund", area, area_chart(area),
                                      utcnow())
             uow.commit()
         except IntegrityError:
@@ -93,8 +109,8 @@ def ensure_book(uow: FundsUnitOfWork, book: str) -> None:
 
 # -- posting -------------------------------------------------------------------------------------------------
 
-def post(uow: FundsUnitOfWork, drafts: list[d.TransferDraft], now: datetime,
-         new_accounts: list[d.AccountSpec] = ()) -> list[d.PostedTransfer]:
+def post(uow: FundsUnitOfWork, drafts: list[TransferDraft], now: datetime,
+         new_accounts: list[AccountSpec] = ()) -> list[PostedTransfer]:
     """Post transfers inside an open unit of work whose books are locked (see :func:`run_once`).
 
     A transfer whose idempotency key is already posted is returned as it was. The others get the next sequence
@@ -115,7 +131,7 @@ def post(uow: FundsUnitOfWork, drafts: list[d.TransferDraft], now: datetime,
             if leg.account not in specs:
                 raise InvalidInput(f"legs/{index}/account", f"{leg.account} is not in the chart of accounts")
     # Exactly the accounts the fresh legs move (and their parents): all are written back if all post.
-    states = uow.ledger.lock_states(d.accounts_touched(specs, (leg for t in fresh for leg in t.legs)))
+    states = uow.ledger.lock_states(accounts_touched(specs, (leg for t in fresh for leg in t.legs)))
     tips = {book: (head["head_sequence"], head["head_hash"], head["head_occurred_at"]) for book, head in heads.items()}
     posted = []
     for t, transfer_id in zip(fresh, _new_ids(len(fresh))):
@@ -130,12 +146,12 @@ def post(uow: FundsUnitOfWork, drafts: list[d.TransferDraft], now: datetime,
             raise InvalidInput("occurred_at", "lies in the future")
         if t.reverses:
             _check_reversal(uow, t, posted)
-        balances_after = d.apply_legs(states, t.legs)
-        digest = d.transfer_hash(prev_hash=prev_hash, id=transfer_id, book=t.book, sequence=sequence + 1,
-                                 idempotency_key=t.idempotency_key, kind=t.kind, memo=t.memo,
-                                 occurred_at=occurred_at, recorded_at=now, reverses=t.reverses, legs=t.legs)
-        posted.append(d.PostedTransfer(transfer_id, t.book, sequence + 1, t.idempotency_key, t.kind, t.memo,
-                                       occurred_at, now, t.reverses, prev_hash, digest, t.legs, balances_after))
+        balances_after = apply_legs(states, t.legs)
+        digest = transfer_hash(prev_hash=prev_hash, id=transfer_id, book=t.book, sequence=sequence + 1,
+                               idempotency_key=t.idempotency_key, kind=t.kind, memo=t.memo,
+                               occurred_at=occurred_at, recorded_at=now, reverses=t.reverses, legs=t.legs)
+        posted.append(PostedTransfer(transfer_id, t.book, sequence + 1, t.idempotency_key, t.kind, t.memo,
+                                     occurred_at, now, t.reverses, prev_hash, digest, t.legs, balances_after))
         tips[t.book] = (sequence + 1, digest, occurred_at)
     uow.ledger.append(posted, {b: tip for b, tip in tips.items() if tip[0] != heads[b]["head_sequence"]}, states)
     _tally(uow).add(posted, states)
@@ -161,7 +177,7 @@ def _new_ids(count: int) -> list[str]:
     return [str(uuid.UUID(bytes=random[i:i + 16], version=4)) for i in range(0, 16 * count, 16)]
 
 
-def _check_reversal(uow: FundsUnitOfWork, draft: d.TransferDraft, posted: list[d.PostedTransfer]) -> None:
+def _check_reversal(uow: FundsUnitOfWork, draft: TransferDraft, posted: list[PostedTransfer]) -> None:
     original = uow.ledger.transfer(draft.reverses)
     if original is None or original.book != draft.book:
         raise NotFound(f"transfer {draft.reverses} is not in book {draft.book}")
@@ -169,12 +185,12 @@ def _check_reversal(uow: FundsUnitOfWork, draft: d.TransferDraft, posted: list[d
         raise Conflict(f"transfer {draft.reverses} is already reversed")
     if original.reverses:
         raise Conflict(f"transfer {draft.reverses} is itself a reversal; post a new transfer instead")
-    if sorted(draft.legs, key=lambda leg: leg.account) != sorted(d.reversal_legs(original.legs),
+    if sorted(draft.legs, key=lambda leg: leg.account) != sorted(reversal_legs(original.legs),
                                                                  key=lambda leg: leg.account):
         raise InvalidInput("legs", "a reversal must mirror the legs of the transfer it reverses")
 
 
-def transfer_view(t: d.PostedTransfer) -> dict:
+def transfer_view(t: PostedTransfer) -> dict:
     return {
         "id": t.id, "book": t.book, "sequence": t.sequence, "idempotency_key": t.idempotency_key, "kind": t.kind,
         "memo": t.memo, "occurred_at": t.occurred_at.isoformat(), "recorded_at": t.recorded_at.isoformat(),
@@ -185,7 +201,7 @@ def transfer_view(t: d.PostedTransfer) -> dict:
     }
 
 
-def parse_legs(body: dict) -> tuple[d.Leg, ...]:
+def parse_legs(body: dict) -> tuple[Leg, ...]:
     raw = body.get("legs")
     if not isinstance(raw, list):
         raise InvalidInput("legs", "is required: a list of {account, debit} or {account, credit}")
@@ -193,23 +209,23 @@ def parse_legs(body: dict) -> tuple[d.Leg, ...]:
     for index, item in enumerate(raw):
         if not isinstance(item, dict):
             raise InvalidInput(f"legs/{index}", "must be an object")
-        account = d.text(item, "account", max_len=80, prefix=f"legs/{index}/")
+        account = text(item, "account", max_len=80, prefix=f"legs/{index}/")
         if ("debit" in item) == ("credit" in item):
             raise InvalidInput(f"legs/{index}", "give exactly one of debit or credit")
         side = "debit" if "debit" in item else "credit"
         fen = parse_yuan(item[side], f"legs/{index}/{side}")
-        legs.append(d.Leg(account, fen if side == "debit" else -fen))
+        legs.append(Leg(account, fen if side == "debit" else -fen))
     return tuple(legs)
 
 
 def post_manual_transfer(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """A treasurer's own transfer (e.g. a bank fee), between accounts already in the book's chart."""
-    book = d.text(body, "book", max_len=60)
+    book = text(body, "book", max_len=60)
     legs = parse_legs(body)
-    memo = d.text(body, "memo", max_len=300)
+    memo = text(body, "memo", max_len=300)
 
     def perform(now):
-        draft = d.TransferDraft(book, key, "manual", memo, legs, d.moment(body, "occurred_at"))
+        draft = TransferDraft(book, key, "manual", memo, legs, fields.moment(body, "occurred_at"))
         return transfer_view(post(uow, [draft], now)[0])
 
     return run_once(uow, key=key, kind="transfer", request=body, books=[book], perform=perform)
@@ -217,15 +233,15 @@ def post_manual_transfer(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[in
 
 def reverse_transfer(transfer_id: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """A correction: a new transfer with every leg mirrored, pointing at what it corrects."""
-    reason = d.text(body, "reason", max_len=250)
+    reason = text(body, "reason", max_len=250)
     with uow:
         original = uow.ledger.transfer(transfer_id)
     if original is None:
         raise NotFound(f"transfer {transfer_id} does not exist")
 
     def perform(now):
-        draft = d.TransferDraft(original.book, key, "reversal", f"reverses #{original.sequence}: {reason}",
-                                d.reversal_legs(original.legs), None, reverses=original.id)
+        draft = TransferDraft(original.book, key, "reversal", f"reverses #{original.sequence}: {reason}",
+                              reversal_legs(original.legs), None, reverses=original.id)
         return transfer_view(post(uow, [draft], now)[0])
 
     return run_once(uow, key=key, kind="reversal", request={"transfer_id": transfer_id, **body},
@@ -264,7 +280,7 @@ def trial_balance(book: str, as_of: datetime | None, uow: FundsUnitOfWork) -> di
             rows = [(spec, uow.ledger.balance_as_of(spec.code, sequence), None) for spec, _, _ in rows]
         else:
             sequence = head["head_sequence"]
-    report = d.trial_balance((spec, balance) for spec, balance, _ in rows)
+    report = debit_credit_columns((spec, balance) for spec, balance, _ in rows)
     return {"book": book, "as_of": as_of.isoformat() if as_of else None, "through_entry": sequence, **report}
 
 
@@ -277,7 +293,7 @@ def verify_book(book: str, uow: FundsUnitOfWork) -> dict:
         if head is None:
             raise NotFound(f"book {book} does not exist")
         chart = uow.ledger.chart(book)
-        verifier = d.ChainVerifier(book, {spec.code: spec.normal_side for spec in chart})
+        verifier = ChainVerifier(book, {spec.code: spec.normal_side for spec in chart})
         for transfer in uow.ledger.iter_transfers(book):
             if not verifier.feed(transfer):
                 break
@@ -298,10 +314,10 @@ def verify_all(uow: FundsUnitOfWork) -> list[dict]:
 def verify_export(export: dict) -> dict:
     """Verify a published ledger export against the chain head a disclosure carries — no database needed."""
     book = export["book"]
-    verifier = d.ChainVerifier(book, {a["code"]: a["normal_side"] for a in export["accounts"]})
+    verifier = ChainVerifier(book, {a["code"]: a["normal_side"] for a in export["accounts"]})
     for item in export["transfers"]:
-        legs = tuple(d.Leg(leg["account"], leg["amount_fen"]) for leg in item["legs"])
-        verifier.feed(d.PostedTransfer(
+        legs = tuple(Leg(leg["account"], leg["amount_fen"]) for leg in item["legs"])
+        verifier.feed(PostedTransfer(
             item["id"], item["book"], item["sequence"], item["idempotency_key"], item["kind"], item["memo"],
             datetime.fromisoformat(item["occurred_at"]), datetime.fromisoformat(item["recorded_at"]),
             item["reverses"], item["prev_hash"], item["hash"], legs,
@@ -314,18 +330,18 @@ def verify_export(export: dict) -> dict:
 
 # -- the charity foundation ----------------------------------------------------------------------------------
 
-def register_donor(cmd: d.RegisterDonor, key: str | None, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def register_donor(cmd: RegisterDonor, key: str | None, uow: FundsUnitOfWork) -> tuple[int, dict]:
     def perform(now):
         donor_id = str(uuid.uuid4())
         uow.records.insert(p.donors, id=donor_id, kind=cmd.kind, name=cmd.name, created_at=now)
-        return {"id": donor_id, "kind": cmd.kind, "name": d.donor_display_name(cmd.kind, cmd.name)}
+        return {"id": donor_id, "kind": cmd.kind, "name": donor_display_name(cmd.kind, cmd.name)}
 
     return run_once(uow, key=key, kind="donor", request=dataclasses.asdict(cmd), books=[], perform=perform)
 
 
 def create_event(body: dict, uow: FundsUnitOfWork) -> tuple[int, dict]:
-    event_code, name = d.code(body, "code"), d.text(body, "name", max_len=120)
-    held_on, place = d.day(body, "held_on"), d.text(body, "place", required=False, max_len=120)
+    event_code, name = fields.code(body, "code"), text(body, "name", max_len=120)
+    held_on, place = fields.day(body, "held_on"), text(body, "place", required=False, max_len=120)
 
     def perform(now):
         if uow.records.one(p.charity_events, p.charity_events.c.code == event_code):
@@ -352,18 +368,18 @@ def _event(uow, event_code: str, field: str = "event_code") -> dict:
     return event
 
 
-def record_donation(cmd: d.RecordDonation, body: dict, uow: FundsUnitOfWork) -> tuple[int, dict]:
-    ensure_book(uow, d.FOUNDATION_BOOK)
-    b = d.FOUNDATION_BOOK
+def record_donation(cmd: RecordDonation, body: dict, uow: FundsUnitOfWork) -> tuple[int, dict]:
+    ensure_book(uow, FOUNDATION_BOOK)
+    b = FOUNDATION_BOOK
 
     def perform(now):
         donor = _donor(uow, cmd.donor_id)
         if cmd.event_code:
             _event(uow, cmd.event_code)
         asset = f"{b}:bank" if cmd.kind == "cash" else f"{b}:in-kind"
-        memo = f"donation from {d.donor_display_name(donor['kind'], donor['name'])}"
-        [transfer] = post(uow, [d.TransferDraft(b, cmd.key, "donation", memo[:300], (
-            d.debit(asset, cmd.amount), d.credit(f"{b}:revenue:donation", cmd.amount)), cmd.received_at)], now)
+        memo = f"donation from {donor_display_name(donor['kind'], donor['name'])}"
+        [transfer] = post(uow, [TransferDraft(b, cmd.key, "donation", memo[:300], (
+            debit(asset, cmd.amount), credit(f"{b}:revenue:donation", cmd.amount)), cmd.received_at)], now)
         received_at = transfer.occurred_at
         year = local_year(received_at)
         number = uow.records.next_receipt_number(year)
@@ -373,12 +389,12 @@ def record_donation(cmd: d.RecordDonation, body: dict, uow: FundsUnitOfWork) -> 
                            event_code=cmd.event_code, receipt_year=year, receipt_number=number,
                            transfer_id=transfer.id, received_at=received_at)
         result = {"id": donation_id, "donor_id": donor["id"], "kind": cmd.kind, "amount": format_fen(cmd.amount),
-                  "receipt_number": d.receipt_number(year, number), "event_code": cmd.event_code,
+                  "receipt_number": receipt_number(year, number), "event_code": cmd.event_code,
                   "received_at": received_at.isoformat(), "transfer_id": transfer.id}
         uow.emit("doorstep.funds.donation.received.v1", subject=f"donation/{donation_id}", data={
             "donation_id": donation_id, "kind": cmd.kind, "amount": format_fen(cmd.amount), "currency": "CNY",
             "donor": {"donor_id": donor["id"], "kind": donor["kind"],
-                      "display_name": d.donor_display_name(donor["kind"], donor["name"])},
+                      "display_name": donor_display_name(donor["kind"], donor["name"])},
             "receipt_number": result["receipt_number"], "event_code": cmd.event_code,
             "received_at": received_at.isoformat(), "transfer_id": transfer.id,
             "thank_you": True,
@@ -388,17 +404,17 @@ def record_donation(cmd: d.RecordDonation, body: dict, uow: FundsUnitOfWork) -> 
     return run_once(uow, key=cmd.key, kind="donation", request=body, books=[b], perform=perform)
 
 
-def _load_lot(uow, lot_id: str, lock: bool = False) -> tuple[d.Lot, dict]:
+def _load_lot(uow, lot_id: str, lock: bool = False) -> tuple[Lot, dict]:
     row = uow.records.one(p.lots, p.lots.c.id == lot_id, lock=lock)
     if row is None:
         raise NotFound(f"lot {lot_id} does not exist")
     bids = uow.records.all(p.bids, p.bids.c.lot_id == lot_id, p.bids.c.id)
-    lot = d.Lot(row["id"], row["event_code"], row["lot_number"], row["title"], row["donor_id"], row["status"],
-                [(b["bidder"], b["amount"]) for b in bids], row["hammer_price"], row["buyer"])
+    lot = Lot(row["id"], row["event_code"], row["lot_number"], row["title"], row["donor_id"], row["status"],
+              [(b["bidder"], b["amount"]) for b in bids], row["hammer_price"], row["buyer"])
     return lot, row
 
 
-def lot_view(lot: d.Lot) -> dict:
+def lot_view(lot: Lot) -> dict:
     best = lot.highest_bid
     return {"id": lot.id, "event_code": lot.event_code, "lot_number": lot.lot_number, "title": lot.title,
             "donor_id": lot.donor_id, "status": lot.status, "bids": len(lot.bids),
@@ -408,16 +424,16 @@ def lot_view(lot: d.Lot) -> dict:
 
 
 def add_lot(event_code: str, body: dict, uow: FundsUnitOfWork) -> tuple[int, dict]:
-    lot_number = d.whole_number(body, "lot_number", low=1, high=999)
-    title = d.text(body, "title", max_len=120)
-    donor_id = d.text(body, "donor_id", max_len=36)
+    lot_number = fields.whole_number(body, "lot_number", low=1, high=999)
+    title = text(body, "title", max_len=120)
+    donor_id = text(body, "donor_id", max_len=36)
 
     def perform(now):
         _event(uow, event_code, field=None)
         _donor(uow, donor_id)
         if uow.records.one(p.lots, (p.lots.c.event_code == event_code) & (p.lots.c.lot_number == lot_number)):
             raise Conflict(f"event {event_code} already has lot {lot_number}")
-        lot = d.Lot(str(uuid.uuid4()), event_code, lot_number, title, donor_id)
+        lot = Lot(str(uuid.uuid4()), event_code, lot_number, title, donor_id)
         uow.records.insert(p.lots, id=lot.id, event_code=event_code, lot_number=lot_number, title=title,
                            donor_id=donor_id, status=lot.status)
         return lot_view(lot)
@@ -426,7 +442,7 @@ def add_lot(event_code: str, body: dict, uow: FundsUnitOfWork) -> tuple[int, dic
 
 
 def place_bid(lot_id: str, body: dict, uow: FundsUnitOfWork) -> tuple[int, dict]:
-    bidder = d.text(body, "bidder", max_len=100)
+    bidder = text(body, "bidder", max_len=100)
     amount = parse_yuan(body.get("amount"), "amount")
 
     def perform(now):
@@ -440,19 +456,19 @@ def place_bid(lot_id: str, body: dict, uow: FundsUnitOfWork) -> tuple[int, dict]
 
 def hammer_lot(lot_id: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """The hammer falls: a sold lot's price becomes a receivable from the buyer and auction revenue."""
-    ensure_book(uow, d.FOUNDATION_BOOK)
-    b = d.FOUNDATION_BOOK
+    ensure_book(uow, FOUNDATION_BOOK)
+    b = FOUNDATION_BOOK
 
     def perform(now):
         lot, row = _load_lot(uow, lot_id, lock=True)
         lot.hammer()
-        occurred_at = d.moment(body, "at") or now
+        occurred_at = fields.moment(body, "at") or now
         transfer_id = None
         if lot.status == "sold":
-            [transfer] = post(uow, [d.TransferDraft(
+            [transfer] = post(uow, [TransferDraft(
                 b, key, "auction", f"{lot.event_code} lot {lot.lot_number} {lot.title}"[:300],
-                (d.debit(f"{b}:receivables", lot.hammer_price), d.credit(f"{b}:revenue:auction", lot.hammer_price)),
-                d.moment(body, "at"))], now)
+                (debit(f"{b}:receivables", lot.hammer_price), credit(f"{b}:revenue:auction", lot.hammer_price)),
+                fields.moment(body, "at"))], now)
             transfer_id, occurred_at = transfer.id, transfer.occurred_at
         uow.records.update(p.lots, p.lots.c.id == lot_id, status=lot.status, hammer_price=lot.hammer_price,
                            buyer=lot.buyer, settled_transfer_id=transfer_id)
@@ -460,7 +476,7 @@ def hammer_lot(lot_id: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple
         uow.emit("doorstep.funds.auction.settled.v1", subject=f"lot/{lot.id}", data={
             "lot_id": lot.id, "event_code": lot.event_code, "lot_number": lot.lot_number, "title": lot.title,
             "donor": {"donor_id": donor["id"], "kind": donor["kind"],
-                      "display_name": d.donor_display_name(donor["kind"], donor["name"])},
+                      "display_name": donor_display_name(donor["kind"], donor["name"])},
             "sold": lot.status == "sold",
             "hammer_price": format_fen(lot.hammer_price) if lot.hammer_price is not None else None,
             "settled_at": occurred_at.isoformat(), "transfer_id": transfer_id,
@@ -472,15 +488,15 @@ def hammer_lot(lot_id: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple
 
 def record_lot_payment(lot_id: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """The buyer pays: the receivable becomes cash in the bank."""
-    b = d.FOUNDATION_BOOK
+    b = FOUNDATION_BOOK
 
     def perform(now):
         lot, _ = _load_lot(uow, lot_id, lock=True)
         lot.record_payment()
-        [transfer] = post(uow, [d.TransferDraft(
+        [transfer] = post(uow, [TransferDraft(
             b, key, "payment", f"payment for {lot.event_code} lot {lot.lot_number}",
-            (d.debit(f"{b}:bank", lot.hammer_price), d.credit(f"{b}:receivables", lot.hammer_price)),
-            d.moment(body, "paid_at"))], now)
+            (debit(f"{b}:bank", lot.hammer_price), credit(f"{b}:receivables", lot.hammer_price)),
+            fields.moment(body, "paid_at"))], now)
         uow.records.update(p.lots, p.lots.c.id == lot_id, status=lot.status, paid_transfer_id=transfer.id)
         return {**lot_view(lot), "transfer_id": transfer.id}
 
@@ -489,16 +505,16 @@ def record_lot_payment(lot_id: str, body: dict, key: str, uow: FundsUnitOfWork) 
 
 
 def record_market_sale(event_code: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
-    ensure_book(uow, d.FOUNDATION_BOOK)
-    b = d.FOUNDATION_BOOK
-    description = d.text(body, "description", max_len=200)
+    ensure_book(uow, FOUNDATION_BOOK)
+    b = FOUNDATION_BOOK
+    description = text(body, "description", max_len=200)
     amount = parse_yuan(body.get("amount"), "amount")
 
     def perform(now):
         _event(uow, event_code, field=None)
-        [transfer] = post(uow, [d.TransferDraft(b, key, "market", f"{event_code} market: {description}"[:300],
-                                                (d.debit(f"{b}:bank", amount), d.credit(f"{b}:revenue:market", amount)),
-                                                d.moment(body, "sold_at"))], now)
+        [transfer] = post(uow, [TransferDraft(b, key, "market", f"{event_code} market: {description}"[:300],
+                                              (debit(f"{b}:bank", amount), credit(f"{b}:revenue:market", amount)),
+                                              fields.moment(body, "sold_at"))], now)
         sold_at = transfer.occurred_at
         sale_id = str(uuid.uuid4())
         uow.records.insert(p.market_sales, id=sale_id, event_code=event_code, description=description,
@@ -521,9 +537,9 @@ def _event_proceeds(uow, event_code: str) -> tuple[int, int]:
 
 def found_fund(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """Found a restricted special fund (专项基金) from named sources: an event's proceeds, donations."""
-    ensure_book(uow, d.FOUNDATION_BOOK)
-    b = d.FOUNDATION_BOOK
-    fund_code, name, purpose, sources = d.parse_found_fund(body)
+    ensure_book(uow, FOUNDATION_BOOK)
+    b = FOUNDATION_BOOK
+    fund_code, name, purpose, sources = parse_found_fund(body)
 
     def perform(now):
         if uow.records.one(p.special_funds, p.special_funds.c.code == fund_code):
@@ -546,10 +562,10 @@ def found_fund(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
                 raise InvalidInput(f"sources/{index}", f"{source.kind} {source.ref} has raised nothing")
             amounts.append(amount)
         total = sum(amounts)
-        account = d.special_fund_account(fund_code, name)
-        [transfer] = post(uow, [d.TransferDraft(
+        account = special_fund_account(fund_code, name)
+        [transfer] = post(uow, [TransferDraft(
             b, key, "fund-founding", f"found special fund {fund_code} {name}"[:300],
-            (d.debit(f"{b}:unrestricted", total), d.credit(account.code, total)), d.moment(body, "founded_at"))],
+            (debit(f"{b}:unrestricted", total), credit(account.code, total)), fields.moment(body, "founded_at"))],
             now, [account])
         founded_at = transfer.occurred_at
         uow.records.insert(p.special_funds, code=fund_code, name=name, purpose=purpose, account_code=account.code,
@@ -579,19 +595,19 @@ def _fund(uow, fund_code: str) -> dict:
 
 def grant_from_fund(fund_code: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """Pay out of a special fund, only for its purpose and never beyond what it holds."""
-    b = d.FOUNDATION_BOOK
-    purpose = d.code(body, "purpose")
-    recipient = d.text(body, "recipient", max_len=100)
-    project = d.code(body, "project")
+    b = FOUNDATION_BOOK
+    purpose = fields.code(body, "purpose")
+    recipient = text(body, "recipient", max_len=100)
+    project = fields.code(body, "project")
     amount = parse_yuan(body.get("amount"), "amount")
 
     def perform(now):
         fund = _fund(uow, fund_code)
-        d.check_grant_purpose(fund["purpose"], purpose)
-        expense = d.grant_expense_account(fund_code, project)
-        [transfer] = post(uow, [d.TransferDraft(
+        check_grant_purpose(fund["purpose"], purpose)
+        expense = grant_expense_account(fund_code, project)
+        [transfer] = post(uow, [TransferDraft(
             b, key, "grant", f"grant from {fund_code} to {recipient} for {project}"[:300],
-            (d.debit(expense.code, amount), d.credit(f"{b}:bank", amount)), d.moment(body, "granted_at"))],
+            (debit(expense.code, amount), credit(f"{b}:bank", amount)), fields.moment(body, "granted_at"))],
             now, [expense])
         granted_at = transfer.occurred_at
         grant_id = str(uuid.uuid4())
@@ -621,7 +637,7 @@ def event_report(event_code: str, uow: FundsUnitOfWork) -> dict:
         "event": {"code": event["code"], "name": event["name"], "held_on": event["held_on"].isoformat(),
                   "place": event["place"]},
         "lots": [{"lot_number": r["lot_number"], "title": r["title"], "status": r["status"],
-                  "donor": d.donor_display_name(donors_by_id[r["donor_id"]]["kind"], donors_by_id[r["donor_id"]]["name"]),
+                  "donor": donor_display_name(donors_by_id[r["donor_id"]]["kind"], donors_by_id[r["donor_id"]]["name"]),
                   "hammer_price": format_fen(r["hammer_price"]) if r["hammer_price"] is not None else None}
                  for r in lot_rows],
         "lots_sold": sum(1 for r in lot_rows if r["status"] in ("sold", "paid")),
@@ -662,10 +678,10 @@ def donor_statement(donor_id: str, uow: FundsUnitOfWork) -> dict:
                                        p.lots.c.lot_number)
     lots_raised = sum(lot["hammer_price"] or 0 for lot in donated_lots if lot["status"] in ("sold", "paid"))
     return {
-        "donor": {"id": donor["id"], "kind": donor["kind"], "name": d.donor_display_name(donor["kind"], donor["name"])},
+        "donor": {"id": donor["id"], "kind": donor["kind"], "name": donor_display_name(donor["kind"], donor["name"])},
         "donations": [{"id": g["id"], "kind": g["kind"], "amount": format_fen(g["amount"]),
                        "description": g["description"], "event_code": g["event_code"],
-                       "receipt_number": d.receipt_number(g["receipt_year"], g["receipt_number"]),
+                       "receipt_number": receipt_number(g["receipt_year"], g["receipt_number"]),
                        "received_at": shanghai(g["received_at"])} for g in gifts],
         "lots_donated": [{"event_code": lot["event_code"], "lot_number": lot["lot_number"], "title": lot["title"],
                           "status": lot["status"],
@@ -703,7 +719,7 @@ def foundation_totals(year: int | None, uow: FundsUnitOfWork) -> dict:
         "per_fund": [{"code": f["code"], "name": f["name"], "founded_with": format_fen(f["founding_amount"]),
                       "available": format_fen(fund_balances[f["code"]]["available"])} for f in funds],
         "per_donor": [{"donor_id": donor_id,
-                       "name": d.donor_display_name(donors_by_id[donor_id]["kind"], donors_by_id[donor_id]["name"]),
+                       "name": donor_display_name(donors_by_id[donor_id]["kind"], donors_by_id[donor_id]["name"]),
                        "total": format_fen(total)}
                       for donor_id, total in sorted(per_donor.items(), key=lambda item: -item[1])],
     }
@@ -713,19 +729,19 @@ def foundation_totals(year: int | None, uow: FundsUnitOfWork) -> dict:
 
 def allocate(area: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """The street's yearly allocation to an area's autonomy fund."""
-    if not d.CODE_RE.match(area):
+    if not fields.CODE_RE.match(area):
         raise InvalidInput("area", "must be a residential-area code")
-    year = d.whole_number(body, "year", low=2009, high=2100)
+    year = fields.whole_number(body, "year", low=2009, high=2100)
     amount = parse_yuan(body.get("amount"), "amount")
-    book = d.area_book(area)
+    book = area_book(area)
     ensure_book(uow, book)
 
     def perform(now):
         if uow.records.one(p.allocations, (p.allocations.c.area == area) & (p.allocations.c.year == year)):
             raise Conflict(f"{area} already has its {year} allocation")
-        [transfer] = post(uow, [d.TransferDraft(book, key, "allocation", f"{year} autonomy fund allocation", (
-            d.debit(f"{book}:bank", amount), d.credit(f"{book}:revenue:allocation", amount)),
-            d.moment(body, "allocated_at"))], now)
+        [transfer] = post(uow, [TransferDraft(book, key, "allocation", f"{year} autonomy fund allocation", (
+            debit(f"{book}:bank", amount), credit(f"{book}:revenue:allocation", amount)),
+            fields.moment(body, "allocated_at"))], now)
         allocated_at = transfer.occurred_at
         uow.records.insert(p.allocations, area=area, year=year, amount=amount, transfer_id=transfer.id,
                            allocated_at=allocated_at)
@@ -734,8 +750,8 @@ def allocate(area: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int
     return run_once(uow, key=key, kind="allocation", request={"area": area, **body}, books=[book], perform=perform)
 
 
-def propose_project(cmd: d.ProposeProject, body: dict, key: str | None, uow: FundsUnitOfWork) -> tuple[int, dict]:
-    book = d.area_book(cmd.area)
+def propose_project(cmd: ProposeProject, body: dict, key: str | None, uow: FundsUnitOfWork) -> tuple[int, dict]:
+    book = area_book(cmd.area)
     ensure_book(uow, book)
 
     def perform(now):
@@ -746,7 +762,7 @@ def propose_project(cmd: d.ProposeProject, body: dict, key: str | None, uow: Fun
                            description=cmd.description, team_name=cmd.team_name, lead=cmd.lead,
                            members=list(cmd.members), status="proposed", created_at=now, updated_at=now)
         for line in cmd.budget:
-            budget, expense = d.budget_line_accounts(cmd.area, project_id, line.line_no, line.name)
+            budget, expense = budget_line_accounts(cmd.area, project_id, line.line_no, line.name)
             uow.records.insert(p.budget_lines, project_id=project_id, line_no=line.line_no, name=line.name,
                                amount=line.amount, account_code=budget.code, expense_account_code=expense.code)
         return {"id": project_id, "status": "proposed", "budget_total": format_fen(cmd.total)}
@@ -754,11 +770,11 @@ def propose_project(cmd: d.ProposeProject, body: dict, key: str | None, uow: Fun
     return run_once(uow, key=key, kind="project", request=body, books=[book], perform=perform)
 
 
-def _project(uow, project_id: str) -> tuple[d.Project, dict]:
+def _project(uow, project_id: str) -> tuple[Project, dict]:
     row = uow.records.one(p.projects, p.projects.c.id == project_id, lock=True)
     if row is None:
         raise NotFound(f"project {project_id} does not exist")
-    return d.Project(row["id"], row["area"], row["year"], row["title"], row["status"]), row
+    return Project(row["id"], row["area"], row["year"], row["title"], row["status"]), row
 
 
 def _lines(uow, project_id: str) -> list[dict]:
@@ -770,10 +786,10 @@ def _project_book(uow, project_id: str) -> str:
         row = uow.records.one(p.projects, p.projects.c.id == project_id)
     if row is None:
         raise NotFound(f"project {project_id} does not exist")
-    return d.area_book(row["area"])
+    return area_book(row["area"])
 
 
-def hold_hearing(project_id: str, hearing: d.Hearing, body: dict, key: str, uow: FundsUnitOfWork):
+def hold_hearing(project_id: str, hearing: Hearing, body: dict, key: str, uow: FundsUnitOfWork):
     """事前听证: approval reserves the whole budget from the area's fund (refused if the fund lacks it)."""
     book = _project_book(uow, project_id)
 
@@ -788,13 +804,13 @@ def hold_hearing(project_id: str, hearing: d.Hearing, body: dict, key: str, uow:
         lines = _lines(uow, project_id)
         if project.status == "approved":
             specs = [s for line in lines for s in
-                     d.budget_line_accounts(project.area, project_id, line["line_no"], line["name"])]
+                     budget_line_accounts(project.area, project_id, line["line_no"], line["name"])]
             total = sum(line["amount"] for line in lines)
-            legs = (d.debit(f"{book}:unrestricted", total),
-                    *(d.credit(line["account_code"], line["amount"]) for line in lines))
-            [transfer] = post(uow, [d.TransferDraft(book, key, "budget-reservation",
-                                                    f"reserve budget of {project_id} {project.title}"[:300],
-                                                    legs, None)], now, specs)
+            legs = (debit(f"{book}:unrestricted", total),
+                    *(credit(line["account_code"], line["amount"]) for line in lines))
+            [transfer] = post(uow, [TransferDraft(book, key, "budget-reservation",
+                                                  f"reserve budget of {project_id} {project.title}"[:300],
+                                                  legs, None)], now, specs)
             transfer_id = transfer.id
             uow.emit("doorstep.funds.project.approved.v1", subject=f"project/{project_id}", data={
                 "project_id": project_id, "area": project.area, "year": project.year, "title": project.title,
@@ -811,7 +827,7 @@ def hold_hearing(project_id: str, hearing: d.Hearing, body: dict, key: str, uow:
                     perform=perform)
 
 
-def hold_coordination(project_id: str, meeting: d.Coordination, body: dict, key: str | None, uow: FundsUnitOfWork):
+def hold_coordination(project_id: str, meeting: Coordination, body: dict, key: str | None, uow: FundsUnitOfWork):
     """事中协调: recorded while the project is being carried out."""
     def perform(now):
         project, _ = _project(uow, project_id)
@@ -825,7 +841,7 @@ def hold_coordination(project_id: str, meeting: d.Coordination, body: dict, key:
                     perform=perform)
 
 
-def record_expense(project_id: str, cmd: d.RecordExpense, body: dict, uow: FundsUnitOfWork):
+def record_expense(project_id: str, cmd: RecordExpense, body: dict, uow: FundsUnitOfWork):
     """Spend against a budget line; the line's available budget and the bank can never go below zero."""
     book = _project_book(uow, project_id)
 
@@ -836,9 +852,9 @@ def record_expense(project_id: str, cmd: d.RecordExpense, body: dict, uow: Funds
                                & (p.budget_lines.c.line_no == cmd.line_no))
         if line is None:
             raise InvalidInput("line", f"project {project_id} has no budget line {cmd.line_no}")
-        [transfer] = post(uow, [d.TransferDraft(
+        [transfer] = post(uow, [TransferDraft(
             book, cmd.key, "expense", f"{project_id} #{cmd.line_no} to {cmd.payee} ({cmd.receipt_ref})"[:300],
-            (d.debit(line["expense_account_code"], cmd.amount), d.credit(f"{book}:bank", cmd.amount)),
+            (debit(line["expense_account_code"], cmd.amount), credit(f"{book}:bank", cmd.amount)),
             cmd.spent_at)], now)
         spent_at = transfer.occurred_at
         expense_id = str(uuid.uuid4())
@@ -857,7 +873,7 @@ def record_expense(project_id: str, cmd: d.RecordExpense, body: dict, uow: Funds
                     perform=perform)
 
 
-def hold_evaluation(project_id: str, evaluation: d.Evaluation, body: dict, key: str | None, uow: FundsUnitOfWork):
+def hold_evaluation(project_id: str, evaluation: Evaluation, body: dict, key: str | None, uow: FundsUnitOfWork):
     """事后评议: scores, resident satisfaction and findings; the project can then be closed."""
     def perform(now):
         project, _ = _project(uow, project_id)
@@ -885,10 +901,10 @@ def close_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
         released = sum(remaining.values())
         transfer_id = None
         if released:
-            legs = (*(d.debit(code, fen) for code, fen in remaining.items() if fen), d.credit(f"{book}:unrestricted",
-                                                                                              released))
-            [transfer] = post(uow, [d.TransferDraft(book, key, "budget-release",
-                                                    f"release unspent budget of {project_id}", legs, None)], now)
+            legs = (*(debit(code, fen) for code, fen in remaining.items() if fen), credit(f"{book}:unrestricted",
+                                                                                          released))
+            [transfer] = post(uow, [TransferDraft(book, key, "budget-release",
+                                                  f"release unspent budget of {project_id}", legs, None)], now)
             transfer_id = transfer.id
         spent = _project_spent(uow, project_id)
         uow.records.update(p.projects, p.projects.c.id == project_id, status="closed", released=released,
@@ -923,16 +939,16 @@ def _project_budget(uow, project_id: str) -> int:
 def cofund_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
     """A partner (or the foundation, from a special fund or unrestricted) adds money to a project's budget line.
     The foundation's grant and the area's receipt are posted together, one in each book."""
-    partner = d.text(body, "partner", max_len=100)
+    partner = text(body, "partner", max_len=100)
     amount = parse_yuan(body.get("amount"), "amount")
-    line_no = d.whole_number(body, "line", low=1, high=20)
+    line_no = fields.whole_number(body, "line", low=1, high=20)
     from_foundation = bool(body.get("from_foundation"))
-    fund_code = d.code(body, "fund_code") if body.get("fund_code") else None
-    purpose = d.code(body, "purpose") if fund_code else None
-    area_book = _project_book(uow, project_id)
+    fund_code = fields.code(body, "fund_code") if body.get("fund_code") else None
+    purpose = fields.code(body, "purpose") if fund_code else None
+    project_book = _project_book(uow, project_id)
     if from_foundation:
-        ensure_book(uow, d.FOUNDATION_BOOK)
-    books = [area_book] + ([d.FOUNDATION_BOOK] if from_foundation else [])
+        ensure_book(uow, FOUNDATION_BOOK)
+    books = [project_book] + ([FOUNDATION_BOOK] if from_foundation else [])
 
     def perform(now):
         project, _ = _project(uow, project_id)
@@ -941,24 +957,24 @@ def cofund_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
                                & (p.budget_lines.c.line_no == line_no))
         if line is None:
             raise InvalidInput("line", f"project {project_id} has no budget line {line_no}")
-        specs = d.budget_line_accounts(project.area, project_id, line_no, line["name"])
-        funded_at = d.moment(body, "funded_at")
-        drafts = [d.TransferDraft(area_book, f"{key}#area", "cofunding",
-                                  f"{partner} co-funds {project_id} #{line_no}"[:300], (
-                                      d.debit(f"{area_book}:bank", amount),
-                                      d.credit(f"{area_book}:revenue:donation", amount),
-                                      d.debit(f"{area_book}:unrestricted", amount),
-                                      d.credit(line["account_code"], amount)), funded_at)]
+        specs = budget_line_accounts(project.area, project_id, line_no, line["name"])
+        funded_at = fields.moment(body, "funded_at")
+        drafts = [TransferDraft(project_book, f"{key}#area", "cofunding",
+                                f"{partner} co-funds {project_id} #{line_no}"[:300], (
+                                      debit(f"{project_book}:bank", amount),
+                                      credit(f"{project_book}:revenue:donation", amount),
+                                      debit(f"{project_book}:unrestricted", amount),
+                                      credit(line["account_code"], amount)), funded_at)]
         if from_foundation:
-            b = d.FOUNDATION_BOOK
+            b = FOUNDATION_BOOK
             if fund_code:
-                d.check_grant_purpose(_fund(uow, fund_code)["purpose"], purpose)
-                specs.append(d.grant_expense_account(fund_code, project_id))
+                check_grant_purpose(_fund(uow, fund_code)["purpose"], purpose)
+                specs.append(grant_expense_account(fund_code, project_id))
                 expense = specs[-1].code
             else:
                 expense = f"{b}:expense:general"
-            drafts.append(d.TransferDraft(b, f"{key}#foundation", "grant", f"grant to {project_id} {project.title}"[:300],
-                                          (d.debit(expense, amount), d.credit(f"{b}:bank", amount)), funded_at))
+            drafts.append(TransferDraft(b, f"{key}#foundation", "grant", f"grant to {project_id} {project.title}"[:300],
+                                        (debit(expense, amount), credit(f"{b}:bank", amount)), funded_at))
         posted = post(uow, drafts, now, specs)
         funded_at = posted[0].occurred_at
         cofunding_id = str(uuid.uuid4())
@@ -971,7 +987,7 @@ def cofund_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
                                    recipient=f"{project_id} {project.title}"[:100], project_id=project_id,
                                    amount=amount, transfer_id=posted[1].id, granted_at=funded_at)
             uow.emit("doorstep.funds.expense.posted.v1", subject=f"grant/{cofunding_id}", data={
-                "expense_id": cofunding_id, "book": d.FOUNDATION_BOOK, "fund_code": fund_code,
+                "expense_id": cofunding_id, "book": FOUNDATION_BOOK, "fund_code": fund_code,
                 "project_id": project_id, "amount": format_fen(amount), "payee": f"{project.area} {project.title}",
                 "spent_at": funded_at.isoformat(), "transfer_id": posted[1].id})
         return {"id": cofunding_id, "project_id": project_id, "partner": partner, "amount": format_fen(amount),
@@ -1028,12 +1044,12 @@ def _project_report(uow, row: dict) -> dict:
 def publish_disclosure(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """Publish a year's report of a book with the chain head it was drawn from: anyone holding the disclosure
     can fetch the ledger export and check it against that head."""
-    year = d.whole_number(body, "year", low=2009, high=2100)
+    year = fields.whole_number(body, "year", low=2009, high=2100)
     if body.get("area"):
-        area = d.code(body, "area")
-        book = d.area_book(area)
+        area = fields.code(body, "area")
+        book = area_book(area)
     else:
-        area, book = None, d.FOUNDATION_BOOK
+        area, book = None, FOUNDATION_BOOK
 
     def perform(now):
         head = uow.ledger.book(book)
@@ -1057,7 +1073,7 @@ def publish_disclosure(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int,
 
 
 def _area_report(uow, area: str, year: int) -> dict:
-    book = d.area_book(area)
+    book = area_book(area)
     allocation = uow.records.one(p.allocations, (p.allocations.c.area == area) & (p.allocations.c.year == year))
     rows = uow.records.all(p.projects, (p.projects.c.area == area) & (p.projects.c.year == year), p.projects.c.id)
     projects_report = [_project_report(uow, row) for row in rows]
@@ -1121,7 +1137,7 @@ def parse_as_of(value: str | None) -> datetime | None:
         except ValueError:
             raise InvalidInput("as_of", f"{value!r} is not a date or date-time") from None
         return datetime(day_.year, day_.month, day_.day, 23, 59, 59, 999999, tzinfo=SHANGHAI).astimezone(timezone.utc)
-    return d.moment({"as_of": value}, "as_of", None)
+    return fields.moment({"as_of": value}, "as_of", None)
 
 
 # -- metrics ---------------------------------------------------------------------------------------------------
@@ -1134,6 +1150,6 @@ def refresh_metrics(uow: FundsUnitOfWork) -> dict:
         counts = p.project_counts(uow.session)
     for code, available in found:
         metrics.set_balance(code, available)
-    for status in d.PROJECT_STATUSES:
+    for status in PROJECT_STATUSES:
         metrics.PROJECTS.labels(status).set(counts.get(status, 0))
     return {"balances": dict(found), "projects": counts}

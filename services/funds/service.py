@@ -11,7 +11,11 @@ from shared.errors import InvalidInput
 from shared.http import api, json_body
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.funds import handlers, metrics
-from services.funds.domain import ledger as domain
+from services.funds.domain.autonomy import (
+    parse_coordination, parse_evaluation, parse_hearing, parse_propose_project, parse_record_expense,
+)
+from services.funds.domain.fields import idempotency_key
+from services.funds.domain.foundation import parse_record_donation, parse_register_donor
 from services.funds.pages import disclosure_html
 from services.funds.persistence import FundsUnitOfWork
 
@@ -30,7 +34,7 @@ def _key(request, body, required=True):
     header = request.headers.get("Idempotency-Key")
     if not required and not header and not body.get("idempotency_key"):
         return None
-    return domain.idempotency_key(body, header)
+    return idempotency_key(body, header)
 
 
 def _year(request):
@@ -86,7 +90,7 @@ class FundsService(DoorstepService):
     @api("POST", "/funds/donors", roles=POST)
     def register_donor(self, request):
         body = json_body(request)
-        return handlers.register_donor(domain.parse_register_donor(body), _key(request, body, False), self.uow)
+        return handlers.register_donor(parse_register_donor(body), _key(request, body, False), self.uow)
 
     @api("GET", "/funds/donors/<string:donor_id>/statement", roles=READ)
     def donor_statement(self, request, donor_id):
@@ -95,7 +99,7 @@ class FundsService(DoorstepService):
     @api("POST", "/funds/donations", roles=POST)
     def record_donation(self, request):
         body = json_body(request)
-        cmd = domain.parse_record_donation(body, _key(request, body))
+        cmd = parse_record_donation(body, _key(request, body))
         return handlers.record_donation(cmd, body, self.uow)
 
     @api("POST", "/funds/events", roles=POST)
@@ -156,7 +160,7 @@ class FundsService(DoorstepService):
     @api("POST", "/funds/projects", roles=POST)
     def propose_project(self, request):
         body = json_body(request)
-        return handlers.propose_project(domain.parse_propose_project(body), body, _key(request, body, False),
+        return handlers.propose_project(parse_propose_project(body), body, _key(request, body, False),
                                         self.uow)
 
     @api("GET", "/funds/projects/<string:project_id>", roles=READ)
@@ -166,24 +170,24 @@ class FundsService(DoorstepService):
     @api("POST", "/funds/projects/<string:project_id>/hearing", roles=POST)
     def hearing(self, request, project_id):
         body = json_body(request)
-        return handlers.hold_hearing(project_id, domain.parse_hearing(body), body, _key(request, body), self.uow)
+        return handlers.hold_hearing(project_id, parse_hearing(body), body, _key(request, body), self.uow)
 
     @api("POST", "/funds/projects/<string:project_id>/coordination", roles=POST)
     def coordination(self, request, project_id):
         body = json_body(request)
-        return handlers.hold_coordination(project_id, domain.parse_coordination(body), body,
+        return handlers.hold_coordination(project_id, parse_coordination(body), body,
                                           _key(request, body, False), self.uow)
 
     @api("POST", "/funds/projects/<string:project_id>/expenses", roles=POST)
     def record_expense(self, request, project_id):
         body = json_body(request)
-        cmd = domain.parse_record_expense(body, _key(request, body))
+        cmd = parse_record_expense(body, _key(request, body))
         return handlers.record_expense(project_id, cmd, body, self.uow)
 
     @api("POST", "/funds/projects/<string:project_id>/evaluation", roles=POST)
     def evaluation(self, request, project_id):
         body = json_body(request)
-        return handlers.hold_evaluation(project_id, domain.parse_evaluation(body), body,
+        return handlers.hold_evaluation(project_id, parse_evaluation(body), body,
                                         _key(request, body, False), self.uow)
 
     @api("POST", "/funds/projects/<string:project_id>/closing", roles=POST)

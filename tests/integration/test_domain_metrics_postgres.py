@@ -6,8 +6,9 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import engine_for
 from shared.migrations import upgrade
-from services.funds.domain import ledger as funds_domain
 from services.funds import handlers as funds
+from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
+from services.funds.domain.ledger import InsufficientFunds
 from services.funds.persistence import FundsUnitOfWork
 from services.intake import domain as intake_domain
 from services.intake import handlers as intake
@@ -33,17 +34,17 @@ def test_concurrent_postings_leave_the_balance_gauges_at_the_ledgers_figures(pg_
     body = {"area": "shixin", "year": 2026, "title": "楼道歇歇椅",
             "team": {"name": "楼组志愿者", "lead": "王阿姨", "members": ["李师傅"]},
             "budget": [{"name": "椅子", "amount": "1000.00"}]}
-    _, project = funds.propose_project(funds_domain.parse_propose_project(body), body, None, uow())
-    funds.hold_hearing(project["id"], funds_domain.parse_hearing(HEARING), HEARING, "hearing-1", uow())
+    _, project = funds.propose_project(parse_propose_project(body), body, None, uow())
+    funds.hold_hearing(project["id"], parse_hearing(HEARING), HEARING, "hearing-1", uow())
     count_before = sample("doorstep_funds_postings_total", book_type="autonomy", kind="expense")
     yuan_before = sample("doorstep_funds_posted_yuan_total", book_type="autonomy", kind="expense")
 
     def spend(n):
         spent = {"line": 1, "amount": "50.00", "payee": f"五金店{n}", "receipt_ref": f"FP-{n:03d}"}
         try:
-            return funds.record_expense(project["id"], funds_domain.parse_record_expense(spent, f"spend-{n}"),
+            return funds.record_expense(project["id"], parse_record_expense(spent, f"spend-{n}"),
                                         spent, uow())[0]
-        except funds_domain.InsufficientFunds:
+        except InsufficientFunds:
             return 409
 
     outcomes = list(eventlet.GreenPool(30).imap(spend, range(30)))

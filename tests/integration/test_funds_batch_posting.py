@@ -11,13 +11,13 @@ import sqlalchemy as sa
 
 from funds_support import run_parallel, uow_for
 from shared.db import UTCDateTime, engine_for, utcnow
-from services.funds.domain import ledger as d
 from services.funds import handlers
 from services.funds import persistence as p
-from services.funds.domain.ledger import InsufficientFunds
+from services.funds.domain.chart import area_book, budget_line_accounts
+from services.funds.domain.ledger import InsufficientFunds, TransferDraft, credit, debit
 
 AREA, PROJECT = "batch", "batch-2026-001"
-BOOK = d.area_book(AREA)
+BOOK = area_book(AREA)
 BANK = f"{BOOK}:bank"
 LINE = f"{BOOK}:budget:{PROJECT}:1"
 EXPENSE = f"{BOOK}:expense:{PROJECT}:1"
@@ -30,17 +30,17 @@ def db(funds_db):
     handlers.ensure_book(uow, BOOK)
     with uow:
         handlers.post(uow, [
-            d.TransferDraft(BOOK, "allocation", "allocation", "allocation",
-                            (d.debit(BANK, 1_000_000), d.credit(f"{BOOK}:revenue:allocation", 1_000_000)), None),
-            d.TransferDraft(BOOK, "reservation", "budget-reservation", "budget",
-                            (d.debit(f"{BOOK}:unrestricted", 100_000), d.credit(LINE, 100_000)), None),
-        ], utcnow(), d.budget_line_accounts(AREA, PROJECT, 1, "chairs"))
+            TransferDraft(BOOK, "allocation", "allocation", "allocation",
+                          (debit(BANK, 1_000_000), credit(f"{BOOK}:revenue:allocation", 1_000_000)), None),
+            TransferDraft(BOOK, "reservation", "budget-reservation", "budget",
+                          (debit(f"{BOOK}:unrestricted", 100_000), credit(LINE, 100_000)), None),
+        ], utcnow(), budget_line_accounts(AREA, PROJECT, 1, "chairs"))
         uow.commit()
     return funds_db
 
 
-def expense(key: str, fen: int, memo: str = "chairs") -> d.TransferDraft:
-    return d.TransferDraft(BOOK, key, "expense", memo, (d.debit(EXPENSE, fen), d.credit(BANK, fen)), None)
+def expense(key: str, fen: int, memo: str = "chairs") -> TransferDraft:
+    return TransferDraft(BOOK, key, "expense", memo, (debit(EXPENSE, fen), credit(BANK, fen)), None)
 
 
 def post_batch(url, drafts):
