@@ -25,7 +25,7 @@ from services.funds import handlers
 from services.funds import persistence as p
 from services.funds.domain.chart import area_book, budget_line_accounts
 from services.funds.domain.ledger import TransferDraft, credit, debit
-from services.funds.persistence import FundsUnitOfWork
+from services.funds.repositories import FundsUnitOfWork, bulk_insert
 
 AREA = "bench"
 BOOK = area_book(AREA)
@@ -99,8 +99,8 @@ def _plain_inserts(engine: sa.Engine, batch: int) -> tuple[int, float]:
     started = time.perf_counter()
     for start in range(0, len(transfer_rows), batch):
         with engine.begin() as conn:
-            p.bulk_insert(conn, plain_transfers, transfer_rows[start:start + batch])
-            p.bulk_insert(conn, plain_legs, leg_rows[start * legs_per_transfer:(start + batch) * legs_per_transfer])
+            bulk_insert(conn, plain_transfers, transfer_rows[start:start + batch])
+            bulk_insert(conn, plain_legs, leg_rows[start * legs_per_transfer:(start + batch) * legs_per_transfer])
     return len(transfer_rows), time.perf_counter() - started
 
 

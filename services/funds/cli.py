@@ -47,7 +47,7 @@ def _verify_database(db, books):
     from shared.config import ConfigError, load_settings
     from shared.db import engine_for
     from services.funds import handlers
-    from services.funds.persistence import FundsUnitOfWork
+    from services.funds.repositories import FundsUnitOfWork
 
     try:
         settings = load_settings()

@@ -38,7 +38,7 @@ from services.funds.domain.ledger import (
 )
 from services.funds.domain.ledger import trial_balance as debit_credit_columns
 from services.funds import persistence as p
-from services.funds.persistence import FundsUnitOfWork
+from services.funds.repositories import FundsUnitOfWork, OperationRepository, fund_balances, project_counts
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 FUTURE_TOLERANCE = timedelta(minutes=5)  # clocks of different hosts differ a little
@@ -58,7 +58,7 @@ def run_once(uow: FundsUnitOfWork, *, key: str | None, kind: str, request: dict,
              perform: Callable[[datetime], dict]) -> tuple[int, dict]:
     """Do ``perform`` at most once per key: (201, result) the first time, (200, the same result) after."""
     request = {k: v for k, v in request.items() if k != "idempotency_key"}
-    digest = p.OperationRepository.digest(kind, request)
+    digest = OperationRepository.digest(kind, request)
     try:
         with uow:
             uow.ledger.lock_books(books)
@@ -1146,8 +1146,8 @@ def refresh_metrics(uow: FundsUnitOfWork) -> dict:
     """Set the balance and project gauges from the ledger (funds' metrics timer). A posting sets the balances it
     changed as it commits; this pass makes every replica agree and covers postings made elsewhere."""
     with uow:
-        found = p.fund_balances(uow.session)
-        counts = p.project_counts(uow.session)
+        found = fund_balances(uow.session)
+        counts = project_counts(uow.session)
     for code, available in found:
         metrics.set_balance(code, available)
     for status in PROJECT_STATUSES:

@@ -17,7 +17,7 @@ from services.funds.domain.autonomy import (
 from services.funds.domain.fields import idempotency_key
 from services.funds.domain.foundation import parse_record_donation, parse_register_donor
 from services.funds.pages import disclosure_html
-from services.funds.persistence import FundsUnitOfWork
+from services.funds.repositories import FundsUnitOfWork
 
 POST = ("treasurer",)
 READ = ("auditor", "treasurer")

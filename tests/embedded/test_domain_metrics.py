@@ -137,7 +137,7 @@ def hearing():
 def test_funds_balances_equal_the_ledger_and_postings_count_by_kind(
         embedded_settings, start_services, counter_token):
     from services.funds import handlers, metrics
-    from services.funds.persistence import FundsUnitOfWork
+    from services.funds.repositories import FundsUnitOfWork
 
     settings, _ = start_services(embedded_settings, ["funds"])
     api = Client(settings, "funds", counter_token(settings, role="treasurer"))

@@ -9,7 +9,7 @@ from shared.migrations import upgrade
 from services.funds import handlers as funds
 from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
 from services.funds.domain.ledger import InsufficientFunds
-from services.funds.persistence import FundsUnitOfWork
+from services.funds.repositories import FundsUnitOfWork
 from services.intake import domain as intake_domain
 from services.intake import handlers as intake
 from services.intake.catalog import default_catalog

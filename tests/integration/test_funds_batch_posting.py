@@ -12,9 +12,9 @@ import sqlalchemy as sa
 from funds_support import run_parallel, uow_for
 from shared.db import UTCDateTime, engine_for, utcnow
 from services.funds import handlers
-from services.funds import persistence as p
 from services.funds.domain.chart import area_book, budget_line_accounts
 from services.funds.domain.ledger import InsufficientFunds, TransferDraft, credit, debit
+from services.funds.repositories import bulk_insert
 
 AREA, PROJECT = "batch", "batch-2026-001"
 BOOK = area_book(AREA)
@@ -88,11 +88,11 @@ def test_bulk_insert_round_trips_nulls_and_refuses_naive_times(db):
         rows = [{"n": -(2**62), "b": True, "s": "NULL", "t": at},
                 {"n": 0, "b": False, "s": '{"a",\\b}', "t": at + timedelta(days=1)},
                 {"n": None, "b": None, "s": None, "t": None}]
-        p.bulk_insert(conn, probe, rows)
+        bulk_insert(conn, probe, rows)
         back = [dict(r) for r in conn.execute(sa.text("SELECT * FROM probe ORDER BY n NULLS LAST")).mappings()]
         assert back == rows
         with pytest.raises(ValueError, match="naive"):
-            p.bulk_insert(conn, probe, [{"n": 1, "b": True, "s": "x", "t": datetime(2026, 5, 1)}])
+            bulk_insert(conn, probe, [{"n": 1, "b": True, "s": "x", "t": datetime(2026, 5, 1)}])
 
 
 def test_a_batch_that_would_overspend_is_refused_whole(db):
