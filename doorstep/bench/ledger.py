@@ -21,7 +21,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import dispose_engines, engine_for, utcnow
 from shared.migrations import upgrade
-from services.funds import handlers
+from services.funds.usecases import ledger as handlers
 from services.funds import persistence as p
 from services.funds.domain.chart import area_book, budget_line_accounts
 from services.funds.domain.ledger import TransferDraft, credit, debit

@@ -22,7 +22,7 @@ def verify(db, books, export_file, as_json):
     """Recompute every entry's hash, the chain links and the balances; name the first broken entry.
 
     Exits 1 if any book fails."""
-    from services.funds import handlers
+    from services.funds.usecases import ledger as handlers
 
     if export_file is not None:
         results = [handlers.verify_export(json.load(export_file))]
@@ -46,7 +46,7 @@ def _verify_database(db, books):
 
     from shared.config import ConfigError, load_settings
     from shared.db import engine_for
-    from services.funds import handlers
+    from services.funds.usecases import ledger as handlers
     from services.funds.repositories import FundsUnitOfWork
 
     try:

@@ -1,4 +1,4 @@
-"""Funds' nameko service: thin HTTP entrypoints over :mod:`services.funds.handlers`.
+"""Funds' nameko service: thin HTTP entrypoints over :mod:`services.funds.usecases`.
 
 Treasurers post, auditors (and treasurers) read everything, and disclosures are public. Every request that
 moves money needs an idempotency key (``Idempotency-Key`` header or ``idempotency_key`` in the body): the
@@ -10,7 +10,8 @@ from werkzeug.wrappers import Response
 from shared.errors import InvalidInput
 from shared.http import api, json_body
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
-from services.funds import handlers, metrics
+from services.funds import metrics
+from services.funds.usecases import ledger as handlers
 from services.funds.domain.autonomy import (
     parse_coordination, parse_evaluation, parse_hearing, parse_propose_project, parse_record_expense,
 )

@@ -136,7 +136,8 @@ def hearing():
 
 def test_funds_balances_equal_the_ledger_and_postings_count_by_kind(
         embedded_settings, start_services, counter_token):
-    from services.funds import handlers, metrics
+    from services.funds import metrics
+    from services.funds.usecases import ledger as handlers
     from services.funds.repositories import FundsUnitOfWork
 
     settings, _ = start_services(embedded_settings, ["funds"])

@@ -8,7 +8,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import engine_for
 from shared.errors import Conflict, InvalidInput
-from services.funds import handlers
+from services.funds.usecases import ledger as handlers
 from services.funds.repositories import FundsUnitOfWork
 
 BANK, GIFTS, FEES = "foundation:bank", "foundation:revenue:donation", "foundation:expense:general"

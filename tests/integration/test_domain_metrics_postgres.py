@@ -6,7 +6,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import engine_for
 from shared.migrations import upgrade
-from services.funds import handlers as funds
+from services.funds.usecases import ledger as funds
 from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
 from services.funds.domain.ledger import InsufficientFunds
 from services.funds.repositories import FundsUnitOfWork

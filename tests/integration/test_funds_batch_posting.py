@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from funds_support import run_parallel, uow_for
 from shared.db import UTCDateTime, engine_for, utcnow
-from services.funds import handlers
+from services.funds.usecases import ledger as handlers
 from services.funds.domain.chart import area_book, budget_line_accounts
 from services.funds.domain.ledger import InsufficientFunds, TransferDraft, credit, debit
 from services.funds.repositories import bulk_insert

@@ -7,7 +7,7 @@ import pytest
 
 from funds_support import run_parallel, uow_for
 from shared.errors import Conflict
-from services.funds import handlers
+from services.funds.usecases import ledger as handlers
 from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
 from services.funds.domain.foundation import RegisterDonor, parse_record_donation
 from services.funds.domain.ledger import InsufficientFunds

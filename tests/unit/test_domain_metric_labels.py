@@ -57,7 +57,7 @@ def test_book_types_and_primed_kinds_cover_what_the_handlers_post():
     assert funds_metrics.book_type("area:shixin") == "autonomy"
     import inspect
 
-    from services.funds import handlers
+    from services.funds.usecases import ledger as handlers
     source = inspect.getsource(handlers)
     primed = set().union(*funds_metrics.TRANSFER_KINDS.values())
     for kind in primed:

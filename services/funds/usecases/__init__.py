@@ -1,0 +1,1 @@
+"""Funds' use cases: each a command or a query, carried out through a unit of work."""
