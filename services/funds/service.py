@@ -11,6 +11,7 @@ from shared.errors import InvalidInput
 from shared.http import api, json_body
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.funds import metrics
+from services.funds.usecases import disclosure
 from services.funds.usecases import ledger as handlers
 from services.funds.domain.autonomy import (
     parse_coordination, parse_evaluation, parse_hearing, parse_propose_project, parse_record_expense,
@@ -205,17 +206,17 @@ class FundsService(DoorstepService):
     @api("POST", "/funds/disclosures", roles=POST)
     def publish_disclosure(self, request):
         body = json_body(request)
-        return handlers.publish_disclosure(body, _key(request, body), self.uow)
+        return disclosure.publish_disclosure(body, _key(request, body), self.uow)
 
     @api("GET", "/funds/disclosures/<string:disclosure_id>", roles=None)
     def disclosure(self, request, disclosure_id):
-        return handlers.get_disclosure(disclosure_id, self.uow)
+        return disclosure.get_disclosure(disclosure_id, self.uow)
 
     @api("GET", "/funds/disclosures/<string:disclosure_id>/html", roles=None)
     def disclosure_page(self, request, disclosure_id):
-        document = handlers.get_disclosure(disclosure_id, self.uow)
+        document = disclosure.get_disclosure(disclosure_id, self.uow)
         return Response(disclosure_html(document), content_type="text/html; charset=utf-8")
 
     @api("GET", "/funds/disclosures/<string:disclosure_id>/ledger", roles=None)
     def disclosure_ledger(self, request, disclosure_id):
-        return handlers.disclosure_ledger(disclosure_id, self.uow)
+        return disclosure.disclosure_ledger(disclosure_id, self.uow)
