@@ -11,7 +11,7 @@ from shared.errors import InvalidInput
 from shared.http import api, json_body
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.funds import metrics
-from services.funds.usecases import disclosure
+from services.funds.usecases import autonomy, disclosure
 from services.funds.usecases import ledger as handlers
 from services.funds.domain.autonomy import (
     parse_coordination, parse_evaluation, parse_hearing, parse_propose_project, parse_record_expense,
@@ -157,50 +157,50 @@ class FundsService(DoorstepService):
     @api("POST", "/funds/areas/<string:area>/allocations", roles=POST)
     def allocate(self, request, area):
         body = json_body(request)
-        return handlers.allocate(area, body, _key(request, body), self.uow)
+        return autonomy.allocate(area, body, _key(request, body), self.uow)
 
     @api("POST", "/funds/projects", roles=POST)
     def propose_project(self, request):
         body = json_body(request)
-        return handlers.propose_project(parse_propose_project(body), body, _key(request, body, False),
+        return autonomy.propose_project(parse_propose_project(body), body, _key(request, body, False),
                                         self.uow)
 
     @api("GET", "/funds/projects/<string:project_id>", roles=READ)
     def project(self, request, project_id):
-        return handlers.project_view(project_id, self.uow)
+        return autonomy.project_view(project_id, self.uow)
 
     @api("POST", "/funds/projects/<string:project_id>/hearing", roles=POST)
     def hearing(self, request, project_id):
         body = json_body(request)
-        return handlers.hold_hearing(project_id, parse_hearing(body), body, _key(request, body), self.uow)
+        return autonomy.hold_hearing(project_id, parse_hearing(body), body, _key(request, body), self.uow)
 
     @api("POST", "/funds/projects/<string:project_id>/coordination", roles=POST)
     def coordination(self, request, project_id):
         body = json_body(request)
-        return handlers.hold_coordination(project_id, parse_coordination(body), body,
+        return autonomy.hold_coordination(project_id, parse_coordination(body), body,
                                           _key(request, body, False), self.uow)
 
     @api("POST", "/funds/projects/<string:project_id>/expenses", roles=POST)
     def record_expense(self, request, project_id):
         body = json_body(request)
         cmd = parse_record_expense(body, _key(request, body))
-        return handlers.record_expense(project_id, cmd, body, self.uow)
+        return autonomy.record_expense(project_id, cmd, body, self.uow)
 
     @api("POST", "/funds/projects/<string:project_id>/evaluation", roles=POST)
     def evaluation(self, request, project_id):
         body = json_body(request)
-        return handlers.hold_evaluation(project_id, parse_evaluation(body), body,
+        return autonomy.hold_evaluation(project_id, parse_evaluation(body), body,
                                         _key(request, body, False), self.uow)
 
     @api("POST", "/funds/projects/<string:project_id>/closing", roles=POST)
     def close_project(self, request, project_id):
         body = json_body(request)
-        return handlers.close_project(project_id, body, _key(request, body), self.uow)
+        return autonomy.close_project(project_id, body, _key(request, body), self.uow)
 
     @api("POST", "/funds/projects/<string:project_id>/cofunding", roles=POST)
     def cofund_project(self, request, project_id):
         body = json_body(request)
-        return handlers.cofund_project(project_id, body, _key(request, body), self.uow)
+        return autonomy.cofund_project(project_id, body, _key(request, body), self.uow)
 
     # -- disclosure (public reads) -----------------------------------------------------------------------
     @api("POST", "/funds/disclosures", roles=POST)

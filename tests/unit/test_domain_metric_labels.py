@@ -57,8 +57,8 @@ def test_book_types_and_primed_kinds_cover_what_the_handlers_post():
     assert funds_metrics.book_type("area:shixin") == "autonomy"
     import inspect
 
-    from services.funds.usecases import ledger as handlers
-    source = inspect.getsource(handlers)
+    from services.funds.usecases import autonomy, disclosure, ledger
+    source = "".join(inspect.getsource(module) for module in (ledger, autonomy, disclosure))
     primed = set().union(*funds_metrics.TRANSFER_KINDS.values())
     for kind in primed:
         assert f'"{kind}"' in source, kind

@@ -10,8 +10,9 @@ from services.funds import persistence as p
 from services.funds.domain import fields
 from services.funds.domain.chart import FOUNDATION_BOOK, area_book
 from services.funds.repositories import FundsUnitOfWork
+from services.funds.usecases.autonomy import project_report
 from services.funds.usecases.ledger import (
-    event_report, foundation_totals, fund_report, project_report, run_once, shanghai, transfer_view,
+    event_report, foundation_totals, fund_report, run_once, shanghai, transfer_view,
 )
 
 
