@@ -21,11 +21,11 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import dispose_engines, engine_for, utcnow
 from shared.migrations import upgrade
-from services.funds.usecases import ledger as handlers
 from services.funds import persistence as p
 from services.funds.domain.chart import area_book, budget_line_accounts
 from services.funds.domain.ledger import TransferDraft, credit, debit
 from services.funds.repositories import FundsUnitOfWork, bulk_insert
+from services.funds.usecases import ledger
 
 AREA = "bench"
 BOOK = area_book(AREA)
@@ -46,11 +46,11 @@ def _recreate_database(url: str) -> None:
 
 def _setup_book(uow: FundsUnitOfWork) -> None:
     """An area fund with a large allocation and a project of ten budget lines to spend against."""
-    handlers.ensure_book(uow, BOOK)
+    ledger.ensure_book(uow, BOOK)
     specs = [s for n in range(1, LINES + 1) for s in budget_line_accounts(AREA, PROJECT, n, f"line {n}")]
     with uow:
         now = utcnow()
-        handlers.post(uow, [
+        ledger.post(uow, [
             TransferDraft(BOOK, "bench/allocation", "allocation", "bench allocation",
                           (debit(f"{BOOK}:bank", 10**12), credit(f"{BOOK}:revenue:allocation", 10**12)), None),
             TransferDraft(BOOK, "bench/reservation", "budget-reservation", "bench budget",
@@ -73,7 +73,7 @@ def _post_batches(uow: FundsUnitOfWork, first: int, last: int, batch: int) -> fl
     started = time.perf_counter()
     for start in range(first, last, batch):
         with uow:
-            handlers.post(uow, [_expense_draft(i) for i in range(start, min(start + batch, last))], utcnow())
+            ledger.post(uow, [_expense_draft(i) for i in range(start, min(start + batch, last))], utcnow())
             uow.commit()
     return time.perf_counter() - started
 
@@ -116,11 +116,11 @@ def _read_latencies(uow: FundsUnitOfWork, samples: int = 300) -> tuple[float, fl
     for _ in range(samples):
         code = rng.choice(accounts)
         started = time.perf_counter()
-        handlers.account_balance(code, None, uow)
+        ledger.account_balance(code, None, uow)
         current.append(time.perf_counter() - started)
         moment = first + timedelta(seconds=rng.uniform(0, span))
         started = time.perf_counter()
-        handlers.account_balance(code, moment, uow)
+        ledger.account_balance(code, moment, uow)
         as_of.append(time.perf_counter() - started)
     return round(statistics.mean(current) * 1000, 3), round(statistics.mean(as_of) * 1000, 3)
 
@@ -193,7 +193,7 @@ def run_ledger_benchmark(db_url: str, n: int, batch: int, big: int, progress=Non
     posted = n - 2
     say("plain INSERTs of the same rows …")
     inserted, insert_seconds = _plain_inserts(engine, batch)
-    verification = handlers.verify_book(BOOK, uow)
+    verification = ledger.verify_book(BOOK, uow)
     say(f"growing the book to {big:,} transfers inside PostgreSQL …")
     grow_seconds = _grow(engine, big)
     say(f"reading balances at {big:,} …")

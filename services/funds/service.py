@@ -11,8 +11,6 @@ from shared.errors import InvalidInput
 from shared.http import api, json_body
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.funds import metrics
-from services.funds.usecases import autonomy, disclosure
-from services.funds.usecases import ledger as handlers
 from services.funds.domain.autonomy import (
     parse_coordination, parse_evaluation, parse_hearing, parse_propose_project, parse_record_expense,
 )
@@ -20,6 +18,7 @@ from services.funds.domain.fields import idempotency_key
 from services.funds.domain.foundation import parse_record_donation, parse_register_donor
 from services.funds.pages import disclosure_html
 from services.funds.repositories import FundsUnitOfWork
+from services.funds.usecases import autonomy, disclosure, foundation, ledger
 
 POST = ("treasurer",)
 READ = ("auditor", "treasurer")
@@ -56,102 +55,102 @@ class FundsService(DoorstepService):
     # Balances and projects read from the ledger; every replica reads the same rows.
     @SettingsTimer.decorator(interval_from=lambda settings: settings.metrics_refresh_s, eager=True)
     def refresh_metrics(self):
-        handlers.refresh_metrics(self.uow)
+        ledger.refresh_metrics(self.uow)
 
     # -- ledger ------------------------------------------------------------------------------------------
     @api("POST", "/funds/transfers", roles=POST)
     def post_transfer(self, request):
         body = json_body(request)
-        return handlers.post_manual_transfer(body, _key(request, body), self.uow)
+        return ledger.post_manual_transfer(body, _key(request, body), self.uow)
 
     @api("POST", "/funds/transfers/<string:transfer_id>/reversal", roles=POST)
     def reverse_transfer(self, request, transfer_id):
         body = json_body(request)
-        return handlers.reverse_transfer(transfer_id, body, _key(request, body), self.uow)
+        return ledger.reverse_transfer(transfer_id, body, _key(request, body), self.uow)
 
     @api("GET", "/funds/books/<string:book>/transfers", roles=READ)
     def list_transfers(self, request, book):
         after = request.args.get("after", "0")
         if not after.isdigit():
             raise InvalidInput("after", "must be an entry number")
-        return handlers.transfers_page(book, int(after), 500, self.uow)
+        return ledger.transfers_page(book, int(after), 500, self.uow)
 
     @api("GET", "/funds/books/<string:book>/trial-balance", roles=READ)
     def trial_balance(self, request, book):
-        return handlers.trial_balance(book, handlers.parse_as_of(request.args.get("as_of")), self.uow)
+        return ledger.trial_balance(book, ledger.parse_as_of(request.args.get("as_of")), self.uow)
 
     @api("GET", "/funds/books/<string:book>/verification", roles=READ)
     def verify_book(self, request, book):
-        return handlers.verify_book(book, self.uow)
+        return ledger.verify_book(book, self.uow)
 
     @api("GET", "/funds/accounts/<string:code>", roles=READ)
     def account_balance(self, request, code):
-        return handlers.account_balance(code, handlers.parse_as_of(request.args.get("as_of")), self.uow)
+        return ledger.account_balance(code, ledger.parse_as_of(request.args.get("as_of")), self.uow)
 
     # -- the foundation ----------------------------------------------------------------------------------
     @api("POST", "/funds/donors", roles=POST)
     def register_donor(self, request):
         body = json_body(request)
-        return handlers.register_donor(parse_register_donor(body), _key(request, body, False), self.uow)
+        return foundation.register_donor(parse_register_donor(body), _key(request, body, False), self.uow)
 
     @api("GET", "/funds/donors/<string:donor_id>/statement", roles=READ)
     def donor_statement(self, request, donor_id):
-        return handlers.donor_statement(donor_id, self.uow)
+        return foundation.donor_statement(donor_id, self.uow)
 
     @api("POST", "/funds/donations", roles=POST)
     def record_donation(self, request):
         body = json_body(request)
         cmd = parse_record_donation(body, _key(request, body))
-        return handlers.record_donation(cmd, body, self.uow)
+        return foundation.record_donation(cmd, body, self.uow)
 
     @api("POST", "/funds/events", roles=POST)
     def create_event(self, request):
-        return handlers.create_event(json_body(request), self.uow)
+        return foundation.create_event(json_body(request), self.uow)
 
     @api("GET", "/funds/events/<string:event_code>/report", roles=READ)
     def event_report(self, request, event_code):
-        return handlers.event_report(event_code, self.uow)
+        return foundation.event_report(event_code, self.uow)
 
     @api("POST", "/funds/events/<string:event_code>/lots", roles=POST)
     def add_lot(self, request, event_code):
-        return handlers.add_lot(event_code, json_body(request), self.uow)
+        return foundation.add_lot(event_code, json_body(request), self.uow)
 
     @api("POST", "/funds/events/<string:event_code>/market-sales", roles=POST)
     def record_market_sale(self, request, event_code):
         body = json_body(request)
-        return handlers.record_market_sale(event_code, body, _key(request, body), self.uow)
+        return foundation.record_market_sale(event_code, body, _key(request, body), self.uow)
 
     @api("POST", "/funds/lots/<string:lot_id>/bids", roles=POST)
     def place_bid(self, request, lot_id):
-        return handlers.place_bid(lot_id, json_body(request), self.uow)
+        return foundation.place_bid(lot_id, json_body(request), self.uow)
 
     @api("POST", "/funds/lots/<string:lot_id>/hammer", roles=POST)
     def hammer_lot(self, request, lot_id):
         body = json_body(request)
-        return handlers.hammer_lot(lot_id, body, _key(request, body), self.uow)
+        return foundation.hammer_lot(lot_id, body, _key(request, body), self.uow)
 
     @api("POST", "/funds/lots/<string:lot_id>/payment", roles=POST)
     def record_lot_payment(self, request, lot_id):
         body = json_body(request)
-        return handlers.record_lot_payment(lot_id, body, _key(request, body), self.uow)
+        return foundation.record_lot_payment(lot_id, body, _key(request, body), self.uow)
 
     @api("POST", "/funds/special-funds", roles=POST)
     def found_fund(self, request):
         body = json_body(request)
-        return handlers.found_fund(body, _key(request, body), self.uow)
+        return foundation.found_fund(body, _key(request, body), self.uow)
 
     @api("GET", "/funds/special-funds/<string:fund_code>", roles=READ)
     def fund_report(self, request, fund_code):
-        return handlers.fund_report(fund_code, self.uow)
+        return foundation.fund_report(fund_code, self.uow)
 
     @api("POST", "/funds/special-funds/<string:fund_code>/grants", roles=POST)
     def grant_from_fund(self, request, fund_code):
         body = json_body(request)
-        return handlers.grant_from_fund(fund_code, body, _key(request, body), self.uow)
+        return foundation.grant_from_fund(fund_code, body, _key(request, body), self.uow)
 
     @api("GET", "/funds/foundation/totals", roles=READ)
     def foundation_totals(self, request):
-        return handlers.foundation_totals(_year(request), self.uow)
+        return foundation.foundation_totals(_year(request), self.uow)
 
     # -- autonomy funds ----------------------------------------------------------------------------------
     @api("POST", "/funds/areas/<string:area>/allocations", roles=POST)

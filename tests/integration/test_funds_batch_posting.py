@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from funds_support import run_parallel, uow_for
 from shared.db import UTCDateTime, engine_for, utcnow
-from services.funds.usecases import ledger as handlers
 from services.funds.domain.chart import area_book, budget_line_accounts
 from services.funds.domain.ledger import InsufficientFunds, TransferDraft, credit, debit
 from services.funds.repositories import bulk_insert
+from services.funds.usecases import ledger
 
 AREA, PROJECT = "batch", "batch-2026-001"
 BOOK = area_book(AREA)
@@ -27,9 +27,9 @@ EXPENSE = f"{BOOK}:expense:{PROJECT}:1"
 def db(funds_db):
     """An empty book with 10,000.00 allocated and a one-line project budget of 1,000.00 reserved."""
     uow = uow_for(funds_db)
-    handlers.ensure_book(uow, BOOK)
+    ledger.ensure_book(uow, BOOK)
     with uow:
-        handlers.post(uow, [
+        ledger.post(uow, [
             TransferDraft(BOOK, "allocation", "allocation", "allocation",
                           (debit(BANK, 1_000_000), credit(f"{BOOK}:revenue:allocation", 1_000_000)), None),
             TransferDraft(BOOK, "reservation", "budget-reservation", "budget",
@@ -46,7 +46,7 @@ def expense(key: str, fen: int, memo: str = "chairs") -> TransferDraft:
 def post_batch(url, drafts):
     uow = uow_for(url)
     with uow:
-        posted = handlers.post(uow, drafts, utcnow())
+        posted = ledger.post(uow, drafts, utcnow())
         uow.commit()
     return posted
 
@@ -74,7 +74,7 @@ def test_a_batch_stores_every_character_it_hashed(db):
         stored = uow.ledger.transfers_by_keys([t.idempotency_key for t in drafts])
     assert [stored[t.idempotency_key].memo for t in drafts] == AWKWARD
     assert [stored[t.idempotency_key] for t in drafts] == posted  # every field, legs and running balances
-    verification = handlers.verify_book(BOOK, uow_for(db))  # recomputes each hash from the stored fields
+    verification = ledger.verify_book(BOOK, uow_for(db))  # recomputes each hash from the stored fields
     assert verification["ok"], verification["first_breach"]
     assert verification["entries"] == 2 + len(AWKWARD)
 
@@ -116,7 +116,7 @@ def test_a_reposted_batch_posts_only_what_is_new(db):
     spent = sum(1_000 + n for n in range(75))
     assert (head, legs) == (77, 2 * 77)
     assert bank["balance"] == 1_000_000 - spent and line["available"] == 100_000 - spent
-    assert handlers.verify_book(BOOK, uow_for(db))["ok"]
+    assert ledger.verify_book(BOOK, uow_for(db))["ok"]
 
 
 def test_concurrent_batches_never_overspend_a_budget(db):
@@ -132,4 +132,4 @@ def test_concurrent_batches_never_overspend_a_budget(db):
     head, legs, bank, line = figures(db)
     assert (head, legs) == (2 + 100, 2 * 102)
     assert line["available"] == 0 and bank["balance"] == 1_000_000 - 100_000
-    assert handlers.verify_book(BOOK, uow_for(db))["ok"]
+    assert ledger.verify_book(BOOK, uow_for(db))["ok"]

@@ -10,7 +10,7 @@ from shared.errors import Conflict
 from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
 from services.funds.domain.foundation import RegisterDonor, parse_record_donation
 from services.funds.domain.ledger import InsufficientFunds
-from services.funds.usecases import autonomy, ledger
+from services.funds.usecases import autonomy, foundation, ledger
 
 HEARING = {"held_on": "2026-03-02", "attendees": ["王阿姨", "李师傅", "张老师", "陈书记", "赵大姐"],
            "votes": {"for": 4, "against": 0, "abstain": 1}, "minutes": "同意立项", "decision": "approve"}
@@ -56,13 +56,13 @@ def test_parallel_spends_never_overspend_a_budget(funds_db):
 
 
 def test_parallel_donations_get_receipt_numbers_without_gaps_or_duplicates(funds_db):
-    _, donor = ledger.register_donor(RegisterDonor("individual", "周先生"), None, uow_for(funds_db))
+    _, donor = foundation.register_donor(RegisterDonor("individual", "周先生"), None, uow_for(funds_db))
 
     def donate(n):
         body = {"donor_id": donor["id"], "amount": f"{n + 1}.00", "received_at": "2026-05-01T10:00:00+08:00"}
         key = f"gift-{n}"
-        return lambda: ledger.record_donation(parse_record_donation(body, key), body,
-                                              uow_for(funds_db))
+        return lambda: foundation.record_donation(parse_record_donation(body, key), body,
+                                                  uow_for(funds_db))
 
     outcomes, peak = run_parallel([donate(n) for n in range(40)])
 
@@ -71,18 +71,18 @@ def test_parallel_donations_get_receipt_numbers_without_gaps_or_duplicates(funds
                                                                           not isinstance(o, tuple)][:3]
     numbers = sorted(result["receipt_number"] for _, result in outcomes)
     assert numbers == [f"2026-{n:06d}" for n in range(1, 41)]
-    statement = ledger.donor_statement(donor["id"], uow_for(funds_db))
+    statement = foundation.donor_statement(donor["id"], uow_for(funds_db))
     assert statement["donations_total"] == f"{sum(range(1, 41))}.00"
     assert ledger.verify_book("foundation", uow_for(funds_db))["ok"]
 
 
 def test_the_same_request_retried_in_parallel_posts_once(funds_db):
-    _, donor = ledger.register_donor(RegisterDonor("company", "陆家嘴金融城企业A"), None, uow_for(funds_db))
+    _, donor = foundation.register_donor(RegisterDonor("company", "陆家嘴金融城企业A"), None, uow_for(funds_db))
     body = {"donor_id": donor["id"], "amount": "8888.00", "received_at": "2026-05-01T10:00:00+08:00"}
 
     def retry():
-        return ledger.record_donation(parse_record_donation(body, "gift-once"), body,
-                                      uow_for(funds_db))
+        return foundation.record_donation(parse_record_donation(body, "gift-once"), body,
+                                          uow_for(funds_db))
 
     outcomes, peak = run_parallel([retry for _ in range(20)])
 
@@ -91,7 +91,7 @@ def test_the_same_request_retried_in_parallel_posts_once(funds_db):
     assert statuses == [200] * 19 + [201]
     first = next(result for status, result in outcomes if status == 201)
     assert all(result == first for _, result in outcomes)
-    statement = ledger.donor_statement(donor["id"], uow_for(funds_db))
+    statement = foundation.donor_statement(donor["id"], uow_for(funds_db))
     assert len(statement["donations"]) == 1 and statement["donations_total"] == "8888.00"
     verification = ledger.verify_book("foundation", uow_for(funds_db))
     assert verification["ok"] and verification["entries"] == 1
@@ -99,14 +99,14 @@ def test_the_same_request_retried_in_parallel_posts_once(funds_db):
     # The same key for a different request is refused rather than silently answered with the first result.
     other = {**body, "amount": "1.00"}
     with pytest.raises(Conflict, match="different request"):
-        ledger.record_donation(parse_record_donation(other, "gift-once"), other, uow_for(funds_db))
+        foundation.record_donation(parse_record_donation(other, "gift-once"), other, uow_for(funds_db))
 
 
 def test_postings_across_two_books_in_parallel_do_not_deadlock(funds_db):
     project_id = approved_project(funds_db, budget="3000.00")
-    _, donor = ledger.register_donor(RegisterDonor("company", "社区公益伙伴"), None, uow_for(funds_db))
+    _, donor = foundation.register_donor(RegisterDonor("company", "社区公益伙伴"), None, uow_for(funds_db))
     seed = {"donor_id": donor["id"], "amount": "10000.00"}
-    ledger.record_donation(parse_record_donation(seed, "seed-gift"), seed, uow_for(funds_db))
+    foundation.record_donation(parse_record_donation(seed, "seed-gift"), seed, uow_for(funds_db))
 
     def cofund(n):  # locks the area's book and the foundation's
         body = {"partner": "社区公益基金会", "from_foundation": True, "amount": "100.00", "line": 1}
@@ -114,8 +114,8 @@ def test_postings_across_two_books_in_parallel_do_not_deadlock(funds_db):
 
     def donate(n):  # the foundation's book only
         body = {"donor_id": donor["id"], "amount": "10.00"}
-        return lambda: ledger.record_donation(parse_record_donation(body, f"more-{n}"), body,
-                                              uow_for(funds_db))
+        return lambda: foundation.record_donation(parse_record_donation(body, f"more-{n}"), body,
+                                                  uow_for(funds_db))
 
     def spend(n):  # the area's book only
         body = {"line": 1, "amount": "50.00", "payee": "花店", "receipt_ref": f"H-{n}"}

@@ -11,9 +11,8 @@ from services.funds.domain import fields
 from services.funds.domain.chart import FOUNDATION_BOOK, area_book
 from services.funds.repositories import FundsUnitOfWork
 from services.funds.usecases.autonomy import project_report
-from services.funds.usecases.ledger import (
-    event_report, foundation_totals, fund_report, run_once, shanghai, transfer_view,
-)
+from services.funds.usecases.foundation import event_report, foundation_totals, fund_report
+from services.funds.usecases.ledger import run_once, shanghai, transfer_view
 
 
 def publish_disclosure(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
