@@ -10,7 +10,7 @@ nameko's ``event_handler``, which acknowledges and drops a message whose handler
   so a crash meanwhile means redelivery, not loss); after the last attempt the message goes to the
   service's dead-letter queue with the error, and only then is it acknowledged;
 * a redelivered event already handled (see :class:`shared.db.UnitOfWork`) is acknowledged with no effect;
-* the events handled at the same moment share one transaction (see :class:`shared.db.CommitGroups`); if one
+* the events handled at the same moment share one transaction (see :class:`shared.commit_groups.CommitGroups`); if one
   of them fails, the others are handled again each alone, and a retry always runs alone.
 
 ``@consume(..., batch=True)`` makes a *batch consumer*: the handler is called with a list of events
@@ -36,7 +36,8 @@ from nameko.messaging import QueueConsumer
 
 from shared import metrics
 from shared.broker import DEAD_LETTER_EXCHANGE, OutgoingMessage, dead_letter_queue, make_publisher
-from shared.db import AlreadyHandled, EventBatch, GroupAborted
+from shared.commit_groups import GroupAborted
+from shared.db import AlreadyHandled, EventBatch
 from shared.events import Envelope, InvalidEnvelope, registry
 
 log = logging.getLogger(__name__)

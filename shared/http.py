@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from shared import metrics
 from shared.auth import Principal, TokenFile
-from shared.db import GroupAborted
+from shared.commit_groups import GroupAborted
 from shared.errors import DomainError, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ class ApiHandler(HttpRequestHandler):
     """An HTTP entrypoint answering problem+json.
 
     With ``commit_group=True`` the requests being handled at the same moment share one transaction (their units
-    of work join a :class:`shared.db.CommitGroups` group, as event consumers' do): for a busy write endpoint
+    of work join a :class:`shared.commit_groups.CommitGroups` group, as event consumers' do): for a busy write endpoint
     whose work is a few inserts. If another member of the group fails, the request is handled again on its own,
     so every request is answered for its own work only.
     """

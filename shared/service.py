@@ -23,7 +23,8 @@ from werkzeug.wrappers import Response
 from shared import metrics
 from shared.broker import dead_letters_waiting
 from shared.consumer import EventConsumer
-from shared.db import CommitGroups, UnitOfWork, engine_for
+from shared.commit_groups import CommitGroups
+from shared.db import UnitOfWork, engine_for
 from shared.events import registry
 from shared.http import ApiHandler, api
 from shared.migrations import is_current
@@ -36,7 +37,7 @@ class UnitOfWorkProvider(DependencyProvider):
     """Injects a fresh unit of work per worker; for an event consumer it carries the inbox key.
 
     Event consumers' units, and those of HTTP endpoints declared with ``commit_group=True``, join commit groups
-    (:class:`shared.db.CommitGroups`: the units working at the same moment share one transaction) on
+    (:class:`shared.commit_groups.CommitGroups`: the units working at the same moment share one transaction) on
     PostgreSQL; SQLite, with its single connection, keeps one transaction per unit. A consumer's retry, and a
     request handled again after its group failed, run on their own (see :mod:`shared.consumer`,
     :class:`shared.http.ApiHandler`).

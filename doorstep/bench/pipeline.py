@@ -1145,7 +1145,7 @@ def stock_service_class(name: str):
 
         relay = _NoRelay()
         # As nameko's event_handler and http entrypoints: every event and every request in a transaction of its
-        # own. Commit groups are part of the machinery measured against this baseline (shared.db.CommitGroups).
+        # own. Commit groups are part of the machinery measured against this baseline (shared.commit_groups).
         commit_groups = False
 
         def setup(self):

@@ -10,7 +10,8 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from helpers import base_url, count_rows, drain_queue, wait_for
-from shared.db import AlreadyHandled, CommitGroups, GroupAborted, engine_for
+from shared.commit_groups import CommitGroups, GroupAborted
+from shared.db import AlreadyHandled, engine_for
 from shared.events import new_event
 from shared.errors import Conflict
 from shared.http import api
