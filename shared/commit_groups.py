@@ -36,20 +36,20 @@ class CommitGroups:
         self._session_factory = session_factory
         self._on_commit = on_commit
         self.max_members = max_members
-        self._open: _Group | None = None
+        self._open: Group | None = None
 
-    def join(self) -> "_Group":
+    def join(self) -> "Group":
         """Wait for this member's turn in the group forming now; return the group."""
         while True:
             group = self._open
             if group is None or not group.accepting:
-                group = self._open = _Group(self, self._session_factory())
+                group = self._open = Group(self, self._session_factory())
             if group.take_turn():
                 return group
             # That group failed while we waited: nothing of ours was in it; join the next one.
 
 
-class _Group:
+class Group:
     """One commit group: its session, whose turn it is, and the event its members wait on for the commit."""
 
     def __init__(self, owner: CommitGroups, session: Session):

@@ -9,12 +9,12 @@ nameko's ``event_handler``, which acknowledges and drops a message whose handler
 * a handler that raises is retried in-process with exponential backoff (the message stays unacknowledged,
   so a crash meanwhile means redelivery, not loss); after the last attempt the message goes to the
   service's dead-letter queue with the error, and only then is it acknowledged;
-* a redelivered event already handled (see :class:`shared.db.UnitOfWork`) is acknowledged with no effect;
+* a redelivered event already handled (see :class:`shared.unit_of_work.UnitOfWork`) is acknowledged with no effect;
 * the events handled at the same moment share one transaction (see :class:`shared.commit_groups.CommitGroups`); if one
   of them fails, the others are handled again each alone, and a retry always runs alone.
 
 ``@consume(..., batch=True)`` makes a *batch consumer*: the handler is called with a list of events
-(:class:`shared.db.EventBatch`, up to ``consumer_batch_size``: the messages that arrived while the previous
+(:class:`shared.unit_of_work.EventBatch`, up to ``consumer_batch_size``: the messages that arrived while the previous
 batch was being handled) and handles them in one transaction, with set-based statements, so a busy queue costs
 a few statements per batch instead of a few per event. If a batch fails, each of its events is handled again
 alone (a list of one), with the retries and dead-lettering above: one poison message still only dead-letters
@@ -37,8 +37,8 @@ from nameko.messaging import QueueConsumer
 from shared import metrics
 from shared.broker import DEAD_LETTER_EXCHANGE, OutgoingMessage, dead_letter_queue, make_publisher
 from shared.commit_groups import GroupAborted
-from shared.db import AlreadyHandled, EventBatch
 from shared.events import Envelope, InvalidEnvelope, registry
+from shared.unit_of_work import AlreadyHandled, EventBatch
 
 log = logging.getLogger(__name__)
 

@@ -22,13 +22,14 @@ from werkzeug.wrappers import Response
 
 from shared import metrics
 from shared.broker import dead_letters_waiting
-from shared.consumer import EventConsumer
 from shared.commit_groups import CommitGroups
-from shared.db import UnitOfWork, engine_for
+from shared.consumer import EventConsumer
+from shared.db import engine_for
 from shared.events import registry
 from shared.http import ApiHandler, api
 from shared.migrations import is_current
 from shared.outbox import OutboxRelay
+from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger("doorstep.service")
 

@@ -1130,7 +1130,7 @@ def stock_service_class(name: str):
     from nameko.events import EventDispatcher
     from nameko.extensions import SharedExtension
 
-    from shared.db import UnitOfWork
+    from shared.unit_of_work import UnitOfWork
     from shared.service import UnitOfWorkProvider
     from services import runner
 

@@ -16,7 +16,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.orm import Session
 
-from shared.db import UTCDateTime, UnitOfWork
+from shared.db import UTCDateTime
+from shared.unit_of_work import UnitOfWork
 from services.funds.domain.ledger import AccountSpec, AccountState, Leg, PostedTransfer
 from services.funds.persistence import (
     accounts, balances, books, legs, operations, projects, receipt_counters, transfers,
