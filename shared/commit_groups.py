@@ -8,7 +8,7 @@ from eventlet.semaphore import Semaphore
 from sqlalchemy.orm import Session
 
 from shared.broker import OutgoingMessage
-from shared.db import outbox
+from shared.messaging_tables import outbox
 
 
 class GroupAborted(Exception):

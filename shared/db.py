@@ -1,8 +1,8 @@
-"""Database plumbing every service shares: engines, the outbox and inbox tables, the unit of work.
+"""Database plumbing every service shares: one engine per database, timestamps stored in UTC, and the
+``INSERT … ON CONFLICT`` statements the hot paths use.
 
-Each service owns its own database. Next to its business tables, each has the two messaging tables defined
-here: ``outbox`` (events written in the business transaction, published later by the relay) and ``inbox``
-(ids of events already handled, written in the same transaction as their effect).
+Each service owns its own database; the unit of work is in :mod:`shared.unit_of_work`, the outbox and inbox
+tables in :mod:`shared.messaging_tables`.
 """
 from __future__ import annotations
 
@@ -31,41 +31,6 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value
-
-
-messaging_metadata = sa.MetaData()
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
-_BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-outbox = sa.Table(
-    "outbox",
-    messaging_metadata,
-    sa.Column("position", _BigId, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("type", sa.String(200), nullable=False),
-    sa.Column("exchange", sa.String(100), nullable=False),
-    sa.Column("routing_key", sa.String(200), nullable=False),
-    sa.Column("subject", sa.String(200), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
-    sa.Column("published_at", UTCDateTime(), nullable=True),
-    sa.Index(
-        "ix_outbox_unpublished",
-        "position",
-        postgresql_where=sa.text("published_at IS NULL"),
-        sqlite_where=sa.text("published_at IS NULL"),
-    ),
-)
-
-inbox = sa.Table(
-    "inbox",
-    messaging_metadata,
-    sa.Column("consumer", sa.String(200), primary_key=True),
-    sa.Column("event_id", sa.String(64), primary_key=True),
-    sa.Column("event_type", sa.String(200), nullable=False),
-    sa.Column("handled_at", UTCDateTime(), nullable=False),
-)
 
 
 def utcnow() -> datetime:
@@ -178,7 +143,7 @@ def insert_or_nothing(session, table: sa.Table, values: dict) -> bool:
     """Insert the row unless one with its primary key exists; True if it was inserted.
 
     Race-free (no read before the write), and a duplicate leaves the transaction usable, which a commit group
-    needs (see CommitGroups).
+    needs (see :mod:`shared.commit_groups`).
     """
     return session.execute(upsert_statement(table, tuple(values)), values).rowcount == 1
 

@@ -8,8 +8,9 @@ from sqlalchemy.orm import Session
 
 from shared.broker import OutgoingMessage
 from shared.commit_groups import CommitGroups, Group
-from shared.db import inbox, insert_new_rows, outbox, utcnow
+from shared.db import insert_new_rows, utcnow
 from shared.events import Envelope, new_event
+from shared.messaging_tables import inbox, outbox
 
 
 class AlreadyHandled(Exception):
