@@ -1,14 +1,87 @@
-"""Commit groups: the units of work running at the same moment share one transaction and one commit."""
+"""Commit groups: the units of work running at the same moment share one transaction and one commit.
+
+Whether a worker's unit joins a group or runs alone is decided here and nowhere else, by :class:`Grouping`;
+the entrypoints only record, through their :class:`GroupMembership`, which of their events or requests must
+run alone for now.
+"""
 from __future__ import annotations
 
-from typing import Callable
+from contextlib import contextmanager
+from typing import Any, Callable, Hashable
 
+import sqlalchemy as sa
 from eventlet.event import Event
 from eventlet.semaphore import Semaphore
 from sqlalchemy.orm import Session
 
 from shared.broker import OutgoingMessage
 from shared.messaging_tables import outbox
+
+
+class Grouping:
+    """Whether a worker's unit of work joins a commit group or runs alone: the whole decision, in one place.
+
+    A unit joins a group when all of these hold:
+
+    * the database is PostgreSQL and the service has commit groups switched on. SQLite, the embedded default,
+      has one connection, so there every unit has a transaction of its own;
+    * its entrypoint takes part (its :class:`GroupMembership` says so): an event consumer of single events, or
+      an HTTP endpoint declared with ``commit_group=True``. A batch consumer's batch is one transaction
+      already; timers, RPC and other HTTP endpoints never group;
+    * this event or request is not marked to run alone. A consumer marks each retry, and both consumers and
+      HTTP endpoints mark a member whose group was rolled back for another member's failure
+      (:class:`GroupAborted`) before handling it again: alone, so that one failing member cannot make the
+      members grouped with it fail again and again.
+    """
+
+    def __init__(self, engine: sa.Engine, session_factory: Callable[[], Session],
+                 on_commit: Callable[[list[OutgoingMessage]], None] | None = None, enabled: bool = True):
+        self.groups = None
+        if enabled and engine.dialect.name == "postgresql":
+            self.groups = CommitGroups(session_factory, on_commit=on_commit)
+
+    def group_for(self, worker_ctx) -> CommitGroups | None:
+        """The commit groups this worker's unit of work joins, or None: it runs alone."""
+        if self.groups is None:
+            return None
+        membership = getattr(worker_ctx.entrypoint, "group_membership", None)
+        if membership is None or not membership.takes_part:
+            return None
+        return None if membership.runs_alone(worker_ctx.args[0]) else self.groups
+
+
+class GroupMembership:
+    """An entrypoint's part in commit groups: whether its units of work take part at all, and which of its
+    events or requests are, for now, to run alone. It records; :class:`Grouping` decides.
+
+    ``key`` tells one event or request from another across its attempts: an event by its id (each attempt is a
+    new worker for the same event), a request by the identity of its object (it is handled again as it is).
+    """
+
+    def __init__(self, takes_part: bool, key: Callable[[Any], Hashable] = id):
+        self.takes_part = takes_part
+        self._key = key
+        self._alone: set = set()
+
+    def run_alone(self, handled) -> None:
+        """Mark an event or a request to run in a transaction of its own the next times it is handled."""
+        self._alone.add(self._key(handled))
+
+    def forget(self, handled) -> None:
+        """It is settled (done, dead-lettered or given back): the mark goes."""
+        self._alone.discard(self._key(handled))
+
+    def runs_alone(self, handled) -> bool:
+        return self._key(handled) in self._alone
+
+    @contextmanager
+    def alone(self, handled):
+        """Marked to run alone while the block handles it."""
+        self.run_alone(handled)
+        try:
+            yield
+        finally:
+            self.forget(handled)
 
 
 class GroupAborted(Exception):

@@ -27,6 +27,7 @@ import logging
 import time
 from datetime import datetime, timezone
 from functools import partial
+from operator import attrgetter
 
 import eventlet
 from nameko.containers import ContainerBeingKilled
@@ -36,7 +37,7 @@ from nameko.messaging import QueueConsumer
 
 from shared import metrics
 from shared.broker import DEAD_LETTER_EXCHANGE, OutgoingMessage, dead_letter_queue, make_publisher
-from shared.commit_groups import GroupAborted
+from shared.commit_groups import GroupAborted, GroupMembership
 from shared.events import Envelope, InvalidEnvelope, registry
 from shared.unit_of_work import AlreadyHandled, EventBatch
 
@@ -139,7 +140,8 @@ class EventConsumer(EventHandler):
     def __init__(self, source_service: str, routing_key: str, batch: bool = False, **kwargs):
         super().__init__(source_service, routing_key, expected_exceptions=(AlreadyHandled, GroupAborted), **kwargs)
         self.batch = batch
-        self._alone: set[str] = set()  # ids of events handled in a transaction of their own
+        # A batch is one transaction already; single events join commit groups, each attempt known by the event id.
+        self.group_membership = GroupMembership(takes_part=not batch, key=attrgetter("id"))
 
     def setup(self):
         # An unknown type is a typo in code: fail at start-up, not at the first message.
@@ -219,21 +221,16 @@ class EventConsumer(EventHandler):
         self._next_batch()
         return result, None
 
-    def runs_alone(self, event) -> bool:
-        """Whether this event is handled in a transaction of its own rather than in a commit group: a retry
-        runs alone, so one failing event cannot make the events grouped with it fail again and again."""
-        return event.id in self._alone
-
     def _spawn(self, message, event, attempt, alone=False):
         if alone:
-            self._alone.add(event.id)
+            self.group_membership.run_alone(event)
         handle_result = partial(self.handle_result, message, event, attempt, time.perf_counter())
         try:
             args = (EventBatch([event]),) if self.batch else (event,)
             self.container.spawn_worker(self, args, {}, context_data=self.unpack_message_headers(message),
                                         handle_result=handle_result)
         except ContainerBeingKilled:
-            self._alone.discard(event.id)
+            self.group_membership.forget(event)
             self.queue_consumer.requeue_message(message)
 
     def handle_result(self, message, event, attempt, started, worker_ctx, result=None, exc_info=None):
@@ -242,12 +239,12 @@ class EventConsumer(EventHandler):
             # Another event of its commit group failed and took this one's work with it; not this event's
             # failure, so not an attempt: handle it again at once, alone. (From a thread of its own: this
             # worker still holds its slot in the worker pool, and spawn_worker waits for a free one.)
-            self._alone.add(event.id)
+            self.group_membership.run_alone(event)
             self.container.spawn_managed_thread(partial(self._spawn, message, event, attempt, alone=True),
                                                 identifier="consumer_regroup")
             return result, None
         if exc_info is None or isinstance(exc_info[1], AlreadyHandled):
-            self._alone.discard(event.id)
+            self.group_membership.forget(event)
             outcome = "handled" if exc_info is None else "duplicate"
             metrics.EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type, outcome).inc()
             self.queue_consumer.ack_message(message)
@@ -261,7 +258,7 @@ class EventConsumer(EventHandler):
             self.container.spawn_managed_thread(
                 partial(self._retry_later, delay, message, event, attempt + 1), identifier="consumer_retry")
         else:
-            self._alone.discard(event.id)
+            self.group_membership.forget(event)
             self._dead_letter(message, "handler-failed", error, event.type, attempts=attempt)
         return result, exc_info
 

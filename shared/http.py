@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from shared import metrics
 from shared.auth import Principal, TokenFile
-from shared.commit_groups import GroupAborted
+from shared.commit_groups import GroupAborted, GroupMembership
 from shared.errors import DomainError, InvalidInput
 
 log = logging.getLogger(__name__)
@@ -102,12 +102,8 @@ class ApiHandler(HttpRequestHandler):
 
     def __init__(self, method, url, roles: tuple[str, ...] | None = None, commit_group: bool = False, **kwargs):
         self.roles = roles
-        self.commit_group = commit_group
-        self._alone: set[int] = set()  # requests being handled again on their own
+        self.group_membership = GroupMembership(takes_part=commit_group)  # a request is known by its object
         super().__init__(method, url, expected_exceptions=(Problem, DomainError, GroupAborted), **kwargs)
-
-    def joins_commit_group(self, request) -> bool:
-        return self.commit_group and id(request) not in self._alone
 
     def handle_request(self, request):
         started = time.perf_counter()
@@ -117,11 +113,8 @@ class ApiHandler(HttpRequestHandler):
             response = super().handle_request(request)
             if getattr(request, "group_aborted", False):  # not this request's failure: once more, alone
                 request.group_aborted = False
-                self._alone.add(id(request))
-                try:
+                with self.group_membership.alone(request):
                     response = super().handle_request(request)
-                finally:
-                    self._alone.discard(id(request))
         except Problem as problem:
             response = problem_response(problem)
         service = self.container.service_name
