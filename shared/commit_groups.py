@@ -86,7 +86,8 @@ class GroupMembership:
 
 class GroupAborted(Exception):
     """Another member of this unit's commit group failed, so the group's transaction was rolled back and this
-    unit's work with it. Nothing of it is committed; the caller tries again on its own (see :class:`CommitGroups`)."""
+    unit's work with it. Nothing of it is committed, and it was not this unit's fault: the entrypoint handles it
+    again at once, alone (see :class:`Grouping`)."""
 
 
 class CommitGroups:
@@ -100,8 +101,10 @@ class CommitGroups:
     events of all members go to the outbox in that transaction and are published together after it.
 
     A member that fails (raises, or leaves without committing) rolls the whole group back: the members that
-    had finished get :class:`GroupAborted` from their ``commit()`` and are handled again on their own (see
-    :mod:`shared.consumer`), which is safe because their inbox rows were rolled back with them.
+    had finished get :class:`GroupAborted` from their ``commit()`` and are handled again, each in a transaction
+    of its own (a consumer's event without counting an attempt, an HTTP request within the same request; see
+    :class:`Grouping`). That is safe because their inbox rows were rolled back with them, and it is final: a
+    unit running alone has no neighbour to be aborted by.
     """
 
     def __init__(self, session_factory: Callable[[], Session],
@@ -163,6 +166,12 @@ class Group:
             self._turn.release()
 
     def commit_member(self, rows: list[dict], outgoing: list[OutgoingMessage]) -> None:
+        """A member is done: hand the turn on, or commit for everybody if nobody waits for one; then wait for the
+        group's commit, so that the member returns only once its work is committed.
+
+        Raises :class:`GroupAborted` if the group was rolled back instead (a later member failed, or the commit
+        did): the member's work went with it, and its entrypoint handles it again alone.
+        """
         self._rows.extend(rows)
         self._outgoing.extend(outgoing)
         if self._waiting:

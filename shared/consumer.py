@@ -176,12 +176,24 @@ class EventConsumer(EventHandler):
 
     # -- batches -------------------------------------------------------------------------------------------
     def _next_batch(self) -> None:
+        """Start forming a batch, unless one is being formed or ``BATCHES_IN_FLIGHT`` are being handled.
+
+        Called when a message arrives and when a batch is done. So while a batch is being handled, the messages
+        that arrive wait, and become the next batch together: the busier the queue, the larger the batch and the
+        fewer statements per event, while on a quiet queue each message is handled at once, in a batch of one.
+        """
         if self._forming or self._batches >= self.BATCHES_IN_FLIGHT or not self._waiting:
             return
         self._forming = True
         self.container.spawn_managed_thread(self._form_batch, identifier="consumer_batch")
 
     def _form_batch(self) -> None:
+        """Hand up to ``batch_size`` waiting messages to one worker, as one :class:`EventBatch`.
+
+        It yields once first: the messages kombu has already read from the socket are delivered meanwhile and
+        join this batch rather than start the next. If the container is being killed, the messages are requeued
+        unacknowledged.
+        """
         eventlet.sleep(0)  # messages already read from the socket join this batch
         taken, self._waiting = self._waiting[:self.batch_size], self._waiting[self.batch_size:]
         self._forming = False
@@ -201,6 +213,14 @@ class EventConsumer(EventHandler):
         self._next_batch()
 
     def _batch_result(self, taken, batch, started, worker_ctx, result=None, exc_info=None):
+        """Acknowledge a batch that committed (or whose events were all handled before); if it failed, handle
+        each of its events again alone.
+
+        A failed batch rolled back whole, and which of its events made it fail is unknown. Handled one by one,
+        each as a batch of one with a single event's attempts, backoff and dead-lettering, the good events
+        commit and a poison message dead-letters only itself. The batch's failure is not counted as an attempt
+        of any of them.
+        """
         self._batches -= 1
         metrics.HANDLER_DURATION.labels(self.service, self.consumer_name).observe(time.perf_counter() - started)
         metrics.CONSUMER_BATCH_SIZE.labels(self.service, self.consumer_name).observe(len(taken))
@@ -234,6 +254,13 @@ class EventConsumer(EventHandler):
             self.queue_consumer.requeue_message(message)
 
     def handle_result(self, message, event, attempt, started, worker_ctx, result=None, exc_info=None):
+        """Settle one event's message after an attempt: acknowledge it, try it again later, or dead-letter it.
+
+        An event whose commit group was rolled back for another member's failure (:class:`GroupAborted`) is
+        handled again at once, alone, and that attempt is not counted: the failure was not the event's own.
+        A retry after a failure of its own runs alone as well, so that one failing event cannot make the events
+        grouped with it fail again and again (see :class:`shared.commit_groups.Grouping`).
+        """
         metrics.HANDLER_DURATION.labels(self.service, self.consumer_name).observe(time.perf_counter() - started)
         if exc_info is not None and isinstance(exc_info[1], GroupAborted):
             # Another event of its commit group failed and took this one's work with it; not this event's

@@ -93,9 +93,9 @@ class ApiHandler(HttpRequestHandler):
     """An HTTP entrypoint answering problem+json.
 
     With ``commit_group=True`` the requests being handled at the same moment share one transaction (their units
-    of work join a :class:`shared.commit_groups.CommitGroups` group, as event consumers' do): for a busy write endpoint
-    whose work is a few inserts. If another member of the group fails, the request is handled again on its own,
-    so every request is answered for its own work only.
+    of work join a commit group, as event consumers' do; see :mod:`shared.commit_groups`): for a busy write
+    endpoint whose work is a few inserts. If another member of the group fails, the request is handled again on
+    its own, so every request is answered for its own work only.
     """
 
     tokens = Tokens()
@@ -106,6 +106,16 @@ class ApiHandler(HttpRequestHandler):
         super().__init__(method, url, expected_exceptions=(Problem, DomainError, GroupAborted), **kwargs)
 
     def handle_request(self, request):
+        """Authenticate, run a worker, answer; a request whose commit group was rolled back is run once more.
+
+        A grouped request shares its transaction with requests it has nothing to do with. When one of them
+        fails, the group rolls back and this request's ``commit()`` raises :class:`GroupAborted`: its work is
+        undone, and not by its own fault. Rather than answer 503 and leave the retry to the client, the request
+        is handled again here, before anything is sent, marked to run alone: the answer is then for its own work
+        only, and alone it cannot be aborted by a neighbour a second time. nameko's ``handle_request`` turns the
+        worker's exception into a response, so :meth:`handle_result`, which still sees the exception, flags the
+        request for this.
+        """
         started = time.perf_counter()
         try:
             if self.roles is not None:
@@ -123,6 +133,7 @@ class ApiHandler(HttpRequestHandler):
         return response
 
     def handle_result(self, event, worker_ctx, result, exc_info):
+        """Flag a request whose commit group was rolled back, for :meth:`handle_request` to run it again."""
         if exc_info is not None and isinstance(exc_info[1], GroupAborted):
             worker_ctx.args[0].group_aborted = True
         return super().handle_result(event, worker_ctx, result, exc_info)
@@ -134,7 +145,7 @@ class ApiHandler(HttpRequestHandler):
         return json_response(body, status)
 
     def response_from_exception(self, exc):
-        if isinstance(exc, GroupAborted):  # handle_request handles the request again (see handle_result)
+        if isinstance(exc, GroupAborted):  # never sent: handle_request runs the request again, alone
             return problem_response(Problem(503, "Try again", "the request's transaction was rolled back"))
         if isinstance(exc, Problem):
             return problem_response(exc)
