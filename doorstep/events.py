@@ -63,7 +63,8 @@ def replay_events(settings, since, types=(), target: str = "", batch_size: int =
 
     from shared.broker import OutgoingMessage, make_publisher
     from shared.config import SERVICES
-    from shared.db import engine_for, outbox
+    from shared.db import engine_for
+    from shared.messaging_tables import outbox
 
     kind, _, name = target.partition(":")
     if kind not in ("queue", "exchange") or not name:

@@ -9,12 +9,12 @@ nameko's ``event_handler``, which acknowledges and drops a message whose handler
 * a handler that raises is retried in-process with exponential backoff (the message stays unacknowledged,
   so a crash meanwhile means redelivery, not loss); after the last attempt the message goes to the
   service's dead-letter queue with the error, and only then is it acknowledged;
-* a redelivered event already handled (see :class:`shared.db.UnitOfWork`) is acknowledged with no effect;
-* the events handled at the same moment share one transaction (see :class:`shared.db.CommitGroups`); if one
+* a redelivered event already handled (see :class:`shared.unit_of_work.UnitOfWork`) is acknowledged with no effect;
+* the events handled at the same moment share one transaction (see :class:`shared.commit_groups.CommitGroups`); if one
   of them fails, the others are handled again each alone, and a retry always runs alone.
 
 ``@consume(..., batch=True)`` makes a *batch consumer*: the handler is called with a list of events
-(:class:`shared.db.EventBatch`, up to ``consumer_batch_size``: the messages that arrived while the previous
+(:class:`shared.unit_of_work.EventBatch`, up to ``consumer_batch_size``: the messages that arrived while the previous
 batch was being handled) and handles them in one transaction, with set-based statements, so a busy queue costs
 a few statements per batch instead of a few per event. If a batch fails, each of its events is handled again
 alone (a list of one), with the retries and dead-lettering above: one poison message still only dead-letters
@@ -27,6 +27,7 @@ import logging
 import time
 from datetime import datetime, timezone
 from functools import partial
+from operator import attrgetter
 
 import eventlet
 from nameko.containers import ContainerBeingKilled
@@ -36,8 +37,9 @@ from nameko.messaging import QueueConsumer
 
 from shared import metrics
 from shared.broker import DEAD_LETTER_EXCHANGE, OutgoingMessage, dead_letter_queue, make_publisher
-from shared.db import AlreadyHandled, EventBatch, GroupAborted
+from shared.commit_groups import GroupAborted, GroupMembership
 from shared.events import Envelope, InvalidEnvelope, registry
+from shared.unit_of_work import AlreadyHandled, EventBatch
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +140,8 @@ class EventConsumer(EventHandler):
     def __init__(self, source_service: str, routing_key: str, batch: bool = False, **kwargs):
         super().__init__(source_service, routing_key, expected_exceptions=(AlreadyHandled, GroupAborted), **kwargs)
         self.batch = batch
-        self._alone: set[str] = set()  # ids of events handled in a transaction of their own
+        # A batch is one transaction already; single events join commit groups, each attempt known by the event id.
+        self.group_membership = GroupMembership(takes_part=not batch, key=attrgetter("id"))
 
     def setup(self):
         # An unknown type is a typo in code: fail at start-up, not at the first message.
@@ -173,12 +176,24 @@ class EventConsumer(EventHandler):
 
     # -- batches -------------------------------------------------------------------------------------------
     def _next_batch(self) -> None:
+        """Start forming a batch, unless one is being formed or ``BATCHES_IN_FLIGHT`` are being handled.
+
+        Called when a message arrives and when a batch is done. So while a batch is being handled, the messages
+        that arrive wait, and become the next batch together: the busier the queue, the larger the batch and the
+        fewer statements per event, while on a quiet queue each message is handled at once, in a batch of one.
+        """
         if self._forming or self._batches >= self.BATCHES_IN_FLIGHT or not self._waiting:
             return
         self._forming = True
         self.container.spawn_managed_thread(self._form_batch, identifier="consumer_batch")
 
     def _form_batch(self) -> None:
+        """Hand up to ``batch_size`` waiting messages to one worker, as one :class:`EventBatch`.
+
+        It yields once first: the messages kombu has already read from the socket are delivered meanwhile and
+        join this batch rather than start the next. If the container is being killed, the messages are requeued
+        unacknowledged.
+        """
         eventlet.sleep(0)  # messages already read from the socket join this batch
         taken, self._waiting = self._waiting[:self.batch_size], self._waiting[self.batch_size:]
         self._forming = False
@@ -198,6 +213,14 @@ class EventConsumer(EventHandler):
         self._next_batch()
 
     def _batch_result(self, taken, batch, started, worker_ctx, result=None, exc_info=None):
+        """Acknowledge a batch that committed (or whose events were all handled before); if it failed, handle
+        each of its events again alone.
+
+        A failed batch rolled back whole, and which of its events made it fail is unknown. Handled one by one,
+        each as a batch of one with a single event's attempts, backoff and dead-lettering, the good events
+        commit and a poison message dead-letters only itself. The batch's failure is not counted as an attempt
+        of any of them.
+        """
         self._batches -= 1
         metrics.HANDLER_DURATION.labels(self.service, self.consumer_name).observe(time.perf_counter() - started)
         metrics.CONSUMER_BATCH_SIZE.labels(self.service, self.consumer_name).observe(len(taken))
@@ -218,35 +241,37 @@ class EventConsumer(EventHandler):
         self._next_batch()
         return result, None
 
-    def runs_alone(self, event) -> bool:
-        """Whether this event is handled in a transaction of its own rather than in a commit group: a retry
-        runs alone, so one failing event cannot make the events grouped with it fail again and again."""
-        return event.id in self._alone
-
     def _spawn(self, message, event, attempt, alone=False):
         if alone:
-            self._alone.add(event.id)
+            self.group_membership.run_alone(event)
         handle_result = partial(self.handle_result, message, event, attempt, time.perf_counter())
         try:
             args = (EventBatch([event]),) if self.batch else (event,)
             self.container.spawn_worker(self, args, {}, context_data=self.unpack_message_headers(message),
                                         handle_result=handle_result)
         except ContainerBeingKilled:
-            self._alone.discard(event.id)
+            self.group_membership.forget(event)
             self.queue_consumer.requeue_message(message)
 
     def handle_result(self, message, event, attempt, started, worker_ctx, result=None, exc_info=None):
+        """Settle one event's message after an attempt: acknowledge it, try it again later, or dead-letter it.
+
+        An event whose commit group was rolled back for another member's failure (:class:`GroupAborted`) is
+        handled again at once, alone, and that attempt is not counted: the failure was not the event's own.
+        A retry after a failure of its own runs alone as well, so that one failing event cannot make the events
+        grouped with it fail again and again (see :class:`shared.commit_groups.Grouping`).
+        """
         metrics.HANDLER_DURATION.labels(self.service, self.consumer_name).observe(time.perf_counter() - started)
         if exc_info is not None and isinstance(exc_info[1], GroupAborted):
             # Another event of its commit group failed and took this one's work with it; not this event's
             # failure, so not an attempt: handle it again at once, alone. (From a thread of its own: this
             # worker still holds its slot in the worker pool, and spawn_worker waits for a free one.)
-            self._alone.add(event.id)
+            self.group_membership.run_alone(event)
             self.container.spawn_managed_thread(partial(self._spawn, message, event, attempt, alone=True),
                                                 identifier="consumer_regroup")
             return result, None
         if exc_info is None or isinstance(exc_info[1], AlreadyHandled):
-            self._alone.discard(event.id)
+            self.group_membership.forget(event)
             outcome = "handled" if exc_info is None else "duplicate"
             metrics.EVENTS_CONSUMED.labels(self.service, self.consumer_name, event.type, outcome).inc()
             self.queue_consumer.ack_message(message)
@@ -260,7 +285,7 @@ class EventConsumer(EventHandler):
             self.container.spawn_managed_thread(
                 partial(self._retry_later, delay, message, event, attempt + 1), identifier="consumer_retry")
         else:
-            self._alone.discard(event.id)
+            self.group_membership.forget(event)
             self._dead_letter(message, "handler-failed", error, event.type, attempts=attempt)
         return result, exc_info
 

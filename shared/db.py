@@ -1,8 +1,8 @@
-"""Database plumbing every service shares: engines, the outbox and inbox tables, the unit of work.
+"""Database plumbing every service shares: one engine per database, timestamps stored in UTC, and the
+``INSERT … ON CONFLICT`` statements the hot paths use.
 
-Each service owns its own database. Next to its business tables, each has the two messaging tables defined
-here: ``outbox`` (events written in the business transaction, published later by the relay) and ``inbox``
-(ids of events already handled, written in the same transaction as their effect).
+Each service owns its own database; the unit of work is in :mod:`shared.unit_of_work`, the outbox and inbox
+tables in :mod:`shared.messaging_tables`.
 """
 from __future__ import annotations
 
@@ -11,16 +11,9 @@ import threading
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
-from eventlet.event import Event
-from eventlet.semaphore import Semaphore
-from sqlalchemy.orm import Session, sessionmaker
-
-from shared.broker import OutgoingMessage
-from shared.events import Envelope, Outgoing, new_event
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -38,41 +31,6 @@ class UTCDateTime(sa.types.TypeDecorator):
         if value is not None and value.tzinfo is None:
             return value.replace(tzinfo=timezone.utc)
         return value
-
-
-messaging_metadata = sa.MetaData()
-
-# SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL gets a BIGINT identity.
-_BigId = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
-
-outbox = sa.Table(
-    "outbox",
-    messaging_metadata,
-    sa.Column("position", _BigId, primary_key=True, autoincrement=True),
-    sa.Column("event_id", sa.String(64), nullable=False, unique=True),
-    sa.Column("type", sa.String(200), nullable=False),
-    sa.Column("exchange", sa.String(100), nullable=False),
-    sa.Column("routing_key", sa.String(200), nullable=False),
-    sa.Column("subject", sa.String(200), nullable=False),
-    sa.Column("body", sa.Text, nullable=False),
-    sa.Column("created_at", UTCDateTime(), nullable=False, index=True),
-    sa.Column("published_at", UTCDateTime(), nullable=True),
-    sa.Index(
-        "ix_outbox_unpublished",
-        "position",
-        postgresql_where=sa.text("published_at IS NULL"),
-        sqlite_where=sa.text("published_at IS NULL"),
-    ),
-)
-
-inbox = sa.Table(
-    "inbox",
-    messaging_metadata,
-    sa.Column("consumer", sa.String(200), primary_key=True),
-    sa.Column("event_id", sa.String(64), primary_key=True),
-    sa.Column("event_type", sa.String(200), nullable=False),
-    sa.Column("handled_at", UTCDateTime(), nullable=False),
-)
 
 
 def utcnow() -> datetime:
@@ -156,15 +114,6 @@ def _ping_when_idle(engine: sa.Engine, idle_s: float) -> None:
             raise sa.exc.DisconnectionError(f"stale connection: {exc}") from exc
 
 
-class AlreadyHandled(Exception):
-    """The event was handled before by this consumer: its effect is already committed."""
-
-
-class GroupAborted(Exception):
-    """Another member of this unit's commit group failed, so the group's transaction was rolled back and this
-    unit's work with it. Nothing of it is committed; the caller tries again on its own (see :class:`CommitGroups`)."""
-
-
 @functools.lru_cache(maxsize=512)
 def upsert_statement(table: sa.Table, columns: tuple[str, ...], conflict: tuple[str, ...] | None = None,
                      update: tuple[str, ...] = (), returning: str | None = None, rows: int | None = None) -> sa.TextClause:
@@ -194,7 +143,7 @@ def insert_or_nothing(session, table: sa.Table, values: dict) -> bool:
     """Insert the row unless one with its primary key exists; True if it was inserted.
 
     Race-free (no read before the write), and a duplicate leaves the transaction usable, which a commit group
-    needs (see CommitGroups).
+    needs (see :mod:`shared.commit_groups`).
     """
     return session.execute(upsert_statement(table, tuple(values)), values).rowcount == 1
 
@@ -205,250 +154,3 @@ def insert_new_rows(session, table: sa.Table, rows: list[dict], returning: str) 
     statement = upsert_statement(table, columns, returning=returning, rows=len(rows))
     params = {f"{column}_{i}": row[column] for i, row in enumerate(rows) for column in columns}
     return set(session.execute(statement, params).scalars())
-
-
-class EventBatch(list):
-    """The events a batch consumer handles in one call and one transaction (see :mod:`shared.consumer`).
-
-    The unit of work records them in its inbox and keeps the ids of those handled before in ``duplicates``.
-    """
-
-    def __init__(self, events=()):
-        super().__init__(events)
-        self.duplicates: set[str] = set()
-
-
-class UnitOfWork:
-    """One database transaction that rolls back unless committed.
-
-    Events emitted inside it are written to the outbox in the same transaction, so a state change and its
-    announcement commit together or not at all. When the unit of work handles an incoming event
-    (``inbox_key``), the event id is recorded first: a second delivery of the same event finds its row and
-    raises :class:`AlreadyHandled` before any effect.
-
-    With ``group`` (:class:`CommitGroups`), the unit joins the transaction of other units running at the same
-    time and commits with them; see there. Its behaviour towards the code using it is the same.
-
-    Services subclass it and open their repositories in :meth:`open_repositories`.
-    """
-
-    def __init__(self, session_factory: Callable[[], Session], street: str,
-                 inbox_key: tuple[str, Envelope | EventBatch] | None = None,
-                 on_commit: Callable[[list[OutgoingMessage]], None] | None = None,
-                 group: "CommitGroups | None" = None):
-        self._session_factory = session_factory
-        self.street = street
-        self._inbox_key = inbox_key
-        self._on_commit = on_commit
-        self._groups = group
-        self._group: _Group | None = None
-        self.session: Session | None = None
-        self.emitted: list[Envelope] = []
-        # The events of the inbox key not handled before: what the handler is to handle.
-        self.new_events: list[Envelope] = []
-
-    def open_repositories(self, session: Session) -> None:
-        """Hook for subclasses: attach repositories bound to ``session``."""
-
-    def __enter__(self):
-        self._pending: list[Envelope] = []
-        self._outgoing: list[OutgoingMessage] = []
-        self._outbox_rows: list[dict] = []
-        if self._groups is not None:
-            self._group = self._groups.join()
-            self.session = self._group.session
-        else:
-            self.session = self._session_factory()
-        if self._inbox_key:
-            self._record_inbox()
-        self.open_repositories(self.session)
-        return self
-
-    def __exit__(self, *exc_info):
-        if self._groups is not None:
-            if self._group is not None:  # left without commit (an exception, or on purpose): undo the group
-                group, self._group = self._group, None
-                group.abort()
-            return
-        self.rollback()
-        self.session.close()
-
-    def _record_inbox(self) -> None:
-        consumer, handled = self._inbox_key
-        events = handled if isinstance(handled, EventBatch) else [handled]
-        new_ids = insert_new_rows(self.session, inbox, [
-            dict(consumer=consumer, event_id=event.id, event_type=event.type, handled_at=utcnow())
-            for event in events], returning="event_id")
-        first_of_id = {}
-        for event in events:  # a redelivered copy may arrive in the same batch as the original
-            first_of_id.setdefault(event.id, event)
-        self.new_events = [first_of_id[i] for i in first_of_id if i in new_ids]
-        if isinstance(handled, EventBatch):
-            handled.duplicates = set(first_of_id) - new_ids
-        if self.new_events:
-            return
-        if self._group is not None:
-            group, self._group = self._group, None
-            group.withdraw()  # nothing was written; the group goes on without this unit
-        else:
-            self.session.rollback()
-            self.session.close()
-        what = handled.id if isinstance(handled, Envelope) else f"all {len(handled)} events of the batch"
-        raise AlreadyHandled(f"{consumer} already handled {what}")
-
-    def unhandled(self, events: list[Envelope]) -> list[Envelope]:
-        """Of ``events``, those this unit is to handle: with an inbox key, the ones it had not handled before."""
-        return self.new_events if self._inbox_key else list(events)
-
-    def emit(self, outgoing: Outgoing | str, *, subject: str | None = None, data: dict | None = None) -> Envelope:
-        """Write an event (made by its builder) to the outbox of this transaction; it is published after commit."""
-        if not isinstance(outgoing, Outgoing):  # the form of the use cases not yet given builders
-            outgoing = Outgoing(outgoing, subject, data)
-        event = new_event(outgoing.type, street=self.street, subject=outgoing.subject, data=outgoing.data)
-        body = event.to_json()
-        # The rows are inserted at commit, all in one statement, still inside the transaction.
-        self._outbox_rows.append(dict(
-            event_id=event.id,
-            type=event.type,
-            exchange=f"{event.service}.events",
-            routing_key=event.routing_key,
-            subject=event.subject,
-            body=body.decode("utf-8"),
-            created_at=utcnow(),
-        ))
-        self._outgoing.append(OutgoingMessage(f"{event.service}.events", event.routing_key, body, event.id,
-                                              event.type))
-        self._pending.append(event)
-        return event
-
-    def commit(self) -> None:
-        rows, outgoing = self._outbox_rows, self._outgoing
-        self._outbox_rows, self._outgoing = [], []
-        if self._group is not None:
-            group, self._group = self._group, None
-            group.commit_member(rows, outgoing)  # returns once the whole group committed; raises GroupAborted
-        else:
-            if rows:
-                self.session.execute(outbox.insert(), rows)
-            self.session.commit()
-            if outgoing and self._on_commit:
-                self._on_commit(outgoing)
-        committed, self._pending = self._pending, []
-        self.emitted.extend(committed)
-
-    def rollback(self) -> None:
-        self._pending = []
-        self._outbox_rows, self._outgoing = [], []
-        if self.session is not None and self._groups is None:
-            self.session.rollback()
-
-
-class CommitGroups:
-    """Units of work of concurrent event handlers, committed together: one transaction, one commit.
-
-    A consumer that handles ten events at once would otherwise pay ten transactions (begin, commit and the
-    commit's WAL flush, a connection each). Here the units that are running at the same moment form a group:
-    they take turns on the group's session (one member's block at a time, in arrival order), and the member
-    that finishes when nobody is waiting for a turn commits for all. Each member's ``commit()`` returns only
-    after that commit, so code after it sees its effect committed, exactly as with a unit of its own; the
-    events of all members go to the outbox in that transaction and are published together after it.
-
-    A member that fails (raises, or leaves without committing) rolls the whole group back: the members that
-    had finished get :class:`GroupAborted` from their ``commit()`` and are handled again on their own (see
-    :mod:`shared.consumer`), which is safe because their inbox rows were rolled back with them.
-    """
-
-    def __init__(self, session_factory: Callable[[], Session],
-                 on_commit: Callable[[list[OutgoingMessage]], None] | None = None, max_members: int = 50):
-        self._session_factory = session_factory
-        self._on_commit = on_commit
-        self.max_members = max_members
-        self._open: _Group | None = None
-
-    def join(self) -> "_Group":
-        """Wait for this member's turn in the group forming now; return the group."""
-        while True:
-            group = self._open
-            if group is None or not group.accepting:
-                group = self._open = _Group(self, self._session_factory())
-            if group.take_turn():
-                return group
-            # That group failed while we waited: nothing of ours was in it; join the next one.
-
-
-class _Group:
-    """One commit group: its session, whose turn it is, and the event its members wait on for the commit."""
-
-    def __init__(self, owner: CommitGroups, session: Session):
-        self.owner = owner
-        self.session = session
-        self.accepting = True
-        self._turn = Semaphore(1)
-        self._waiting = 0
-        self._members = 0
-        self._finished = Event()
-        self._failed = False
-        self._rows: list[dict] = []
-        self._outgoing: list[OutgoingMessage] = []
-
-    def take_turn(self) -> bool:
-        self._waiting += 1
-        self._turn.acquire()
-        self._waiting -= 1
-        if self._failed:
-            self._turn.release()
-            return False
-        self._members += 1
-        if self._members >= self.owner.max_members:
-            self.accepting = False
-        return True
-
-    def withdraw(self) -> None:
-        """A member leaves having written nothing (its event was handled before)."""
-        self._members -= 1
-        if self._waiting:
-            self._turn.release()
-        elif self._members:
-            self._commit()
-        else:  # nobody did anything in this group
-            self.accepting = False
-            self.session.close()
-            self._finished.send(True)
-            self._turn.release()
-
-    def commit_member(self, rows: list[dict], outgoing: list[OutgoingMessage]) -> None:
-        self._rows.extend(rows)
-        self._outgoing.extend(outgoing)
-        if self._waiting:
-            self._turn.release()  # the next member's turn; the last one commits for everybody
-        else:
-            self._commit()
-        if not self._finished.wait():
-            raise GroupAborted("the transaction of this unit's commit group was rolled back")
-
-    def _commit(self) -> None:
-        self.accepting = False
-        try:
-            if self._rows:
-                self.session.execute(outbox.insert(), self._rows)
-            self.session.commit()
-        except BaseException:
-            self.abort()
-            raise
-        self.session.close()
-        self._finished.send(True)
-        self._turn.release()
-        if self._outgoing and self.owner._on_commit:
-            self.owner._on_commit(self._outgoing)
-
-    def abort(self) -> None:
-        """Roll back everybody's work; members waiting for the commit get GroupAborted."""
-        self.accepting = False
-        self._failed = True
-        try:
-            self.session.rollback()
-        finally:
-            self.session.close()
-            if not self._finished.ready():
-                self._finished.send(False)
-            self._turn.release()

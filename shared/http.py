@@ -38,7 +38,7 @@ from werkzeug.wrappers import Request, Response
 
 from shared import metrics
 from shared.auth import Principal, TokenFile
-from shared.db import GroupAborted
+from shared.commit_groups import GroupAborted, GroupMembership
 from shared.errors import DomainError, InvalidInput
 from shared.problems import PROBLEM_JSON, Problem, bad_input, validation_problem
 
@@ -202,9 +202,9 @@ class ApiHandler(HttpRequestHandler):
     """An HTTP entrypoint with typed input and problem+json errors (see the module's docstring).
 
     With ``commit_group=True`` the requests being handled at the same moment share one transaction (their units
-    of work join a :class:`shared.db.CommitGroups` group, as event consumers' do): for a busy write endpoint
-    whose work is a few inserts. If another member of the group fails, the request is handled again on its own,
-    so every request is answered for its own work only.
+    of work join a commit group, as event consumers' do; see :mod:`shared.commit_groups`): for a busy write
+    endpoint whose work is a few inserts. If another member of the group fails, the request is handled again on
+    its own, so every request is answered for its own work only.
     """
 
     server = ProblemWebServer()
@@ -219,8 +219,7 @@ class ApiHandler(HttpRequestHandler):
         # An endpoint not yet typed documents its answer as some JSON value.
         self.answers = answers if answers is not None else {200: Content("application/json", {})}
         self.problems, self.summary, self.tags = problems, summary, tags
-        self.commit_group = commit_group
-        self._alone: set[int] = set()  # requests being handled again on their own
+        self.group_membership = GroupMembership(takes_part=commit_group)  # a request is known by its object
         super().__init__(method, url, expected_exceptions=(Problem, DomainError, GroupAborted), **kwargs)
 
     def setup(self):
@@ -232,10 +231,18 @@ class ApiHandler(HttpRequestHandler):
         return {status: TypeAdapter(model) for status, model in self.answers.items()
                 if model is not None and not isinstance(model, Content)}
 
-    def joins_commit_group(self, request) -> bool:
-        return self.commit_group and id(request) not in self._alone
-
     def handle_request(self, request):
+        """Authenticate, parse, run a worker, answer; a request whose commit group was rolled back is run once
+        more.
+
+        A grouped request shares its transaction with requests it has nothing to do with. When one of them
+        fails, the group rolls back and this request's ``commit()`` raises :class:`GroupAborted`: its work is
+        undone, and not by its own fault. Rather than answer 503 and leave the retry to the client, the request
+        is handled again here, before anything is sent, marked to run alone: the answer is then for its own work
+        only, and alone it cannot be aborted by a neighbour a second time. nameko's ``handle_request`` turns the
+        worker's exception into a response, so :meth:`handle_result`, which still sees the exception, flags the
+        request for this.
+        """
         started = time.perf_counter()
         cid = correlation_id(request)
         try:
@@ -245,11 +252,8 @@ class ApiHandler(HttpRequestHandler):
             response = super().handle_request(request)
             if getattr(request, "group_aborted", False):  # not this request's failure: once more, alone
                 request.group_aborted = False
-                self._alone.add(id(request))
-                try:
+                with self.group_membership.alone(request):
                     response = super().handle_request(request)
-                finally:
-                    self._alone.discard(id(request))
         except Problem as problem:
             response = problem_response(problem, cid)
         except RequestEntityTooLarge:  # a body sent without its length, read past the limit
@@ -292,6 +296,7 @@ class ApiHandler(HttpRequestHandler):
     # -- answers ------------------------------------------------------------------------------------------
 
     def handle_result(self, event, worker_ctx, result, exc_info):
+        """Flag a request whose commit group was rolled back, for :meth:`handle_request` to run it again."""
         if exc_info is not None and isinstance(exc_info[1], GroupAborted):
             worker_ctx.args[0].group_aborted = True
         return super().handle_result(event, worker_ctx, result, exc_info)
@@ -309,7 +314,7 @@ class ApiHandler(HttpRequestHandler):
         return json_response(body, status)
 
     def response_from_exception(self, exc):
-        if isinstance(exc, GroupAborted):  # handle_request handles the request again (see handle_result)
+        if isinstance(exc, GroupAborted):  # never sent: handle_request runs the request again, alone
             return problem_response(Problem(503, "Try again", "the request's transaction was rolled back"))
         if isinstance(exc, Problem):
             problem = exc

@@ -13,7 +13,8 @@ from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from shared.db import engine_for, messaging_metadata
+from shared.db import engine_for
+from shared.messaging_tables import messaging_metadata
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -19,7 +19,8 @@ from nameko.extensions import SharedExtension
 
 from shared import metrics
 from shared.broker import OutgoingMessage, PublishError, make_publisher
-from shared.db import engine_for, outbox, utcnow
+from shared.db import engine_for, utcnow
+from shared.messaging_tables import outbox
 
 log = logging.getLogger(__name__)
 

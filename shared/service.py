@@ -25,15 +25,17 @@ from werkzeug.wrappers import Response
 
 from shared import metrics, workdays
 from shared.broker import dead_letters_waiting
+from shared.commit_groups import Grouping
 from shared.consumer import EventConsumer
-from shared.db import CommitGroups, UnitOfWork, engine_for
+from shared.db import engine_for
 from shared.events import registry
 from shared import openapi
 from shared.fields import AnswerModel
-from shared.http import ApiHandler, Content, api, html_response
+from shared.http import Content, api, html_response
 from shared.problems import Problem
 from shared.migrations import is_current
 from shared.outbox import OutboxRelay
+from shared.unit_of_work import UnitOfWork
 
 log = logging.getLogger("doorstep.service")
 
@@ -46,11 +48,8 @@ except PackageNotFoundError:  # running from a checkout that was not installed
 class UnitOfWorkProvider(DependencyProvider):
     """Injects a fresh unit of work per worker; for an event consumer it carries the inbox key.
 
-    Event consumers' units, and those of HTTP endpoints declared with ``commit_group=True``, join commit groups
-    (:class:`shared.db.CommitGroups`: the units working at the same moment share one transaction) on
-    PostgreSQL; SQLite, with its single connection, keeps one transaction per unit. A consumer's retry, and a
-    request handled again after its group failed, run on their own (see :mod:`shared.consumer`,
-    :class:`shared.http.ApiHandler`).
+    Whether the unit joins a commit group (the units working at the same moment share one transaction) or runs
+    alone is :class:`shared.commit_groups.Grouping`'s decision; ``commit_groups = False`` switches groups off.
     """
 
     relay = OutboxRelay()
@@ -64,23 +63,17 @@ class UnitOfWorkProvider(DependencyProvider):
         service = self.container.service_name
         self.engine = engine_for(self.settings.db_url(service), pool_size=self.settings.max_workers + 2)
         self.session_factory = sessionmaker(self.engine, expire_on_commit=False)
-        self.groups = None
-        if self.commit_groups and self.engine.dialect.name == "postgresql":
-            self.groups = CommitGroups(self.session_factory, on_commit=self.relay.wake)
+        self.grouping = Grouping(self.engine, self.session_factory, on_commit=self.relay.wake,
+                                 enabled=self.commit_groups)
         metrics.prime(service, published_types=[t.type for t in registry() if t.service == service])
 
     def get_dependency(self, worker_ctx):
-        inbox_key = group = None
+        inbox_key = None
         entrypoint = worker_ctx.entrypoint
         if isinstance(entrypoint, EventConsumer):
-            handled = worker_ctx.args[0]  # an event, or a batch of them (a batch is one transaction already)
-            inbox_key = (entrypoint.consumer_name, handled)
-            if not entrypoint.batch and not entrypoint.runs_alone(handled):
-                group = self.groups
-        elif isinstance(entrypoint, ApiHandler) and entrypoint.joins_commit_group(worker_ctx.args[0]):
-            group = self.groups
+            inbox_key = (entrypoint.consumer_name, worker_ctx.args[0])  # an event, or a batch of them
         return self.uow_class(self.session_factory, self.settings.street, inbox_key, on_commit=self.relay.wake,
-                              group=group)
+                              group=self.grouping.group_for(worker_ctx))
 
 
 class SettingsTimer(Timer):

@@ -3,7 +3,7 @@ import eventlet
 from sqlalchemy.orm import sessionmaker
 
 from shared.db import engine_for
-from services.funds.persistence import FundsUnitOfWork
+from services.funds.repositories import FundsUnitOfWork
 
 
 def uow_for(url):

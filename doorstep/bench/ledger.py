@@ -21,13 +21,14 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import dispose_engines, engine_for, utcnow
 from shared.migrations import upgrade
-from services.funds import domain as d
-from services.funds import handlers
 from services.funds import persistence as p
-from services.funds.persistence import FundsUnitOfWork
+from services.funds.domain.chart import area_book, budget_line_accounts
+from services.funds.domain.ledger import TransferDraft, credit, debit
+from services.funds.repositories import FundsUnitOfWork, bulk_insert
+from services.funds.usecases import ledger
 
 AREA = "bench"
-BOOK = d.area_book(AREA)
+BOOK = area_book(AREA)
 PROJECT = "bench-2026-001"
 LINES = 10
 
@@ -45,26 +46,26 @@ def _recreate_database(url: str) -> None:
 
 def _setup_book(uow: FundsUnitOfWork) -> None:
     """An area fund with a large allocation and a project of ten budget lines to spend against."""
-    handlers.ensure_book(uow, BOOK)
-    specs = [s for n in range(1, LINES + 1) for s in d.budget_line_accounts(AREA, PROJECT, n, f"line {n}")]
+    ledger.ensure_book(uow, BOOK)
+    specs = [s for n in range(1, LINES + 1) for s in budget_line_accounts(AREA, PROJECT, n, f"line {n}")]
     with uow:
         now = utcnow()
-        handlers.post(uow, [
-            d.TransferDraft(BOOK, "bench/allocation", "allocation", "bench allocation",
-                            (d.debit(f"{BOOK}:bank", 10**12), d.credit(f"{BOOK}:revenue:allocation", 10**12)), None),
-            d.TransferDraft(BOOK, "bench/reservation", "budget-reservation", "bench budget",
-                            (d.debit(f"{BOOK}:unrestricted", LINES * 10**10),
-                             *(d.credit(f"{BOOK}:budget:{PROJECT}:{n}", 10**10) for n in range(1, LINES + 1))),
-                            None)], now, specs)
+        ledger.post(uow, [
+            TransferDraft(BOOK, "bench/allocation", "allocation", "bench allocation",
+                          (debit(f"{BOOK}:bank", 10**12), credit(f"{BOOK}:revenue:allocation", 10**12)), None),
+            TransferDraft(BOOK, "bench/reservation", "budget-reservation", "bench budget",
+                          (debit(f"{BOOK}:unrestricted", LINES * 10**10),
+                           *(credit(f"{BOOK}:budget:{PROJECT}:{n}", 10**10) for n in range(1, LINES + 1))),
+                          None)], now, specs)
         uow.commit()
 
 
-def _expense_draft(i: int) -> d.TransferDraft:
+def _expense_draft(i: int) -> TransferDraft:
     line = i % LINES + 1
     amount = 100 + i % 900
-    return d.TransferDraft(BOOK, f"bench/expense/{i}", "expense", f"bench expense {i}",
-                           (d.debit(f"{BOOK}:expense:{PROJECT}:{line}", amount), d.credit(f"{BOOK}:bank", amount)),
-                           None)
+    return TransferDraft(BOOK, f"bench/expense/{i}", "expense", f"bench expense {i}",
+                         (debit(f"{BOOK}:expense:{PROJECT}:{line}", amount), credit(f"{BOOK}:bank", amount)),
+                         None)
 
 
 def _post_batches(uow: FundsUnitOfWork, first: int, last: int, batch: int) -> float:
@@ -72,7 +73,7 @@ def _post_batches(uow: FundsUnitOfWork, first: int, last: int, batch: int) -> fl
     started = time.perf_counter()
     for start in range(first, last, batch):
         with uow:
-            handlers.post(uow, [_expense_draft(i) for i in range(start, min(start + batch, last))], utcnow())
+            ledger.post(uow, [_expense_draft(i) for i in range(start, min(start + batch, last))], utcnow())
             uow.commit()
     return time.perf_counter() - started
 
@@ -98,8 +99,8 @@ def _plain_inserts(engine: sa.Engine, batch: int) -> tuple[int, float]:
     started = time.perf_counter()
     for start in range(0, len(transfer_rows), batch):
         with engine.begin() as conn:
-            p.bulk_insert(conn, plain_transfers, transfer_rows[start:start + batch])
-            p.bulk_insert(conn, plain_legs, leg_rows[start * legs_per_transfer:(start + batch) * legs_per_transfer])
+            bulk_insert(conn, plain_transfers, transfer_rows[start:start + batch])
+            bulk_insert(conn, plain_legs, leg_rows[start * legs_per_transfer:(start + batch) * legs_per_transfer])
     return len(transfer_rows), time.perf_counter() - started
 
 
@@ -115,11 +116,11 @@ def _read_latencies(uow: FundsUnitOfWork, samples: int = 300) -> tuple[float, fl
     for _ in range(samples):
         code = rng.choice(accounts)
         started = time.perf_counter()
-        handlers.account_balance(code, None, uow)
+        ledger.account_balance(code, None, uow)
         current.append(time.perf_counter() - started)
         moment = first + timedelta(seconds=rng.uniform(0, span))
         started = time.perf_counter()
-        handlers.account_balance(code, moment, uow)
+        ledger.account_balance(code, moment, uow)
         as_of.append(time.perf_counter() - started)
     return round(statistics.mean(current) * 1000, 3), round(statistics.mean(as_of) * 1000, 3)
 
@@ -192,7 +193,7 @@ def run_ledger_benchmark(db_url: str, n: int, batch: int, big: int, progress=Non
     posted = n - 2
     say("plain INSERTs of the same rows …")
     inserted, insert_seconds = _plain_inserts(engine, batch)
-    verification = handlers.verify_book(BOOK, uow)
+    verification = ledger.verify_book(BOOK, uow)
     say(f"growing the book to {big:,} transfers inside PostgreSQL …")
     grow_seconds = _grow(engine, big)
     say(f"reading balances at {big:,} …")

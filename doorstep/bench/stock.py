@@ -75,7 +75,7 @@ def stock_service_class(name: str):
     from nameko.events import EventDispatcher
     from nameko.extensions import SharedExtension
 
-    from shared.db import UnitOfWork
+    from shared.unit_of_work import UnitOfWork
     from shared.service import UnitOfWorkProvider
     from doorstep import runner
 
@@ -90,7 +90,7 @@ def stock_service_class(name: str):
 
         relay = _NoRelay()
         # As nameko's event_handler and http entrypoints: every event and every request in a transaction of its
-        # own. Commit groups are part of the machinery measured against this baseline (shared.db.CommitGroups).
+        # own. Commit groups are part of the machinery measured against this baseline (shared.commit_groups).
         commit_groups = False
 
         def setup(self):

@@ -22,10 +22,10 @@ def verify(db, books, export_file, as_json):
     """Recompute every entry's hash, the chain links and the balances; name the first broken entry.
 
     Exits 1 if any book fails."""
-    from services.funds import handlers
+    from services.funds.usecases.ledger import verify_export
 
     if export_file is not None:
-        results = [handlers.verify_export(json.load(export_file))]
+        results = [verify_export(json.load(export_file))]
     else:
         results = _verify_database(db, books)
     if as_json:
@@ -46,8 +46,8 @@ def _verify_database(db, books):
 
     from shared.config import ConfigError, load_settings
     from shared.db import engine_for
-    from services.funds import handlers
-    from services.funds.persistence import FundsUnitOfWork
+    from services.funds.repositories import FundsUnitOfWork
+    from services.funds.usecases.ledger import verify_all, verify_book
 
     try:
         settings = load_settings()
@@ -56,8 +56,8 @@ def _verify_database(db, books):
     url = db or settings.db_url("funds")
     uow = FundsUnitOfWork(sessionmaker(engine_for(url), expire_on_commit=False), settings.street)
     if books:
-        return [handlers.verify_book(book, uow) for book in books]
-    results = handlers.verify_all(uow)
+        return [verify_book(book, uow) for book in books]
+    results = verify_all(uow)
     if not results:
         raise click.ClickException(f"no books in {url.split('@')[-1]}")
     return results

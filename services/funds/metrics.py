@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-from services.funds.domain import FOUNDATION_BOOK, PROJECT_STATUSES
+from services.funds.domain.autonomy import PROJECT_STATUSES
+from services.funds.domain.chart import FOUNDATION_BOOK
 
 BALANCE = Gauge(
     "doorstep_funds_balance_yuan",
@@ -29,7 +30,7 @@ POSTED = Counter(
 PROJECTS = Gauge(
     "doorstep_funds_projects", "Autonomy-fund projects in each status, counted by funds' metrics timer", ["status"])
 
-# The transfer kinds each type of book receives (services/funds/handlers.py); primed so rates start at zero.
+# The transfer kinds each type of book receives (services/funds/usecases/); primed so rates start at zero.
 TRANSFER_KINDS = {
     "foundation": ("donation", "auction", "payment", "market", "fund-founding", "grant", "manual", "reversal"),
     "autonomy": ("allocation", "budget-reservation", "expense", "budget-release", "cofunding", "manual",
@@ -42,7 +43,7 @@ def book_type(book: str) -> str:
 
 
 def balance_labels(code: str) -> tuple[str, str] | None:
-    """(book, account) for a fund or bank account code of the chart (services/funds/domain.py); None for the
+    """(book, account) for a fund or bank account code of the chart (services/funds/domain/chart.py); None for the
     accounts not exported one by one (budget lines, revenue, expenses, receivables …)."""
     parts = code.split(":")
     if parts[0] == FOUNDATION_BOOK:

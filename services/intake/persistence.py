@@ -7,8 +7,9 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shared.db import UTCDateTime, UnitOfWork, insert_or_nothing, upsert_statement
+from shared.db import UTCDateTime, insert_or_nothing, upsert_statement
 from shared.personal_data import mask_id_card
+from shared.unit_of_work import UnitOfWork
 from services.intake.domain import Case, CaseFilter, ResidentDetails
 
 metadata = sa.MetaData()

@@ -11,7 +11,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shared.db import UTCDateTime, UnitOfWork, insert_or_nothing
+from shared.db import UTCDateTime, insert_or_nothing
+from shared.unit_of_work import UnitOfWork
 from services.notify.domain.digest import AssignmentView
 from services.notify.domain.recipients import Preferences, QuietHours
 

@@ -7,7 +7,8 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shared.db import UTCDateTime, UnitOfWork
+from shared.db import UTCDateTime
+from shared.unit_of_work import UnitOfWork
 from services.routing.domain.assignments import Assignment, RoutedCase
 
 metadata = sa.MetaData()

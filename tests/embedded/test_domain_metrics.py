@@ -136,8 +136,9 @@ def hearing():
 
 def test_funds_balances_equal_the_ledger_and_postings_count_by_kind(
         embedded_settings, start_services, counter_token):
-    from services.funds import handlers, metrics
-    from services.funds.persistence import FundsUnitOfWork
+    from services.funds import metrics
+    from services.funds.repositories import FundsUnitOfWork
+    from services.funds.usecases.ledger import refresh_metrics
 
     settings, _ = start_services(embedded_settings, ["funds"])
     api = Client(settings, "funds", counter_token(settings, role="treasurer"))
@@ -190,7 +191,7 @@ def test_funds_balances_equal_the_ledger_and_postings_count_by_kind(
     metrics.BALANCE.labels("area:shixin", "unrestricted").set(-1)
     uow = FundsUnitOfWork(sessionmaker(engine_for(settings.db_url("funds")), expire_on_commit=False),
                           settings.street)
-    refreshed = handlers.refresh_metrics(uow)
+    refreshed = refresh_metrics(uow)
     assert refreshed["projects"] == {"approved": 1}
     timer = scrape(settings, "funds")
     assert gauge(timer, "area:shixin", "unrestricted") == 45000.0

@@ -6,7 +6,8 @@ import sqlalchemy as sa
 from helpers import count_rows, accepted_events_in_outbox
 from shared import metrics
 from shared.broker import InProcessPublisher
-from shared.db import engine_for, outbox, utcnow
+from shared.db import engine_for, utcnow
+from shared.messaging_tables import outbox
 from shared.outbox import Relay
 
 

@@ -10,11 +10,13 @@ import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
 from helpers import base_url, count_rows, drain_queue, wait_for
-from shared.db import AlreadyHandled, CommitGroups, GroupAborted, engine_for
+from shared.commit_groups import CommitGroups, GroupAborted
+from shared.db import engine_for
 from shared.events import new_event
 from shared.errors import Conflict
 from shared.http import api
 from shared.service import DoorstepService, UnitOfWorkProvider
+from shared.unit_of_work import AlreadyHandled
 from services.intake.persistence import IntakeUnitOfWork
 from test_consumer import FAILURES, FlakyRouting, accepted_event, publish_event
 

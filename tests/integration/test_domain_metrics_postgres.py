@@ -6,9 +6,11 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import engine_for
 from shared.migrations import upgrade
-from services.funds import domain as funds_domain
-from services.funds import handlers as funds
-from services.funds.persistence import FundsUnitOfWork
+from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
+from services.funds.domain.ledger import InsufficientFunds
+from services.funds.repositories import FundsUnitOfWork
+from services.funds.usecases import autonomy
+from services.funds.usecases.ledger import account_balance, refresh_metrics
 from services.intake import domain as intake_domain
 from services.intake.catalog import default_catalog
 from services.intake.handlers.cases import close_case, reject_case, settle_case, submit_case
@@ -31,21 +33,21 @@ def test_concurrent_postings_leave_the_balance_gauges_at_the_ledgers_figures(pg_
     def uow():
         return FundsUnitOfWork(sessionmaker(engine_for(url), expire_on_commit=False), "lujiazui")
 
-    funds.allocate("shixin", {"year": 2026, "amount": "5000.00"}, "alloc-shixin-2026", uow())
+    autonomy.allocate("shixin", {"year": 2026, "amount": "5000.00"}, "alloc-shixin-2026", uow())
     body = {"area": "shixin", "year": 2026, "title": "楼道歇歇椅",
             "team": {"name": "楼组志愿者", "lead": "王阿姨", "members": ["李师傅"]},
             "budget": [{"name": "椅子", "amount": "1000.00"}]}
-    _, project = funds.propose_project(funds_domain.parse_propose_project(body), body, None, uow())
-    funds.hold_hearing(project["id"], funds_domain.parse_hearing(HEARING), HEARING, "hearing-1", uow())
+    _, project = autonomy.propose_project(parse_propose_project(body), body, None, uow())
+    autonomy.hold_hearing(project["id"], parse_hearing(HEARING), HEARING, "hearing-1", uow())
     count_before = sample("doorstep_funds_postings_total", book_type="autonomy", kind="expense")
     yuan_before = sample("doorstep_funds_posted_yuan_total", book_type="autonomy", kind="expense")
 
     def spend(n):
         spent = {"line": 1, "amount": "50.00", "payee": f"五金店{n}", "receipt_ref": f"FP-{n:03d}"}
         try:
-            return funds.record_expense(project["id"], funds_domain.parse_record_expense(spent, f"spend-{n}"),
-                                        spent, uow())[0]
-        except funds_domain.InsufficientFunds:
+            return autonomy.record_expense(project["id"], parse_record_expense(spent, f"spend-{n}"),
+                                           spent, uow())[0]
+        except InsufficientFunds:
             return 409
 
     outcomes = list(eventlet.GreenPool(30).imap(spend, range(30)))
@@ -54,10 +56,10 @@ def test_concurrent_postings_leave_the_balance_gauges_at_the_ledgers_figures(pg_
     assert sample("doorstep_funds_postings_total", book_type="autonomy", kind="expense") - count_before == 20
     assert sample("doorstep_funds_posted_yuan_total", book_type="autonomy", kind="expense") - yuan_before == 1000
     for account, yuan in [("bank", 4000.0), ("unrestricted", 4000.0)]:
-        ledger = float(funds.account_balance(f"area:shixin:{account}", None, uow())["available"])
+        ledger = float(account_balance(f"area:shixin:{account}", None, uow())["available"])
         assert sample("doorstep_funds_balance_yuan", book="area:shixin", account=account) == yuan == ledger
 
-    refreshed = funds.refresh_metrics(uow())
+    refreshed = refresh_metrics(uow())
     assert refreshed["projects"] == {"approved": 1}
     assert refreshed["balances"] == {"area:shixin:bank": 400000, "area:shixin:unrestricted": 400000}
     assert sample("doorstep_funds_balance_yuan", book="area:shixin", account="bank") == 4000.0

@@ -11,13 +11,13 @@ import sqlalchemy as sa
 
 from funds_support import run_parallel, uow_for
 from shared.db import UTCDateTime, engine_for, utcnow
-from services.funds import domain as d
-from services.funds import handlers
-from services.funds import persistence as p
-from services.funds.domain import InsufficientFunds
+from services.funds.domain.chart import area_book, budget_line_accounts
+from services.funds.domain.ledger import InsufficientFunds, TransferDraft, credit, debit
+from services.funds.repositories import bulk_insert
+from services.funds.usecases import ledger
 
 AREA, PROJECT = "batch", "batch-2026-001"
-BOOK = d.area_book(AREA)
+BOOK = area_book(AREA)
 BANK = f"{BOOK}:bank"
 LINE = f"{BOOK}:budget:{PROJECT}:1"
 EXPENSE = f"{BOOK}:expense:{PROJECT}:1"
@@ -27,26 +27,26 @@ EXPENSE = f"{BOOK}:expense:{PROJECT}:1"
 def db(funds_db):
     """An empty book with 10,000.00 allocated and a one-line project budget of 1,000.00 reserved."""
     uow = uow_for(funds_db)
-    handlers.ensure_book(uow, BOOK)
+    ledger.ensure_book(uow, BOOK)
     with uow:
-        handlers.post(uow, [
-            d.TransferDraft(BOOK, "allocation", "allocation", "allocation",
-                            (d.debit(BANK, 1_000_000), d.credit(f"{BOOK}:revenue:allocation", 1_000_000)), None),
-            d.TransferDraft(BOOK, "reservation", "budget-reservation", "budget",
-                            (d.debit(f"{BOOK}:unrestricted", 100_000), d.credit(LINE, 100_000)), None),
-        ], utcnow(), d.budget_line_accounts(AREA, PROJECT, 1, "chairs"))
+        ledger.post(uow, [
+            TransferDraft(BOOK, "allocation", "allocation", "allocation",
+                          (debit(BANK, 1_000_000), credit(f"{BOOK}:revenue:allocation", 1_000_000)), None),
+            TransferDraft(BOOK, "reservation", "budget-reservation", "budget",
+                          (debit(f"{BOOK}:unrestricted", 100_000), credit(LINE, 100_000)), None),
+        ], utcnow(), budget_line_accounts(AREA, PROJECT, 1, "chairs"))
         uow.commit()
     return funds_db
 
 
-def expense(key: str, fen: int, memo: str = "chairs") -> d.TransferDraft:
-    return d.TransferDraft(BOOK, key, "expense", memo, (d.debit(EXPENSE, fen), d.credit(BANK, fen)), None)
+def expense(key: str, fen: int, memo: str = "chairs") -> TransferDraft:
+    return TransferDraft(BOOK, key, "expense", memo, (debit(EXPENSE, fen), credit(BANK, fen)), None)
 
 
 def post_batch(url, drafts):
     uow = uow_for(url)
     with uow:
-        posted = handlers.post(uow, drafts, utcnow())
+        posted = ledger.post(uow, drafts, utcnow())
         uow.commit()
     return posted
 
@@ -74,7 +74,7 @@ def test_a_batch_stores_every_character_it_hashed(db):
         stored = uow.ledger.transfers_by_keys([t.idempotency_key for t in drafts])
     assert [stored[t.idempotency_key].memo for t in drafts] == AWKWARD
     assert [stored[t.idempotency_key] for t in drafts] == posted  # every field, legs and running balances
-    verification = handlers.verify_book(BOOK, uow_for(db))  # recomputes each hash from the stored fields
+    verification = ledger.verify_book(BOOK, uow_for(db))  # recomputes each hash from the stored fields
     assert verification["ok"], verification["first_breach"]
     assert verification["entries"] == 2 + len(AWKWARD)
 
@@ -88,11 +88,11 @@ def test_bulk_insert_round_trips_nulls_and_refuses_naive_times(db):
         rows = [{"n": -(2**62), "b": True, "s": "NULL", "t": at},
                 {"n": 0, "b": False, "s": '{"a",\\b}', "t": at + timedelta(days=1)},
                 {"n": None, "b": None, "s": None, "t": None}]
-        p.bulk_insert(conn, probe, rows)
+        bulk_insert(conn, probe, rows)
         back = [dict(r) for r in conn.execute(sa.text("SELECT * FROM probe ORDER BY n NULLS LAST")).mappings()]
         assert back == rows
         with pytest.raises(ValueError, match="naive"):
-            p.bulk_insert(conn, probe, [{"n": 1, "b": True, "s": "x", "t": datetime(2026, 5, 1)}])
+            bulk_insert(conn, probe, [{"n": 1, "b": True, "s": "x", "t": datetime(2026, 5, 1)}])
 
 
 def test_a_batch_that_would_overspend_is_refused_whole(db):
@@ -116,7 +116,7 @@ def test_a_reposted_batch_posts_only_what_is_new(db):
     spent = sum(1_000 + n for n in range(75))
     assert (head, legs) == (77, 2 * 77)
     assert bank["balance"] == 1_000_000 - spent and line["available"] == 100_000 - spent
-    assert handlers.verify_book(BOOK, uow_for(db))["ok"]
+    assert ledger.verify_book(BOOK, uow_for(db))["ok"]
 
 
 def test_concurrent_batches_never_overspend_a_budget(db):
@@ -132,4 +132,4 @@ def test_concurrent_batches_never_overspend_a_budget(db):
     head, legs, bank, line = figures(db)
     assert (head, legs) == (2 + 100, 2 * 102)
     assert line["available"] == 0 and bank["balance"] == 1_000_000 - 100_000
-    assert handlers.verify_book(BOOK, uow_for(db))["ok"]
+    assert ledger.verify_book(BOOK, uow_for(db))["ok"]

@@ -7,20 +7,22 @@ import pytest
 
 from funds_support import run_parallel, uow_for
 from shared.errors import Conflict
-from services.funds import domain, handlers
-from services.funds.domain import InsufficientFunds
+from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
+from services.funds.domain.foundation import RegisterDonor, parse_record_donation
+from services.funds.domain.ledger import InsufficientFunds
+from services.funds.usecases import autonomy, foundation, ledger
 
 HEARING = {"held_on": "2026-03-02", "attendees": ["王阿姨", "李师傅", "张老师", "陈书记", "赵大姐"],
            "votes": {"for": 4, "against": 0, "abstain": 1}, "minutes": "同意立项", "decision": "approve"}
 
 
 def approved_project(url, budget="1000.00", allocation="5000.00"):
-    handlers.allocate("shixin", {"year": 2026, "amount": allocation}, "alloc-shixin-2026", uow_for(url))
+    autonomy.allocate("shixin", {"year": 2026, "amount": allocation}, "alloc-shixin-2026", uow_for(url))
     body = {"area": "shixin", "year": 2026, "title": "楼道歇歇椅",
             "team": {"name": "楼组志愿者", "lead": "王阿姨", "members": ["李师傅"]},
             "budget": [{"name": "椅子", "amount": budget}]}
-    _, project = handlers.propose_project(domain.parse_propose_project(body), body, None, uow_for(url))
-    _, approved = handlers.hold_hearing(project["id"], domain.parse_hearing(HEARING), HEARING,
+    _, project = autonomy.propose_project(parse_propose_project(body), body, None, uow_for(url))
+    _, approved = autonomy.hold_hearing(project["id"], parse_hearing(HEARING), HEARING,
                                         f"hearing-{project['id']}", uow_for(url))
     assert approved["status"] == "approved"
     return project["id"]
@@ -35,7 +37,7 @@ def test_parallel_spends_never_overspend_a_budget(funds_db):
     def spend(n):
         body = {"line": 1, "amount": "100.00", "payee": f"五金店{n}", "receipt_ref": f"FP-{n:03d}"}
         key = f"spend-{n}"
-        return lambda: handlers.record_expense(project_id, domain.parse_record_expense(body, key), body,
+        return lambda: autonomy.record_expense(project_id, parse_record_expense(body, key), body,
                                                uow_for(funds_db))
 
     outcomes, peak = run_parallel([spend(n) for n in range(30)])
@@ -45,22 +47,22 @@ def test_parallel_spends_never_overspend_a_budget(funds_db):
     refused = [o for o in outcomes if isinstance(o, Exception)]
     assert len(succeeded) == 10 and all(status == 201 for status, _ in succeeded)
     assert len(refused) == 20 and all(isinstance(o, InsufficientFunds) for o in refused), refused[:3]
-    view = handlers.project_view(project_id, uow_for(funds_db))
+    view = autonomy.project_view(project_id, uow_for(funds_db))
     assert view["spent"] == "1000.00" and view["budget"][0]["available"] == "0.00"
     assert len(view["expenses"]) == 10
-    balance = handlers.account_balance("area:shixin:bank", None, uow_for(funds_db))
+    balance = ledger.account_balance("area:shixin:bank", None, uow_for(funds_db))
     assert balance["balance"] == "4000.00"
-    assert handlers.verify_book("area:shixin", uow_for(funds_db))["ok"]
+    assert ledger.verify_book("area:shixin", uow_for(funds_db))["ok"]
 
 
 def test_parallel_donations_get_receipt_numbers_without_gaps_or_duplicates(funds_db):
-    _, donor = handlers.register_donor(domain.RegisterDonor("individual", "周先生"), None, uow_for(funds_db))
+    _, donor = foundation.register_donor(RegisterDonor("individual", "周先生"), None, uow_for(funds_db))
 
     def donate(n):
         body = {"donor_id": donor["id"], "amount": f"{n + 1}.00", "received_at": "2026-05-01T10:00:00+08:00"}
         key = f"gift-{n}"
-        return lambda: handlers.record_donation(domain.parse_record_donation(body, key), body,
-                                                uow_for(funds_db))
+        return lambda: foundation.record_donation(parse_record_donation(body, key), body,
+                                                  uow_for(funds_db))
 
     outcomes, peak = run_parallel([donate(n) for n in range(40)])
 
@@ -69,18 +71,18 @@ def test_parallel_donations_get_receipt_numbers_without_gaps_or_duplicates(funds
                                                                           not isinstance(o, tuple)][:3]
     numbers = sorted(result["receipt_number"] for _, result in outcomes)
     assert numbers == [f"2026-{n:06d}" for n in range(1, 41)]
-    statement = handlers.donor_statement(donor["id"], uow_for(funds_db))
+    statement = foundation.donor_statement(donor["id"], uow_for(funds_db))
     assert statement["donations_total"] == f"{sum(range(1, 41))}.00"
-    assert handlers.verify_book("foundation", uow_for(funds_db))["ok"]
+    assert ledger.verify_book("foundation", uow_for(funds_db))["ok"]
 
 
 def test_the_same_request_retried_in_parallel_posts_once(funds_db):
-    _, donor = handlers.register_donor(domain.RegisterDonor("company", "陆家嘴金融城企业A"), None, uow_for(funds_db))
+    _, donor = foundation.register_donor(RegisterDonor("company", "陆家嘴金融城企业A"), None, uow_for(funds_db))
     body = {"donor_id": donor["id"], "amount": "8888.00", "received_at": "2026-05-01T10:00:00+08:00"}
 
     def retry():
-        return handlers.record_donation(domain.parse_record_donation(body, "gift-once"), body,
-                                        uow_for(funds_db))
+        return foundation.record_donation(parse_record_donation(body, "gift-once"), body,
+                                          uow_for(funds_db))
 
     outcomes, peak = run_parallel([retry for _ in range(20)])
 
@@ -89,43 +91,43 @@ def test_the_same_request_retried_in_parallel_posts_once(funds_db):
     assert statuses == [200] * 19 + [201]
     first = next(result for status, result in outcomes if status == 201)
     assert all(result == first for _, result in outcomes)
-    statement = handlers.donor_statement(donor["id"], uow_for(funds_db))
+    statement = foundation.donor_statement(donor["id"], uow_for(funds_db))
     assert len(statement["donations"]) == 1 and statement["donations_total"] == "8888.00"
-    verification = handlers.verify_book("foundation", uow_for(funds_db))
+    verification = ledger.verify_book("foundation", uow_for(funds_db))
     assert verification["ok"] and verification["entries"] == 1
 
     # The same key for a different request is refused rather than silently answered with the first result.
     other = {**body, "amount": "1.00"}
     with pytest.raises(Conflict, match="different request"):
-        handlers.record_donation(domain.parse_record_donation(other, "gift-once"), other, uow_for(funds_db))
+        foundation.record_donation(parse_record_donation(other, "gift-once"), other, uow_for(funds_db))
 
 
 def test_postings_across_two_books_in_parallel_do_not_deadlock(funds_db):
     project_id = approved_project(funds_db, budget="3000.00")
-    _, donor = handlers.register_donor(domain.RegisterDonor("company", "社区公益伙伴"), None, uow_for(funds_db))
+    _, donor = foundation.register_donor(RegisterDonor("company", "社区公益伙伴"), None, uow_for(funds_db))
     seed = {"donor_id": donor["id"], "amount": "10000.00"}
-    handlers.record_donation(domain.parse_record_donation(seed, "seed-gift"), seed, uow_for(funds_db))
+    foundation.record_donation(parse_record_donation(seed, "seed-gift"), seed, uow_for(funds_db))
 
     def cofund(n):  # locks the area's book and the foundation's
         body = {"partner": "社区公益基金会", "from_foundation": True, "amount": "100.00", "line": 1}
-        return lambda: handlers.cofund_project(project_id, body, f"cofund-{n}", uow_for(funds_db))
+        return lambda: autonomy.cofund_project(project_id, body, f"cofund-{n}", uow_for(funds_db))
 
     def donate(n):  # the foundation's book only
         body = {"donor_id": donor["id"], "amount": "10.00"}
-        return lambda: handlers.record_donation(domain.parse_record_donation(body, f"more-{n}"), body,
-                                                uow_for(funds_db))
+        return lambda: foundation.record_donation(parse_record_donation(body, f"more-{n}"), body,
+                                                  uow_for(funds_db))
 
     def spend(n):  # the area's book only
         body = {"line": 1, "amount": "50.00", "payee": "花店", "receipt_ref": f"H-{n}"}
-        return lambda: handlers.record_expense(project_id, domain.parse_record_expense(body, f"sp-{n}"),
+        return lambda: autonomy.record_expense(project_id, parse_record_expense(body, f"sp-{n}"),
                                                body, uow_for(funds_db))
 
     calls = [make(n) for n in range(10) for make in (cofund, donate, spend)]
     outcomes, _ = run_parallel(calls)
 
     assert [o for o in outcomes if not isinstance(o, tuple)] == []
-    view = handlers.project_view(project_id, uow_for(funds_db))
+    view = autonomy.project_view(project_id, uow_for(funds_db))
     assert view["spent"] == "500.00" and view["budget"][0]["available"] == "3500.00"  # 3000 + 1000 − 500
-    foundation_bank = handlers.account_balance("foundation:bank", None, uow_for(funds_db))
+    foundation_bank = ledger.account_balance("foundation:bank", None, uow_for(funds_db))
     assert foundation_bank["balance"] == "9100.00"  # 10000 + 100 − 1000
-    assert all(r["ok"] for r in handlers.verify_all(uow_for(funds_db)))
+    assert all(r["ok"] for r in ledger.verify_all(uow_for(funds_db)))

@@ -72,7 +72,7 @@ def uow_for(settings):
 
 def outbox_events(settings, type_suffix):
     with engine_for(settings.db_url("routing")).connect() as conn:
-        from shared.db import outbox
+        from shared.messaging_tables import outbox
         rows = conn.execute(outbox.select().where(outbox.c.type == f"doorstep.routing.{type_suffix}")
                             .order_by(outbox.c.position)).mappings().all()
     return [json.loads(row["body"])["data"] for row in rows]

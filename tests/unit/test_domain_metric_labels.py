@@ -2,7 +2,8 @@
 transaction's postings are tallied, and which category/channel series intake creates at start-up."""
 from datetime import datetime, timezone
 
-from services.funds import domain as d
+from services.funds.domain.chart import area_chart, foundation_chart, special_fund_account
+from services.funds.domain.ledger import AccountState, PostedTransfer, credit, debit
 from services.funds import metrics as funds_metrics
 from services.intake.catalog import Catalog, Matter
 from services.intake import metrics as intake_metrics
@@ -22,8 +23,8 @@ def test_only_bank_unreserved_and_special_fund_accounts_are_exported():
                  "area:shixin:expense:shixin-2026-001:1", "area:shixin", "area", "elsewhere:bank"):
         assert labels(code) is None, code
     # The charts the ledger opens: exactly bank and unrestricted of each, and the special fund.
-    exported = [s.code for s in d.foundation_chart() + d.area_chart("shixin")
-                + [d.special_fund_account("art-edu", "美术教育专项基金")] if labels(s.code)]
+    exported = [s.code for s in foundation_chart() + area_chart("shixin")
+                + [special_fund_account("art-edu", "美术教育专项基金")] if labels(s.code)]
     assert exported == ["foundation:bank", "foundation:unrestricted", "area:shixin:bank",
                         "area:shixin:unrestricted", "foundation:fund:art-edu"]
 
@@ -32,20 +33,20 @@ def test_a_transaction_tallies_its_transfers_debits_and_last_figures():
     at = datetime(2026, 3, 10, tzinfo=timezone.utc)
 
     def posted(book, kind, legs):
-        return d.PostedTransfer("t", book, 1, "k", kind, "", at, at, None, "", "", tuple(legs), ())
+        return PostedTransfer("t", book, 1, "k", kind, "", at, at, None, "", "", tuple(legs), ())
 
-    states = {code: d.AccountState(code, side, None, True) for code, side in
+    states = {code: AccountState(code, side, None, True) for code, side in
               [("area:shixin:bank", "debit"), ("area:shixin:unrestricted", "credit")]}
     tally = funds_metrics.Tally()
     states["area:shixin:bank"].available = 500000
-    tally.add([posted("area:shixin", "allocation", [d.debit("area:shixin:bank", 500000),
-                                                    d.credit("area:shixin:revenue:allocation", 500000)])], states)
+    tally.add([posted("area:shixin", "allocation", [debit("area:shixin:bank", 500000),
+                                                    credit("area:shixin:revenue:allocation", 500000)])], states)
     states["area:shixin:bank"].available = 450000
-    tally.add([posted("area:shixin", "expense", [d.debit("area:shixin:expense:p:1", 30000),
-                                                 d.debit("area:shixin:expense:p:2", 20000),
-                                                 d.credit("area:shixin:bank", 50000)]),
-               posted("foundation", "donation", [d.debit("foundation:bank", 4902810),
-                                                 d.credit("foundation:revenue:donation", 4902810)])], states)
+    tally.add([posted("area:shixin", "expense", [debit("area:shixin:expense:p:1", 30000),
+                                                 debit("area:shixin:expense:p:2", 20000),
+                                                 credit("area:shixin:bank", 50000)]),
+               posted("foundation", "donation", [debit("foundation:bank", 4902810),
+                                                 credit("foundation:revenue:donation", 4902810)])], states)
     assert tally.postings == {("autonomy", "allocation"): [1, 500000], ("autonomy", "expense"): [1, 50000],
                               ("foundation", "donation"): [1, 4902810]}
     assert tally.available["area:shixin:bank"] == 450000  # the figure after the transaction's last posting
@@ -56,8 +57,8 @@ def test_book_types_and_primed_kinds_cover_what_the_handlers_post():
     assert funds_metrics.book_type("area:shixin") == "autonomy"
     import inspect
 
-    from services.funds import handlers
-    source = inspect.getsource(handlers)
+    from services.funds.usecases import autonomy, disclosure, foundation, ledger
+    source = "".join(inspect.getsource(module) for module in (ledger, foundation, autonomy, disclosure))
     primed = set().union(*funds_metrics.TRANSFER_KINDS.values())
     for kind in primed:
         assert f'"{kind}"' in source, kind

@@ -8,13 +8,19 @@ import pytest
 from shared.errors import Conflict, InvalidInput
 from shared.events import SchemaViolation, new_event
 from shared.money import format_fen, format_yuan_grouped, parse_yuan
-from services.funds import domain as d
+from services.funds.domain.autonomy import Project, parse_hearing, parse_propose_project
+from services.funds.domain.chart import area_chart, budget_line_accounts, foundation_chart
+from services.funds.domain.foundation import Lot, check_grant_purpose, parse_record_donation, parse_register_donor
+from services.funds.domain.ledger import (
+    GENESIS_HASH, AccountState, ChainVerifier, InsufficientFunds, PostedTransfer, TransferDraft, apply_legs, credit,
+    debit, transfer_hash, trial_balance,
+)
 
 T0 = datetime(2018, 11, 29, 12, 0, tzinfo=timezone.utc)
 
 
 def states_of(specs):
-    return {s.code: d.AccountState(s.code, s.normal_side, s.parent, s.non_negative) for s in specs}
+    return {s.code: AccountState(s.code, s.normal_side, s.parent, s.non_negative) for s in specs}
 
 
 def test_money_is_integer_fen_with_decimal_strings_at_the_edge():
@@ -31,55 +37,55 @@ def test_money_is_integer_fen_with_decimal_strings_at_the_edge():
 
 def test_a_transfer_must_balance_and_stay_in_its_book():
     with pytest.raises(InvalidInput, match="differ by 0.01"):
-        d.TransferDraft("foundation", "k", "x", "m", (d.debit("foundation:bank", 100),
-                                                        d.credit("foundation:revenue:donation", 99)), T0)
+        TransferDraft("foundation", "k", "x", "m", (debit("foundation:bank", 100),
+                                                        credit("foundation:revenue:donation", 99)), T0)
     with pytest.raises(InvalidInput, match="not an account of book"):
-        d.TransferDraft("foundation", "k", "x", "m", (d.debit("area:shixin:bank", 100),
-                                                        d.credit("foundation:revenue:donation", 100)), T0)
+        TransferDraft("foundation", "k", "x", "m", (debit("area:shixin:bank", 100),
+                                                        credit("foundation:revenue:donation", 100)), T0)
     with pytest.raises(InvalidInput, match="appears twice"):
-        d.TransferDraft("foundation", "k", "x", "m", (d.debit("foundation:bank", 100),
-                                                        d.credit("foundation:bank", 100)), T0)
+        TransferDraft("foundation", "k", "x", "m", (debit("foundation:bank", 100),
+                                                        credit("foundation:bank", 100)), T0)
 
 
 def test_budget_lines_are_spent_through_their_expense_accounts_and_never_below_zero():
-    specs = d.area_chart("shixin") + d.budget_line_accounts("shixin", "shixin-2026-001", 1, "椅子")
+    specs = area_chart("shixin") + budget_line_accounts("shixin", "shixin-2026-001", 1, "椅子")
     states = states_of(specs)
     b = "area:shixin"
     budget, expense = f"{b}:budget:shixin-2026-001:1", f"{b}:expense:shixin-2026-001:1"
-    d.apply_legs(states, [d.debit(f"{b}:bank", 100_000), d.credit(f"{b}:revenue:allocation", 100_000)])
+    apply_legs(states, [debit(f"{b}:bank", 100_000), credit(f"{b}:revenue:allocation", 100_000)])
     assert states[f"{b}:unrestricted"].available == 100_000  # allocation revenue feeds the unreserved fund
-    d.apply_legs(states, [d.debit(f"{b}:unrestricted", 60_000), d.credit(budget, 60_000)])
+    apply_legs(states, [debit(f"{b}:unrestricted", 60_000), credit(budget, 60_000)])
     assert (states[f"{b}:unrestricted"].available, states[budget].available) == (40_000, 60_000)
-    after = d.apply_legs(states, [d.debit(expense, 45_000), d.credit(f"{b}:bank", 45_000)])
+    after = apply_legs(states, [debit(expense, 45_000), credit(f"{b}:bank", 45_000)])
     assert after == (45_000, 55_000)
     assert states[budget].available == 15_000 and states[budget].balance == 60_000
 
     before = dataclasses.replace(states[budget])
-    with pytest.raises(d.InsufficientFunds, match="has 150.00 available; this would take it to -0.01"):
-        d.apply_legs(states, [d.debit(expense, 15_001), d.credit(f"{b}:bank", 15_001)])
+    with pytest.raises(InsufficientFunds, match="has 150.00 available; this would take it to -0.01"):
+        apply_legs(states, [debit(expense, 15_001), credit(f"{b}:bank", 15_001)])
     assert states[budget] == before  # a refused transfer changes nothing
-    with pytest.raises(d.InsufficientFunds, match=f"{b}:unrestricted"):
-        d.apply_legs(states, [d.debit(f"{b}:unrestricted", 40_001), d.credit(budget, 40_001)])
+    with pytest.raises(InsufficientFunds, match=f"{b}:unrestricted"):
+        apply_legs(states, [debit(f"{b}:unrestricted", 40_001), credit(budget, 40_001)])
 
 
 def chain_of(n):
-    specs = d.foundation_chart()
+    specs = foundation_chart()
     states = states_of(specs)
-    prev, out = d.GENESIS_HASH, []
+    prev, out = GENESIS_HASH, []
     for i in range(1, n + 1):
-        legs = (d.debit("foundation:bank", 100 * i), d.credit("foundation:revenue:donation", 100 * i))
-        after = d.apply_legs(states, legs)
+        legs = (debit("foundation:bank", 100 * i), credit("foundation:revenue:donation", 100 * i))
+        after = apply_legs(states, legs)
         fields = dict(id=f"t{i}", book="foundation", sequence=i, idempotency_key=f"k{i}", kind="donation",
                       memo=f"gift {i}", occurred_at=T0 + timedelta(minutes=i), recorded_at=T0 + timedelta(hours=1),
                       reverses=None, legs=legs)
-        digest = d.transfer_hash(prev_hash=prev, **fields)
-        out.append(d.PostedTransfer(**{**fields, "prev_hash": prev, "hash": digest, "balances_after": after}))
+        digest = transfer_hash(prev_hash=prev, **fields)
+        out.append(PostedTransfer(**{**fields, "prev_hash": prev, "hash": digest, "balances_after": after}))
         prev = digest
     return out, {s.code: s.normal_side for s in specs}, states
 
 
 def verify(chain, sides, head=None):
-    verifier = d.ChainVerifier("foundation", sides)
+    verifier = ChainVerifier("foundation", sides)
     for t in chain:
         if not verifier.feed(t):
             break
@@ -94,13 +100,13 @@ def test_the_hash_of_a_transfer_is_fixed_by_its_canonical_form():
                   idempotency_key="gift/2018-11-30/1", kind="donation", memo='陆家嘴慈善之夜 "义拍" \\ {1,2}',
                   occurred_at=datetime(2018, 11, 30, 20, 15, tzinfo=timezone(timedelta(hours=8))),
                   recorded_at=datetime(2018, 11, 30, 12, 15, 0, 123456, tzinfo=timezone.utc), reverses=None,
-                  legs=(d.debit("foundation:bank", 4902810), d.credit("foundation:revenue:auction", 4902810)))
-    assert d.transfer_hash(**fields) == "fa782619922e8f46abf5d967dbdf15d131bc13b6c63c33c923f672d7d3a9f129"
+                  legs=(debit("foundation:bank", 4902810), credit("foundation:revenue:auction", 4902810)))
+    assert transfer_hash(**fields) == "fa782619922e8f46abf5d967dbdf15d131bc13b6c63c33c923f672d7d3a9f129"
     reversal = {**fields, "reverses": "3f2b8c1e-0000-4000-8000-000000000000", "memo": ""}
-    assert d.transfer_hash(**reversal) == "3f0f24a740ba7b273326ff69fda04ec932bdd257021eb0fc771ef98687d1e4c7"
+    assert transfer_hash(**reversal) == "3f0f24a740ba7b273326ff69fda04ec932bdd257021eb0fc771ef98687d1e4c7"
     # The same instant written in another zone is the same entry.
     utc = {**fields, "occurred_at": datetime(2018, 11, 30, 12, 15, tzinfo=timezone.utc)}
-    assert d.transfer_hash(**utc) == d.transfer_hash(**fields)
+    assert transfer_hash(**utc) == transfer_hash(**fields)
 
 
 def test_the_verifier_accepts_an_intact_chain_and_its_head():
@@ -111,8 +117,8 @@ def test_the_verifier_accepts_an_intact_chain_and_its_head():
 
 
 @pytest.mark.parametrize("tamper, broken_at, reason", [
-    (lambda c: c.__setitem__(2, dataclasses.replace(c[2], legs=(d.debit("foundation:bank", 301),
-                                                               d.credit("foundation:revenue:donation", 301)))),
+    (lambda c: c.__setitem__(2, dataclasses.replace(c[2], legs=(debit("foundation:bank", 301),
+                                                               credit("foundation:revenue:donation", 301)))),
      3, "do not match its hash"),
     (lambda c: c.__setitem__(1, dataclasses.replace(c[1], memo="gift 2 (edited)")), 2, "do not match its hash"),
     (lambda c: c.__setitem__(3, dataclasses.replace(c[3], occurred_at=T0)), 4, "do not match its hash"),
@@ -129,26 +135,26 @@ def test_the_verifier_names_the_first_broken_entry(tamper, broken_at, reason):
 
 def test_a_rehashed_forgery_breaks_the_next_link_and_the_published_head():
     chain, sides, _ = chain_of(4)
-    forged_legs = (d.debit("foundation:bank", 1), d.credit("foundation:revenue:donation", 1))
+    forged_legs = (debit("foundation:bank", 1), credit("foundation:revenue:donation", 1))
     forged = dataclasses.replace(chain[3], legs=forged_legs, balances_after=(601, 601))
     fields = {f: getattr(forged, f) for f in ("id", "book", "sequence", "idempotency_key", "kind", "memo",
                                              "occurred_at", "recorded_at", "reverses", "legs")}
-    chain[3] = dataclasses.replace(forged, hash=d.transfer_hash(prev_hash=forged.prev_hash, **fields))
+    chain[3] = dataclasses.replace(forged, hash=transfer_hash(prev_hash=forged.prev_hash, **fields))
     verifier = verify(chain, sides, head=(4, chain_of(4)[0][-1].hash))  # the head a disclosure published
     assert verifier.breach is not None and "the head says entry #4" in verifier.breach.reason
 
 
 def test_trial_balance_puts_normal_side_balances_in_debit_and_credit_columns():
-    chart = {s.code: s for s in d.foundation_chart()}
-    report = d.trial_balance([(chart["foundation:bank"], 9_902_810), (chart["foundation:revenue:donation"], 5_000_000),
-                              (chart["foundation:revenue:market"], 4_902_810)])
+    chart = {s.code: s for s in foundation_chart()}
+    report = trial_balance([(chart["foundation:bank"], 9_902_810), (chart["foundation:revenue:donation"], 5_000_000),
+                            (chart["foundation:revenue:market"], 4_902_810)])
     assert report["total_debit"] == report["total_credit"] == "99028.10" and report["balanced"]
     assert report["accounts"][1] == {"account": "foundation:revenue:donation", "name": "捐赠收入 donations",
                                      "kind": "revenue", "debit": "0.00", "credit": "50000.00"}
 
 
 def test_an_auction_lot_is_bid_up_hammered_and_paid():
-    lot = d.Lot("l1", "charity-night-2018", 1, "阳光钻石果盘", "donor")
+    lot = Lot("l1", "charity-night-2018", 1, "阳光钻石果盘", "donor")
     lot.place_bid("A", 100_000)
     with pytest.raises(InvalidInput, match="more than the highest bid 1000.00"):
         lot.place_bid("B", 100_000)
@@ -161,13 +167,13 @@ def test_an_auction_lot_is_bid_up_hammered_and_paid():
         lot.place_bid("C", 500_000)
     lot.record_payment()
     assert lot.status == "paid"
-    unsold = d.Lot("l2", "e", 2, "x", "donor")
+    unsold = Lot("l2", "e", 2, "x", "donor")
     unsold.hammer()
     assert unsold.status == "unsold" and unsold.hammer_price is None
 
 
 def test_a_project_moves_through_the_three_meetings_only_in_order():
-    project = d.Project("shixin-2026-001", "shixin", 2026, "自治花园", "proposed")
+    project = Project("shixin-2026-001", "shixin", 2026, "自治花园", "proposed")
     with pytest.raises(Conflict, match="cannot become closed"):
         project.move_to("closed")
     project.move_to("approved")
@@ -176,7 +182,7 @@ def test_a_project_moves_through_the_three_meetings_only_in_order():
     with pytest.raises(Conflict, match="spending needs it approved"):
         project.require("approved", doing="spending")
     project.move_to("closed")
-    rejected = d.Project("p2", "shixin", 2026, "停车棚", "proposed")
+    rejected = Project("p2", "shixin", 2026, "停车棚", "proposed")
     rejected.move_to("rejected")
     with pytest.raises(Conflict):
         rejected.move_to("approved")
@@ -185,30 +191,30 @@ def test_a_project_moves_through_the_three_meetings_only_in_order():
 def test_commands_name_the_wrong_field():
     base = {"area": "shixin", "year": 2026, "title": "自治花园", "team": {"name": "t", "lead": "王阿姨", "members": ["李"]},
             "budget": [{"name": "花苗", "amount": "3000.00"}]}
-    cmd = d.parse_propose_project(base)
+    cmd = parse_propose_project(base)
     assert cmd.total == 300_000 and cmd.members == ("王阿姨", "李")
     for patch, field in [({"budget": [{"name": "花苗", "amount": 1.5}]}, "budget/0/amount"),
                          ({"team": {"name": "t", "members": ["李"]}}, "team.lead"),
                          ({"area": "Shi Xin"}, "area"), ({"year": 1999}, "year")]:
         with pytest.raises(InvalidInput) as info:
-            d.parse_propose_project({**base, **patch})
+            parse_propose_project({**base, **patch})
         assert info.value.field == field
     vote = {"held_on": "2026-03-10", "attendees": ["a", "b"], "minutes": "m", "decision": "approve",
             "votes": {"for": 2, "against": 1, "abstain": 0}}
     with pytest.raises(InvalidInput, match="3 votes from 2 attendees"):
-        d.parse_hearing(vote)
+        parse_hearing(vote)
     with pytest.raises(InvalidInput, match="not a date"):
-        d.parse_hearing({**vote, "attendees": ["a", "b", "c"], "held_on": "10/03/2026"})
+        parse_hearing({**vote, "attendees": ["a", "b", "c"], "held_on": "10/03/2026"})
     with pytest.raises(InvalidInput, match="one of company, individual, anonymous"):
-        d.parse_register_donor({"kind": "ghost"})
-    in_kind = d.parse_record_donation({"donor_id": "x", "kind": "in_kind", "valuation": "1200.00",
-                                       "description": "轮椅 4 台", "valuation_basis": "发票价"}, "k")
+        parse_register_donor({"kind": "ghost"})
+    in_kind = parse_record_donation({"donor_id": "x", "kind": "in_kind", "valuation": "1200.00",
+                                     "description": "轮椅 4 台", "valuation_basis": "发票价"}, "k")
     assert (in_kind.amount, in_kind.received_at) == (120_000, None)
     with pytest.raises(InvalidInput) as info:
-        d.parse_record_donation({"donor_id": "x", "kind": "in_kind", "valuation": "1.00", "description": "书"}, "k")
+        parse_record_donation({"donor_id": "x", "kind": "in_kind", "valuation": "1.00", "description": "书"}, "k")
     assert info.value.field == "valuation_basis"
     with pytest.raises(InvalidInput, match="may only pay for 'art-education'"):
-        d.check_grant_purpose("art-education", "elderly-care")
+        check_grant_purpose("art-education", "elderly-care")
 
 
 def test_funds_events_follow_their_schemas_and_mask_personal_data():
