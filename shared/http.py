@@ -244,6 +244,7 @@ class ApiHandler(HttpRequestHandler):
         request for this.
         """
         started = time.perf_counter()
+        request.shallow = False  # the server reads nothing before routing; from here the body may be read
         cid = correlation_id(request)
         try:
             if self.roles is not None:

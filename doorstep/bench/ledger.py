@@ -25,7 +25,7 @@ from services.funds import persistence as p
 from services.funds.domain.chart import area_book, budget_line_accounts
 from services.funds.domain.ledger import TransferDraft, credit, debit
 from services.funds.repositories import FundsUnitOfWork, bulk_insert
-from services.funds.usecases import ledger
+from services.funds.handlers import ledger
 
 AREA = "bench"
 BOOK = area_book(AREA)

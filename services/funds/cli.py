@@ -22,7 +22,7 @@ def verify(db, books, export_file, as_json):
     """Recompute every entry's hash, the chain links and the balances; name the first broken entry.
 
     Exits 1 if any book fails."""
-    from services.funds.usecases.ledger import verify_export
+    from services.funds.handlers.ledger import verify_export
 
     if export_file is not None:
         results = [verify_export(json.load(export_file))]
@@ -47,7 +47,7 @@ def _verify_database(db, books):
     from shared.config import ConfigError, load_settings
     from shared.db import engine_for
     from services.funds.repositories import FundsUnitOfWork
-    from services.funds.usecases.ledger import verify_all, verify_book
+    from services.funds.handlers.ledger import verify_all, verify_book
 
     try:
         settings = load_settings()

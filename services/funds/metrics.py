@@ -30,7 +30,7 @@ POSTED = Counter(
 PROJECTS = Gauge(
     "doorstep_funds_projects", "Autonomy-fund projects in each status, counted by funds' metrics timer", ["status"])
 
-# The transfer kinds each type of book receives (services/funds/usecases/); primed so rates start at zero.
+# The transfer kinds each type of book receives (services/funds/handlers/); primed so rates start at zero.
 TRANSFER_KINDS = {
     "foundation": ("donation", "auction", "payment", "market", "fund-founding", "grant", "manual", "reversal"),
     "autonomy": ("allocation", "budget-reservation", "expense", "budget-release", "cofunding", "manual",

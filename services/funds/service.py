@@ -1,4 +1,4 @@
-"""Funds' nameko service: thin HTTP entrypoints over :mod:`services.funds.usecases`.
+"""Funds' nameko service: thin HTTP entrypoints over :mod:`services.funds.handlers`.
 
 Treasurers post, auditors (and treasurers) read everything, and disclosures are public. Every request that
 moves money needs an idempotency key (``Idempotency-Key`` header or ``idempotency_key`` in the body): the
@@ -18,7 +18,7 @@ from services.funds.domain.fields import idempotency_key
 from services.funds.domain.foundation import parse_record_donation, parse_register_donor
 from services.funds.pages import disclosure_html
 from services.funds.repositories import FundsUnitOfWork
-from services.funds.usecases import autonomy, disclosure, foundation, ledger
+from services.funds.handlers import autonomy, disclosure, foundation, ledger
 
 POST = ("treasurer",)
 READ = ("auditor", "treasurer")

@@ -1,6 +1,5 @@
 """District fan-in: two streets' events reach the district broker through shovels, with the street in each
 envelope, and a district subscriber binds exactly as it would on one street."""
-import dataclasses
 import json
 import subprocess
 import sys
@@ -47,7 +46,7 @@ def test_two_streets_fan_in_to_the_district(rabbit_reachable, infra_settings):
 
         # Each street publishes through its own relay.
         for street in ("lujiazui", "huamu"):
-            settings = dataclasses.replace(infra_settings, street=street)
+            settings = infra_settings.replace(street=street)
             accepted_events_in_outbox(settings, count=2)
             Relay("intake", engine_for(settings.db_url("intake")), ConfirmingPublisher(uri[street])).drain()
             # the next street's events come from the same test database: clear what was relayed

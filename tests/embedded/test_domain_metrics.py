@@ -138,7 +138,7 @@ def test_funds_balances_equal_the_ledger_and_postings_count_by_kind(
         embedded_settings, start_services, counter_token):
     from services.funds import metrics
     from services.funds.repositories import FundsUnitOfWork
-    from services.funds.usecases.ledger import refresh_metrics
+    from services.funds.handlers.ledger import refresh_metrics
 
     settings, _ = start_services(embedded_settings, ["funds"])
     api = Client(settings, "funds", counter_token(settings, role="treasurer"))

@@ -9,7 +9,7 @@ from sqlalchemy.orm import sessionmaker
 from shared.db import engine_for
 from shared.errors import Conflict, InvalidInput
 from services.funds.repositories import FundsUnitOfWork
-from services.funds.usecases import ledger
+from services.funds.handlers import ledger
 
 BANK, GIFTS, FEES = "foundation:bank", "foundation:revenue:donation", "foundation:expense:general"
 

@@ -9,8 +9,8 @@ from shared.migrations import upgrade
 from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
 from services.funds.domain.ledger import InsufficientFunds
 from services.funds.repositories import FundsUnitOfWork
-from services.funds.usecases import autonomy
-from services.funds.usecases.ledger import account_balance, refresh_metrics
+from services.funds.handlers import autonomy
+from services.funds.handlers.ledger import account_balance, refresh_metrics
 from services.intake import domain as intake_domain
 from services.intake.catalog import default_catalog
 from services.intake.handlers.cases import close_case, reject_case, settle_case, submit_case

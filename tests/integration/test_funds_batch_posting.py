@@ -14,7 +14,7 @@ from shared.db import UTCDateTime, engine_for, utcnow
 from services.funds.domain.chart import area_book, budget_line_accounts
 from services.funds.domain.ledger import InsufficientFunds, TransferDraft, credit, debit
 from services.funds.repositories import bulk_insert
-from services.funds.usecases import ledger
+from services.funds.handlers import ledger
 
 AREA, PROJECT = "batch", "batch-2026-001"
 BOOK = area_book(AREA)

@@ -147,7 +147,7 @@ def test_charity_night_2018_through_the_api(infra_settings, start_services, coun
     assert page.headers["Content-Type"].startswith("text/html")
     assert "¥49,028.10" in page.text and "¥99,028.10" in page.text and disclosure["chain"]["head"] in page.text
     export = requests.get(f"{api.base}/funds/disclosures/{disclosure['id']}/ledger", timeout=10).json()
-    from services.funds.usecases.ledger import verify_export
+    from services.funds.handlers.ledger import verify_export
     assert verify_export(export) == {"book": "foundation", "ok": True, "entries": 37, "first_breach": None,
                                      "head": {"sequence": 37, "hash": disclosure["chain"]["head"]}}
 

@@ -10,7 +10,7 @@ from shared.errors import Conflict
 from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
 from services.funds.domain.foundation import RegisterDonor, parse_record_donation
 from services.funds.domain.ledger import InsufficientFunds
-from services.funds.usecases import autonomy, foundation, ledger
+from services.funds.handlers import autonomy, foundation, ledger
 
 HEARING = {"held_on": "2026-03-02", "attendees": ["王阿姨", "李师傅", "张老师", "陈书记", "赵大姐"],
            "votes": {"for": 4, "against": 0, "abstain": 1}, "minutes": "同意立项", "decision": "approve"}

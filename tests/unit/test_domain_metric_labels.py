@@ -57,7 +57,7 @@ def test_book_types_and_primed_kinds_cover_what_the_handlers_post():
     assert funds_metrics.book_type("area:shixin") == "autonomy"
     import inspect
 
-    from services.funds.usecases import autonomy, disclosure, foundation, ledger
+    from services.funds.handlers import autonomy, disclosure, foundation, ledger
     source = "".join(inspect.getsource(module) for module in (ledger, foundation, autonomy, disclosure))
     primed = set().union(*funds_metrics.TRANSFER_KINDS.values())
     for kind in primed:

@@ -16,8 +16,8 @@ from services.funds.domain.chart import FOUNDATION_BOOK, area_book, budget_line_
 from services.funds.domain.foundation import check_grant_purpose
 from services.funds.domain.ledger import TransferDraft, credit, debit
 from services.funds.repositories import FundsUnitOfWork
-from services.funds.usecases.foundation import special_fund
-from services.funds.usecases.ledger import ensure_book, post, run_once, shanghai
+from services.funds.handlers.foundation import special_fund
+from services.funds.handlers.ledger import ensure_book, post, run_once, shanghai
 
 
 def allocate(area: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:

@@ -18,7 +18,7 @@ from services.funds.domain.foundation import (
 )
 from services.funds.domain.ledger import TransferDraft, credit, debit
 from services.funds.repositories import FundsUnitOfWork
-from services.funds.usecases.ledger import ensure_book, local_year, post, run_once, shanghai
+from services.funds.handlers.ledger import ensure_book, local_year, post, run_once, shanghai
 
 
 def register_donor(cmd: RegisterDonor, key: str | None, uow: FundsUnitOfWork) -> tuple[int, dict]:

@@ -10,9 +10,9 @@ from services.funds import persistence as p
 from services.funds.domain import fields
 from services.funds.domain.chart import FOUNDATION_BOOK, area_book
 from services.funds.repositories import FundsUnitOfWork
-from services.funds.usecases.autonomy import project_report
-from services.funds.usecases.foundation import event_report, foundation_totals, fund_report
-from services.funds.usecases.ledger import run_once, shanghai, transfer_view
+from services.funds.handlers.autonomy import project_report
+from services.funds.handlers.foundation import event_report, foundation_totals, fund_report
+from services.funds.handlers.ledger import run_once, shanghai, transfer_view
 
 
 def publish_disclosure(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
