@@ -93,24 +93,27 @@ def test_badly_typed_bodies_are_a_400_naming_the_field_and_write_nothing(notify)
     assert count_rows(settings, "notify", "preferences") == 0
 
 
-@pytest.mark.parametrize("method, path, field, status", [
-    ("GET", "/notify/deliveries?case_id=%00", "case_id", 400),
-    ("GET", "/notify/deliveries?case_id=0001-01-01T00:00:00%2B14:00", "case_id", 400),
-    ("GET", "/notify/deliveries?recipient=%00", "recipient", 400),
-    ("GET", "/notify/deliveries?recipient=resident:%ED%A0%80", "recipient", 400),
-    ("GET", "/notify/deliveries?status=%ED%A0%80", "status", 400),
-    ("GET", "/notify/deliveries?status=sent&status=failed", "status", 400),
-    ("GET", "/notify/deliveries?since=9999-12-31T23:59:59%2B14:00", "since", 400),
-    ("GET", "/notify/recipients/resident:1/deliveries?status=lost", "status", 400),
-    ("GET", "/notify/recipients/nobody/preferences", "recipient", 400),
-    ("GET", "/notify/recipients/resident:%00/contacts", "recipient", 400),
-    ("GET", "/notify/recipients/subscribers:area:x/deliveries", "recipient", 400),
-    ("PUT", "/notify/topics/street:x/subscribers/resident:1", "topic", 400),
-    ("DELETE", "/notify/topics/area:x/subscribers/%ED%A0%80", "recipient", 400),
-])
-def test_odd_queries_and_paths_are_a_400_naming_the_parameter(notify, method, path, field, status):
+ODD_REQUESTS = [
+    ("GET", "/notify/deliveries?case_id=%00", "case_id"),
+    ("GET", "/notify/deliveries?case_id=0001-01-01T00:00:00%2B14:00", "case_id"),
+    ("GET", "/notify/deliveries?recipient=%00", "recipient"),
+    ("GET", "/notify/deliveries?recipient=resident:%ED%A0%80", "recipient"),
+    ("GET", "/notify/deliveries?status=%ED%A0%80", "status"),
+    ("GET", "/notify/deliveries?status=sent&status=failed", "status"),
+    ("GET", "/notify/deliveries?since=9999-12-31T23:59:59%2B14:00", "since"),
+    ("GET", "/notify/recipients/resident:1/deliveries?status=lost", "status"),
+    ("GET", "/notify/recipients/nobody/preferences", "recipient"),
+    ("GET", "/notify/recipients/resident:%00/contacts", "recipient"),
+    ("GET", "/notify/recipients/subscribers:area:x/deliveries", "recipient"),
+    ("PUT", "/notify/topics/street:x/subscribers/resident:1", "topic"),
+    ("DELETE", "/notify/topics/area:x/subscribers/%ED%A0%80", "recipient"),
+]
+
+
+def test_odd_queries_and_paths_are_a_400_naming_the_parameter(notify):
     settings, tokens = notify
-    refused(call(settings, tokens["admin"], method, path), field, status)
+    for method, path, field in ODD_REQUESTS:
+        refused(call(settings, tokens["admin"], method, path), field)
 
 
 def test_a_delivery_id_that_is_no_uuid_is_not_found(notify):
