@@ -154,8 +154,8 @@ class ContactsBody(ApiModel):
     contacts: ContactAddresses
 
     def command(self, recipient: str) -> ChangeContacts:
-        given = self.contacts
-        return ChangeContacts(recipient, {channel: getattr(given, channel) for channel in sorted(given.model_fields_set)})
+        said = sorted(self.contacts.model_fields_set)
+        return ChangeContacts(recipient, {channel: getattr(self.contacts, channel) for channel in said})
 
 # -- answers --------------------------------------------------------------------------------------------------
 

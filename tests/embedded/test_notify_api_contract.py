@@ -55,7 +55,8 @@ def notify(embedded_settings, start_services, counter_token):
 
 BAD_PREFERENCES = [
     ({"channels": {"sms": 1}}, "channels"), ({"channels": [True]}, "channels[0]"), ({"channels": [1]}, "channels[0]"),
-    ({"channels": ["sms", "sms"]}, "channels"), ({"opt_out": "hearing"}, "opt_out"), ({"opt_out": [None]}, "opt_out[0]"),
+    ({"channels": ["sms", "sms"]}, "channels"), ({"opt_out": "hearing"}, "opt_out"),
+    ({"opt_out": [None]}, "opt_out[0]"),
     ({"opt_out": ["\ud800"]}, "opt_out[0]"), ({"opt_out": ["hearing\x00"]}, "opt_out[0]"),
     ({"quiet_hours": []}, "quiet_hours"), ({"quiet_hours": {"start": 22, "end": "08:00"}}, "quiet_hours.start"),
     ({"quiet_hours": {"start": "22:00", "end": False}}, "quiet_hours.end"),
@@ -69,7 +70,8 @@ BAD_CONTACTS = [
     ({"contacts": {"email": "wang\x00@example.org"}}, "contacts.email"),
     ({"contacts": {"email": "w@" + "x" * 300 + ".org"}}, "contacts.email"),
     ({"contacts": {"sms": 13812345678}}, "contacts.sms"), ({"contacts": {"sms": True}}, "contacts.sms"),
-    ({"contacts": {"sms": "1381234567\ud800"}}, "contacts.sms"), ({"contacts": {"wechat": ["oABCDEFGHIJK"]}}, "contacts.wechat"),
+    ({"contacts": {"sms": "1381234567\ud800"}}, "contacts.sms"),
+    ({"contacts": {"wechat": ["oABCDEFGHIJK"]}}, "contacts.wechat"),
     ({"contacts": {"webhook": "https://example.org/\ud800"}}, "contacts.webhook"),
     ({"contacts": {"webhook": "https://example.org/\x00"}}, "contacts.webhook"),
     ({"contacts": {"webhook": "https://example.org/" + "a" * 600}}, "contacts.webhook"),
@@ -132,7 +134,8 @@ def test_every_answer_carries_exactly_its_documented_fields(notify):
     # A resident reached on the file channel; the unit on a webhook nobody answers, so its message dies.
     put = call(settings, counter, "PUT", "/notify/recipients/unit:shixin-pm/contacts",
                {"contacts": {"webhook": "http://127.0.0.1:9/hook", "sms": "13812345678", "email": None}})
-    assert exact(models.ContactsView, put.json())["contacts"] == {"sms": "138****5678", "webhook": "http://127.0.0.1:9/…"}
+    masked = exact(models.ContactsView, put.json())["contacts"]
+    assert masked == {"sms": "138****5678", "webhook": "http://127.0.0.1:9/…"}
     put = call(settings, counter, "PUT", "/notify/recipients/unit:shixin-pm/contacts", {"contacts": {"sms": None}})
     assert put.json()["contacts"] == {"webhook": "http://127.0.0.1:9/…"}
     exact(models.ContactsView, call(settings, counter, "GET", "/notify/recipients/unit:shixin-pm/contacts").json())
@@ -154,7 +157,8 @@ def test_every_answer_carries_exactly_its_documented_fields(notify):
 
     def finished():
         answer = call(settings, counter, "GET", f"/notify/deliveries?case_id={data['case_id']}").json()
-        done = {d["recipient"]: d for d in exact(list[models.DeliveryView], answer) if d["status"] in ("sent", "failed")}
+        done = {d["recipient"]: d for d in exact(list[models.DeliveryView], answer)
+                if d["status"] in ("sent", "failed")}
         return len(done) == 2 and done
 
     listed = wait_until(finished, message="both delivered or given up")

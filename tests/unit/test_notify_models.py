@@ -22,13 +22,15 @@ def test_preferences_become_a_command_and_quiet_hours_left_out_are_the_streets()
     street = QuietHours()
     assert command.preferences(street).to_dict() == {"channels": ["wechat", "sms"], "opt_out": ["hearing"],
                                                      "quiet_hours": {"start": "21:30", "end": "07:00"}}
-    assert PreferencesBody.model_validate({"quiet_hours": None}).command("resident:1").preferences(street).quiet_hours is None
+    none = PreferencesBody.model_validate({"quiet_hours": None}).command("resident:1")
+    assert none.preferences(street).quiet_hours is None
     left_out = PreferencesBody.model_validate({}).command("resident:1")
     assert left_out.quiet_hours is STREET_QUIET_HOURS and left_out.preferences(street).quiet_hours == street
 
 
 @pytest.mark.parametrize("body, field", [
-    ({"channels": ["fax"]}, "channels[0]"), ({"channels": "sms"}, "channels"), ({"channels": ["sms", "sms"]}, "channels"),
+    ({"channels": ["fax"]}, "channels[0]"), ({"channels": "sms"}, "channels"),
+    ({"channels": ["sms", "sms"]}, "channels"),
     ({"opt_out": [1]}, "opt_out[0]"), ({"opt_out": ["Hearing!"]}, "opt_out[0]"),
     ({"quiet_hours": {"start": "25:00", "end": "08:00"}}, "quiet_hours.start"),
     ({"quiet_hours": {"start": "22:00"}}, "quiet_hours.end"), ({"quiet_hours": "22-08"}, "quiet_hours"),
@@ -45,7 +47,8 @@ def test_contacts_are_checked_per_channel_and_null_removes_one():
 
 @pytest.mark.parametrize("contacts, field", [
     ({"sms": "12345"}, "contacts.sms"), ({"email": "no-at-sign"}, "contacts.email"),
-    ({"webhook": "ftp://x"}, "contacts.webhook"), ({"wechat": "!"}, "contacts.wechat"), ({"file": "x"}, "contacts.file"),
+    ({"webhook": "ftp://x"}, "contacts.webhook"), ({"wechat": "!"}, "contacts.wechat"),
+    ({"file": "x"}, "contacts.file"),
     ({"email": "a\x00@example.org"}, "contacts.email"), ({"webhook": "https://x/\ud800"}, "contacts.webhook"),
     ({"email": "a@" + "b" * 300 + ".org"}, "contacts.email"), ({"sms": 13800000000}, "contacts.sms"),
     ({"sms": ["13800000000"]}, "contacts.sms"), ({}, "contacts"), ("13800000000", "contacts"),
