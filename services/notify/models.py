@@ -36,8 +36,7 @@ _RECIPIENT_FORMS = ", ".join(f"{kind}:<code>" if kind == "unit" else f"{kind}:<i
 Recipient = Annotated[str, _matching(RECIPIENT_PATTERN, "recipient", f"收件人应为 {_RECIPIENT_FORMS} 之一",
                                      f"must be one of {_RECIPIENT_FORMS}"),
                       WithJsonSchema({"type": "string", "pattern": RECIPIENT_PATTERN, "example": "unit:shixin-pm",
-                                      "description": "a recipient (收件人): resident:<id>, unit:<code>, handler:<id>, "
-                                                     "supervisor:<id>, donor:<id>, team:<id> or staff:<id>"})]
+                                      "description": f"a recipient (收件人): {_RECIPIENT_FORMS}"})]
 Topic = Annotated[str, _matching(TOPIC_PATTERN, "topic", "主题应为 unit:<code>、area:<code>、team:<id> 或 project:<id>",
                                  "must be unit:<code>, area:<code>, team:<id> or project:<id>"),
                   WithJsonSchema({"type": "string", "pattern": TOPIC_PATTERN, "example": "area:shixin",
