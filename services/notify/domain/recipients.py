@@ -75,7 +75,6 @@ class Preferences:
         return {"channels": list(self.channels), "opt_out": sorted(self.opted_out), "quiet_hours": quiet}
 
 
-
 class _StreetQuietHours:
     def __repr__(self) -> str:
         return "STREET_QUIET_HOURS"
@@ -103,6 +102,7 @@ class ChangeContacts:
     """A recipient's new addresses by channel; None removes the channel's address, a channel left out keeps it."""
     recipient: str
     addresses: Mapping[str, str | None]
+
 
 def plan_channels(preferences: Preferences, addressed: Iterable[str], default_channel: str) -> tuple[str, ...]:
     """The channels to try, in order: preferred ones the recipient has an address for (or that need none);
