@@ -8,14 +8,17 @@ from __future__ import annotations
 import logging
 
 from nameko.extensions import DependencyProvider
+from pydantic import ValidationError
 
 from shared.auth import ROLES
 from shared.consumer import consume
 from shared.db import utcnow
 from shared.events import registry
-from shared.http import api, json_body
+from shared.fields import ApiModel
+from shared.http import ApiHandler
+from shared.problems import validation_problem
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
-from services.notify import metrics
+from services.notify import metrics, models
 from services.notify import settings as notify_settings
 from services.notify.channels import build_channels
 from services.notify.domain.templates import (STREET_TEMPLATES, event_types_with_templates, load_templates,
@@ -25,6 +28,19 @@ from services.notify.handlers.context import NotifyContext
 from services.notify.persistence import NotifyUnitOfWork
 
 log = logging.getLogger("doorstep.notify")
+
+
+class _Api(ApiHandler):
+    """``shared.http``'s entrypoint, able to read the body it parses: the web server hands it a shallow (unreadable)
+    request, which nameko's handler makes readable only after the body model has been applied. To go once
+    ``ApiHandler.handle_request`` does it itself."""
+
+    def handle_request(self, request):
+        request.shallow = False
+        return super().handle_request(request)
+
+
+api = _Api.decorator
 
 
 class NotifyRuntime(DependencyProvider):
@@ -102,50 +118,85 @@ class NotifyService(DoorstepService):
         recording.queue_digests(self.sending, self.runtime)
         sending.measure_backlog(self.sending)
 
-    @api("GET", "/notify/deliveries", roles=ROLES)
-    def deliveries(self, request):
-        return deliveries.list_deliveries(self.uow, request.args.get("case_id"), request.args.get("recipient"),
-                                          request.args.get("status"))
+    @api("GET", "/notify/deliveries", roles=ROLES, query=models.DeliveriesQuery,
+         answers={200: list[models.DeliveryView]}, summary="deliveries, newest first (at most 100)",
+         tags=("deliveries",))
+    def deliveries(self, request, query: models.DeliveriesQuery):
+        return deliveries.list_deliveries(self.uow, str(query.case_id) if query.case_id else None, query.recipient,
+                                          query.status)
 
-    @api("GET", "/notify/deliveries/<string:delivery_id>", roles=ROLES)
+    @api("GET", "/notify/deliveries/<uuid:delivery_id>", roles=ROLES, answers={200: models.DeliveryDetail},
+         summary="one delivery with its channel plan and attempt log", tags=("deliveries",))
     def delivery(self, request, delivery_id):
-        return deliveries.delivery_detail(self.uow, delivery_id)
+        return deliveries.delivery_detail(self.uow, str(delivery_id))
 
-    @api("POST", "/notify/deliveries/<string:delivery_id>/resend", roles=("admin",))
+    @api("POST", "/notify/deliveries/<uuid:delivery_id>/resend", roles=("admin",), answers={202: models.Resent},
+         problems=(409,), summary="queue a sent or failed delivery again, from the first preferred channel",
+         tags=("deliveries",))
     def resend(self, request, delivery_id):
-        return 202, deliveries.resend(self.uow, self.runtime, delivery_id)
+        return 202, deliveries.resend(self.uow, self.runtime, str(delivery_id))
 
-    @api("GET", "/notify/recipients/<string:recipient>/deliveries", roles=ROLES)
-    def recipient_deliveries(self, request, recipient):
-        return deliveries.list_deliveries(self.uow, recipient=recipient, status=request.args.get("status"))
+    @api("GET", "/notify/recipients/<string:recipient>/deliveries", roles=ROLES,
+         query=models.RecipientDeliveriesQuery, answers={200: list[models.DeliveryView]},
+         summary="a recipient's deliveries, newest first (at most 100)", tags=("deliveries", "recipients"))
+    def recipient_deliveries(self, request, recipient, query: models.RecipientDeliveriesQuery):
+        path = _path(models.RecipientPath, recipient=recipient)
+        return deliveries.list_deliveries(self.uow, recipient=path.recipient, status=query.status)
 
-    @api("GET", "/notify/recipients/<string:recipient>/preferences", roles=ROLES)
+    @api("GET", "/notify/recipients/<string:recipient>/preferences", roles=ROLES,
+         answers={200: models.PreferencesView}, problems=(400,),
+         summary="a recipient's channels, opt-outs and quiet hours (the street's until set)", tags=("recipients",))
     def preferences(self, request, recipient):
-        return recipients.get_preferences(self.uow, self.runtime, recipient)
+        path = _path(models.RecipientPath, recipient=recipient)
+        return recipients.get_preferences(self.uow, self.runtime, path.recipient)
 
-    @api("PUT", "/notify/recipients/<string:recipient>/preferences", roles=("counter", "handler"))
-    def set_preferences(self, request, recipient):
-        return recipients.set_preferences(self.uow, self.runtime, recipient, json_body(request))
+    @api("PUT", "/notify/recipients/<string:recipient>/preferences", roles=("counter", "handler"),
+         body=models.PreferencesBody, answers={200: models.PreferencesView},
+         summary="set a recipient's channels, opt-outs and quiet hours", tags=("recipients",))
+    def set_preferences(self, request, recipient, body: models.PreferencesBody):
+        path = _path(models.RecipientPath, recipient=recipient)
+        return recipients.set_preferences(self.uow, self.runtime, body.command(path.recipient))
 
-    @api("GET", "/notify/recipients/<string:recipient>/contacts", roles=("counter", "handler"))
+    @api("GET", "/notify/recipients/<string:recipient>/contacts", roles=("counter", "handler"),
+         answers={200: models.ContactsView}, problems=(400,), summary="a recipient's addresses, masked",
+         tags=("recipients",))
     def contacts(self, request, recipient):
-        return recipients.get_contacts(self.uow, recipient)
+        path = _path(models.RecipientPath, recipient=recipient)
+        return recipients.get_contacts(self.uow, path.recipient)
 
-    @api("PUT", "/notify/recipients/<string:recipient>/contacts", roles=("counter", "handler"))
-    def set_contacts(self, request, recipient):
-        return recipients.set_contacts(self.uow, self.runtime, recipient, json_body(request))
+    @api("PUT", "/notify/recipients/<string:recipient>/contacts", roles=("counter", "handler"),
+         body=models.ContactsBody, answers={200: models.ContactsView},
+         summary="register or (with null) remove a recipient's addresses; answers them masked", tags=("recipients",))
+    def set_contacts(self, request, recipient, body: models.ContactsBody):
+        path = _path(models.RecipientPath, recipient=recipient)
+        return recipients.set_contacts(self.uow, self.runtime, body.command(path.recipient))
 
-    @api("PUT", "/notify/topics/<string:topic>/subscribers/<string:recipient>", roles=("counter", "handler"))
+    @api("PUT", "/notify/topics/<string:topic>/subscribers/<string:recipient>", roles=("counter", "handler"),
+         answers={200: models.Subscription, 201: models.Subscription}, problems=(400,),
+         summary="subscribe a recipient to a topic (201; 200 if subscribed already)", tags=("topics",))
     def subscribe(self, request, topic, recipient):
-        return recipients.subscribe(self.uow, self.runtime, topic, recipient)
+        path = _path(models.SubscriptionPath, topic=topic, recipient=recipient)
+        return recipients.subscribe(self.uow, self.runtime, path.topic, path.recipient)
 
-    @api("DELETE", "/notify/topics/<string:topic>/subscribers/<string:recipient>", roles=("counter", "handler"))
+    @api("DELETE", "/notify/topics/<string:topic>/subscribers/<string:recipient>", roles=("counter", "handler"),
+         answers={200: models.Unsubscribed}, problems=(400,), summary="unsubscribe a recipient from a topic",
+         tags=("topics",))
     def unsubscribe(self, request, topic, recipient):
-        return recipients.unsubscribe(self.uow, topic, recipient)
+        path = _path(models.SubscriptionPath, topic=topic, recipient=recipient)
+        return recipients.unsubscribe(self.uow, path.topic, path.recipient)
 
-    @api("GET", "/notify/dead-letters", roles=("auditor",))
+    @api("GET", "/notify/dead-letters", roles=("auditor",), answers={200: list[models.DeadLetter]},
+         summary="deliveries given up, newest first (at most 100), with the reason", tags=("deliveries",))
     def dead_letters(self, request):
         return deliveries.list_dead_letters(self.uow)
+
+
+def _path(model: type[ApiModel], **segments) -> ApiModel:
+    """The path's segments through their model, as bodies and queries are parsed: a wrong one is a 400 naming it."""
+    try:
+        return model.model_validate(segments)
+    except ValidationError as exc:
+        raise validation_problem(exc) from None
 
 
 def _add_consumers(service_class) -> None:

@@ -6,7 +6,7 @@ import json
 import logging
 import re
 
-from services.notify import metrics
+from services.notify import events, metrics
 from services.notify.channels import DeliveryFailed, Outgoing
 from services.notify.domain.delivery import after_failure
 from services.notify.domain.digest import DIGEST_KEY
@@ -17,8 +17,6 @@ from services.notify.persistence import NotifyUnitOfWork
 
 log = logging.getLogger("doorstep.notify")
 
-SENT = "doorstep.notify.notification.sent.v1"
-FAILED = "doorstep.notify.notification.failed.v1"
 _EMAIL_IN_TEXT = re.compile(r"[^@\s<>\"']+@[A-Za-z0-9.\-]+")
 _MOBILE_IN_TEXT = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 
@@ -161,12 +159,7 @@ def _record_outcome(uow: NotifyUnitOfWork, ctx: NotifyContext, row: dict, plan: 
         uow.deliveries.update(row["id"], status="sent", sent_at=now, channel=channel_name, attempts=attempts,
                               total_attempts=total, claimed_until=None, last_error=None, address_masked=masked,
                               deferred_reason=None, next_attempt_at=None)
-        data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
-                "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
-                "template": row["template"], "sent_at": now.isoformat(), "attempts": total}
-        if row["case_id"]:
-            data["case_id"] = row["case_id"]
-        uow.emit(SENT, subject=f"delivery/{row['id']}", data=data)
+        uow.emit(events.notification_sent(row, channel_name, now, total))
 
         def report_sent():
             metrics.DELIVERIES.labels(channel_name, "sent").inc()
@@ -187,12 +180,7 @@ def _record_outcome(uow: NotifyUnitOfWork, ctx: NotifyContext, row: dict, plan: 
                               next_attempt_at=None, claimed_until=None, last_error=reason)
         uow.deliveries.add_dead_letter(delivery_id=row["id"], recipient=row["recipient"],
                                        channels=json.dumps(plan), reason=reason, created_at=now)
-        data = {"delivery_id": row["id"], "cause_event_id": row["cause_event_id"],
-                "cause_type": row["cause_type"], "recipient": row["recipient"], "channel": channel_name,
-                "template": row["template"], "reason": reason, "failed_at": now.isoformat(), "attempts": total}
-        if row["case_id"]:
-            data["case_id"] = row["case_id"]
-        uow.emit(FAILED, subject=f"delivery/{row['id']}", data=data)
+        uow.emit(events.notification_failed(row, channel_name, reason, now, total))
         outcome = "failed"
 
     def report_failure():
