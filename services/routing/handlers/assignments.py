@@ -6,7 +6,7 @@ import dataclasses
 from datetime import datetime
 
 from shared.db import utcnow
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, NotFound
 from services.routing import events, metrics
 from services.routing.domain import assignments
 from services.routing.domain.assignments import RETURN_REASONS, Assignment, RoutedCase
@@ -91,11 +91,11 @@ def transfer_assignment(assignment_id: str, to_unit: str, reason: str, principal
                         directory: Directory, now: datetime | None = None) -> dict:
     """转办 to another unit; past the street's limit the case is escalated to a supervisor instead."""
     now = now or utcnow()
-    target = directory.unit(to_unit)
+    target = directory.unit(to_unit, field="to_unit")
     with uow:
         assignment, case = _load(uow, assignment_id)
         assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
-        outcome = assignments.check_transfer(case, assignment, target.code, reason, directory.policy)
+        outcome = assignments.check_transfer(case, assignment, target.code, directory.policy)
         if outcome == "escalate":
             supervisor = escalation_target(case, assignment, directory)
             if assignment.escalated_to is None:  # asking again changes nothing: escalated once
@@ -131,15 +131,15 @@ def return_assignment(assignment_id: str, reason_code: str, note: str, principal
     with uow:
         assignment, case = _load(uow, assignment_id)
         assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
-        assignments.check_return(assignment, reason_code)
+        assignments.check_return(assignment)
         assignments.close(assignment, "returned", reason_code, now)
         uow.assignments.save(assignment)
         case.status, case.updated_at = "arbitration", now
         uow.cases.save(case)
         arbiter = directory.policy.arbitration_unit
         uow.cases.log(case.case_id, now, "return", assignment.unit_code, _actor(principal),
-                      {"reason_code": reason_code, "reason": RETURN_REASONS[reason_code], "note": note or ""})
-        uow.emit(events.assignment_returned(assignment, reason_code, note or "", arbiter, now))
+                      {"reason_code": reason_code, "reason": RETURN_REASONS[reason_code], "note": note})
+        uow.emit(events.assignment_returned(assignment, reason_code, note, arbiter, now))
         uow.commit()
     metrics.RETURNS.labels(directory.metric_label(assignment.unit_code), reason_code).inc()
     return {"case_id": case.case_id, "status": case.status, "arbitration_unit": arbiter}
@@ -151,9 +151,7 @@ def arbitrate_case(case_id: str, to_unit: str, decision: str, principal, uow: Ro
     now = now or utcnow()
     arbiter = directory.policy.arbitration_unit
     assignments.check_acts_for(principal.role, principal.label, arbiter)
-    if not (decision or "").strip():
-        raise InvalidInput("decision", "record why this unit handles the case")
-    target = directory.unit(to_unit)
+    target = directory.unit(to_unit, field="unit")
     with uow:
         case = uow.cases.get(case_id, lock=True)
         if case is None:
@@ -176,7 +174,7 @@ def arbitrate_case(case_id: str, to_unit: str, decision: str, principal, uow: Ro
     return {"case_id": case_id, "status": case.status, "assignment": assignment_view(assignment, now)}
 
 
-def request_extension(assignment_id: str, working_days, reason: str, principal, uow: RoutingUnitOfWork,
+def request_extension(assignment_id: str, working_days: int, reason: str, principal, uow: RoutingUnitOfWork,
                       directory: Directory, now: datetime | None = None) -> dict:
     now = now or utcnow()
     with uow:
@@ -194,8 +192,6 @@ def request_extension(assignment_id: str, working_days, reason: str, principal, 
 def decide_extension(assignment_id: str, approve: bool, principal, uow: RoutingUnitOfWork, directory: Directory,
                      now: datetime | None = None) -> dict:
     """Only the supervisor unit of the handling unit approves or refuses an extension."""
-    if not isinstance(approve, bool):
-        raise InvalidInput("approve", "true or false")
     now = now or utcnow()
     with uow:
         assignment, case = _load(uow, assignment_id)
