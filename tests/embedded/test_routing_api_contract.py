@@ -226,3 +226,22 @@ def test_any_body_gets_an_answer_or_a_problem_and_a_refused_one_writes_nothing(r
             assert routing.rows() == before, "a refused request wrote something"
 
     act()
+
+
+def test_any_query_gets_an_answer_or_a_problem(routing):
+    routing.route()
+    # A URL carries UTF-8: no lone surrogates here (the bodies' test sends them).
+    text = st.one_of(st.text(st.characters(codec="utf-8"), max_size=20), st.sampled_from(["", "\x00", "x" * 300]))
+    params = st.dictionaries(st.sampled_from(["state", "role", "area", "page", "per_page", "from", "to", "x"]),
+                             st.one_of(text, st.dates().map(str), st.integers().map(str)), max_size=4)
+
+    @hypothesis_settings(max_examples=80, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(st.sampled_from(["assignments", "scores"]), params)
+    def read(what, query):
+        answer = requests.get(f"{routing.base}/routing/units/shixin-pm/{what}", params=query,
+                              headers=routing.headers, timeout=10)
+        assert answer.status_code in (200, 400), answer.text
+        if answer.status_code == 400:
+            assert refused(answer)["invalid_params"][0]["name"] in {*query, "from", "to"}
+
+    read()
