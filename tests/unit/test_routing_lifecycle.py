@@ -1,5 +1,5 @@
-"""The assignment state machine: sign-for starts the clock, co-handling completion, transfer limit, return
-codes, extension with approval, reminders and escalation per breach, scores and who may act."""
+"""The assignment state machine: sign-for starts the clock, co-handling completion, transfer limit, returns
+before the work, extension with approval, reminders and escalation per breach, scores and who may act."""
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -53,13 +53,10 @@ def test_signing_starts_the_handling_clock_and_the_first_contact_deadline():
     assert a.status == "in_progress"
 
 
-def test_a_report_needs_an_answer_and_a_signed_assignment():
+def test_a_report_needs_a_signed_assignment():
     a = assignment()
     with pytest.raises(Conflict, match="only when signed or in_progress"):
         assignments.report(a, "修好了", at(2026, 10, 8))
-    assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
-    with pytest.raises(InvalidInput, match="answer"):
-        assignments.report(a, "  ", at(2026, 10, 8))
 
 
 def test_the_case_resolves_when_the_lead_and_required_assists_are_done_with_one_merged_answer():
@@ -95,36 +92,29 @@ def test_a_late_report_makes_the_resolution_overdue():
 
 def test_transfers_beyond_the_limit_escalate_instead():
     a = assignment()
-    assert assignments.check_transfer(routed_case(transfers=0), a, "shixin-oc", "业委会事项", POLICY) == "transfer"
-    assert assignments.check_transfer(routed_case(transfers=1), a, "shixin-oc", "业委会事项", POLICY) == "transfer"
-    assert assignments.check_transfer(routed_case(transfers=2), a, "shixin-oc", "业委会事项", POLICY) == "escalate"
-    with pytest.raises(InvalidInput, match="reason"):
-        assignments.check_transfer(routed_case(), a, "shixin-oc", "", POLICY)
+    assert assignments.check_transfer(routed_case(transfers=0), a, "shixin-oc", POLICY) == "transfer"
+    assert assignments.check_transfer(routed_case(transfers=1), a, "shixin-oc", POLICY) == "transfer"
+    assert assignments.check_transfer(routed_case(transfers=2), a, "shixin-oc", POLICY) == "escalate"
     with pytest.raises(InvalidInput, match="already with this unit"):
-        assignments.check_transfer(routed_case(), a, "shixin-pm", "x", POLICY)
+        assignments.check_transfer(routed_case(), a, "shixin-pm", POLICY)
     with pytest.raises(Conflict, match="only the lead"):
-        assignments.check_transfer(routed_case(), assignment("shixin-rc", role="assist"), "shixin-oc", "x", POLICY)
+        assignments.check_transfer(routed_case(), assignment("shixin-rc", role="assist"), "shixin-oc", POLICY)
 
 
-def test_a_return_needs_one_of_the_reason_codes_and_only_before_the_work():
+def test_a_return_is_the_leads_and_only_before_the_work():
     a = assignment()
-    with pytest.raises(InvalidInput, match="reason_code"):
-        assignments.check_return(a, "not-mine")
-    for code in ("wrong-area", "unclear-ownership", "overlapping-duties"):
-        assignments.check_return(a, code)
+    assignments.check_return(a)
+    with pytest.raises(Conflict, match="only the lead"):
+        assignments.check_return(assignment("shixin-rc", role="assist"))
     assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
     assignments.record_contact(a, at(2026, 9, 30, 12))
     with pytest.raises(Conflict):
-        assignments.check_return(a, "wrong-area")
+        assignments.check_return(a)
 
 
-def test_an_extension_needs_a_reason_and_moves_the_deadline_only_when_approved():
+def test_an_extension_moves_the_deadline_only_when_approved():
     a = assignment()
     assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)
-    with pytest.raises(InvalidInput, match="reason"):
-        assignments.request_extension(a, 2, "")
-    with pytest.raises(InvalidInput, match="working_days"):
-        assignments.request_extension(a, 0, "等配件")
     assignments.request_extension(a, 2, "等配件")
     with pytest.raises(Conflict, match="already waits"):
         assignments.request_extension(a, 3, "again")

@@ -200,11 +200,12 @@ class Directory:
         return Decision(self.units[self.triage_unit], "triage",
                         f"no rule matched; sent to the triage unit {self.triage_unit}", (), None, (), tuple(tried))
 
-    def unit(self, code: str) -> Unit:
+    def unit(self, code: str, field: str = "unit") -> Unit:
+        """The unit a person named in ``field``."""
         try:
             return self.units[code]
         except KeyError:
-            raise InvalidInput("unit", f"{code!r} is not a unit of this street") from None
+            raise InvalidInput(field, "不是本街道的单位 / is not a unit of this street") from None
 
     def supervisor_of(self, code: str) -> str:
         unit = self.units.get(code)

@@ -6,14 +6,14 @@ import dataclasses
 from datetime import datetime
 
 from shared.db import utcnow
-from shared.errors import Conflict, InvalidInput, NotFound
-from services.routing import metrics
+from shared.errors import Conflict, NotFound
+from services.routing import events, metrics
 from services.routing.domain import assignments
 from services.routing.domain.assignments import RETURN_REASONS, Assignment, RoutedCase
 from services.routing.domain.deadlines import escalation_target
 from services.routing.domain.directory import Directory, TimeLimit
 from services.routing.handlers.deadlines import escalate
-from services.routing.handlers.reads import assignment_view, iso
+from services.routing.handlers.reads import assignment_view
 from services.routing.persistence import RoutingUnitOfWork
 
 
@@ -39,9 +39,7 @@ def sign_assignment(assignment_id: str, principal, uow: RoutingUnitOfWork, direc
         assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
         assignments.sign(assignment, directory.unit(assignment.unit_code), now, directory.policy)
         uow.assignments.save(assignment)
-        uow.emit("doorstep.routing.assignment.signed.v1", subject=f"case/{case.case_id}", data={
-            "case_id": case.case_id, "assignment_id": assignment.id, "unit": assignment.unit_code,
-            "role": assignment.role, "due_at": iso(assignment.due_at), "signed_at": now.isoformat()})
+        uow.emit(events.assignment_signed(assignment, now))
         uow.commit()
     metrics.TIME_TO_SIGN.labels(directory.metric_label(assignment.unit_code)).observe(
         (now - assignment.created_at).total_seconds())
@@ -56,10 +54,7 @@ def record_contact(assignment_id: str, principal, uow: RoutingUnitOfWork, direct
         assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
         assignments.record_contact(assignment, now)
         uow.assignments.save(assignment)
-        uow.emit("doorstep.routing.assignment.contacted.v1", subject=f"case/{case.case_id}", data={
-            "case_id": case.case_id, "assignment_id": assignment.id, "unit": assignment.unit_code,
-            "on_time": assignment.contact_due_at is None or now <= assignment.contact_due_at,
-            "contacted_at": now.isoformat()})
+        uow.emit(events.assignment_contacted(assignment, now))
         uow.commit()
     return assignment_view(assignment, now)
 
@@ -73,10 +68,7 @@ def report_result(assignment_id: str, answer: str, principal, uow: RoutingUnitOf
         assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
         assignments.report(assignment, answer, now)
         uow.assignments.save(assignment)
-        uow.emit("doorstep.routing.assignment.reported.v1", subject=f"case/{case.case_id}", data={
-            "case_id": case.case_id, "assignment_id": assignment.id, "unit": assignment.unit_code,
-            "role": assignment.role, "result": assignment.result,
-            "overdue": assignment.due_at is not None and now > assignment.due_at, "reported_at": now.isoformat()})
+        uow.emit(events.assignment_reported(assignment, now))
         everything = uow.assignments.for_case(case.case_id)
         resolved = assignments.resolution(case, everything, directory.units)
         if resolved:
@@ -86,10 +78,8 @@ def report_result(assignment_id: str, answer: str, principal, uow: RoutingUnitOf
                     uow.assignments.save(other)
             case.status, case.answer, case.resolved_at, case.updated_at = "resolved", resolved["answer"], now, now
             uow.cases.save(case)
-            uow.emit("doorstep.routing.case.resolved.v1", subject=f"case/{case.case_id}", data={
-                "case_id": case.case_id, **({"resident_id": case.resident_id} if case.resident_id else {}),
-                "lead_unit": resolved["lead"].unit_code, "assisting_units": resolved["assisting_units"],
-                "answer": resolved["answer"], "overdue": resolved["overdue"], "resolved_at": now.isoformat()})
+            uow.emit(events.case_resolved(case, resolved["lead"], resolved["assisting_units"], resolved["answer"],
+                                          resolved["overdue"], now))
         uow.commit()
     if resolved:
         metrics.TIME_TO_RESOLVE.labels(directory.metric_label(resolved["lead"].unit_code)).observe(
@@ -101,11 +91,11 @@ def transfer_assignment(assignment_id: str, to_unit: str, reason: str, principal
                         directory: Directory, now: datetime | None = None) -> dict:
     """转办 to another unit; past the street's limit the case is escalated to a supervisor instead."""
     now = now or utcnow()
-    target = directory.unit(to_unit)
+    target = directory.unit(to_unit, field="to_unit")
     with uow:
         assignment, case = _load(uow, assignment_id)
         assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
-        outcome = assignments.check_transfer(case, assignment, target.code, reason, directory.policy)
+        outcome = assignments.check_transfer(case, assignment, target.code, directory.policy)
         if outcome == "escalate":
             supervisor = escalation_target(case, assignment, directory)
             if assignment.escalated_to is None:  # asking again changes nothing: escalated once
@@ -128,11 +118,7 @@ def transfer_assignment(assignment_id: str, to_unit: str, reason: str, principal
         uow.cases.save(case)
         uow.cases.log(case.case_id, now, "transfer", assignment.unit_code, _actor(principal),
                       {"to_unit": target.code, "reason": reason})
-        uow.emit("doorstep.routing.assignment.transferred.v1", subject=f"case/{case.case_id}", data={
-            "case_id": case.case_id, "assignment_id": assignment.id, "from_unit": assignment.unit_code,
-            "to_unit": target.code, "to_unit_name": target.name, "new_assignment_id": successor.id,
-            "reason": reason, "transfers": case.transfers, "sign_due_at": iso(successor.sign_due_at),
-            "transferred_at": now.isoformat()})
+        uow.emit(events.assignment_transferred(case, assignment, successor, target, reason, now))
         uow.commit()
     metrics.TRANSFERS.labels(directory.metric_label(assignment.unit_code)).inc()
     return {"outcome": "transferred", "assignment": assignment_view(successor, now)}
@@ -145,18 +131,15 @@ def return_assignment(assignment_id: str, reason_code: str, note: str, principal
     with uow:
         assignment, case = _load(uow, assignment_id)
         assignments.check_acts_for(principal.role, principal.label, assignment.unit_code)
-        assignments.check_return(assignment, reason_code)
+        assignments.check_return(assignment)
         assignments.close(assignment, "returned", reason_code, now)
         uow.assignments.save(assignment)
         case.status, case.updated_at = "arbitration", now
         uow.cases.save(case)
         arbiter = directory.policy.arbitration_unit
         uow.cases.log(case.case_id, now, "return", assignment.unit_code, _actor(principal),
-                      {"reason_code": reason_code, "reason": RETURN_REASONS[reason_code], "note": note or ""})
-        uow.emit("doorstep.routing.assignment.returned.v1", subject=f"case/{case.case_id}", data={
-            "case_id": case.case_id, "assignment_id": assignment.id, "unit": assignment.unit_code,
-            "reason_code": reason_code, "note": note or "", "arbitration_unit": arbiter,
-            "returned_at": now.isoformat()})
+                      {"reason_code": reason_code, "reason": RETURN_REASONS[reason_code], "note": note})
+        uow.emit(events.assignment_returned(assignment, reason_code, note, arbiter, now))
         uow.commit()
     metrics.RETURNS.labels(directory.metric_label(assignment.unit_code), reason_code).inc()
     return {"case_id": case.case_id, "status": case.status, "arbitration_unit": arbiter}
@@ -168,9 +151,7 @@ def arbitrate_case(case_id: str, to_unit: str, decision: str, principal, uow: Ro
     now = now or utcnow()
     arbiter = directory.policy.arbitration_unit
     assignments.check_acts_for(principal.role, principal.label, arbiter)
-    if not (decision or "").strip():
-        raise InvalidInput("decision", "record why this unit handles the case")
-    target = directory.unit(to_unit)
+    target = directory.unit(to_unit, field="unit")
     with uow:
         case = uow.cases.get(case_id, lock=True)
         if case is None:
@@ -188,14 +169,12 @@ def arbitrate_case(case_id: str, to_unit: str, decision: str, principal, uow: Ro
         uow.cases.save(case)
         uow.cases.log(case_id, now, "arbitration", arbiter, _actor(principal),
                       {"to_unit": target.code, "decision": decision})
-        uow.emit("doorstep.routing.case.arbitrated.v1", subject=f"case/{case_id}", data={
-            "case_id": case_id, "arbitration_unit": arbiter, "unit": target.code, "unit_name": target.name,
-            "assignment_id": assignment.id, "decision": decision, "arbitrated_at": now.isoformat()})
+        uow.emit(events.case_arbitrated(case, arbiter, target, assignment, decision, now))
         uow.commit()
     return {"case_id": case_id, "status": case.status, "assignment": assignment_view(assignment, now)}
 
 
-def request_extension(assignment_id: str, working_days, reason: str, principal, uow: RoutingUnitOfWork,
+def request_extension(assignment_id: str, working_days: int, reason: str, principal, uow: RoutingUnitOfWork,
                       directory: Directory, now: datetime | None = None) -> dict:
     now = now or utcnow()
     with uow:
@@ -213,8 +192,6 @@ def request_extension(assignment_id: str, working_days, reason: str, principal, 
 def decide_extension(assignment_id: str, approve: bool, principal, uow: RoutingUnitOfWork, directory: Directory,
                      now: datetime | None = None) -> dict:
     """Only the supervisor unit of the handling unit approves or refuses an extension."""
-    if not isinstance(approve, bool):
-        raise InvalidInput("approve", "true or false")
     now = now or utcnow()
     with uow:
         assignment, case = _load(uow, assignment_id)
@@ -226,10 +203,6 @@ def decide_extension(assignment_id: str, approve: bool, principal, uow: RoutingU
         uow.cases.log(case.case_id, now, "extension-approved" if approve else "extension-refused", approver,
                       _actor(principal), {"working_days": days, "reason": reason})
         if approve:
-            uow.emit("doorstep.routing.assignment.extended.v1", subject=f"case/{case.case_id}", data={
-                "case_id": case.case_id, "assignment_id": assignment.id, "unit": assignment.unit_code,
-                "approved_by": approver, "reason": reason or "", "working_days": days,
-                "previous_due_at": previous_due.isoformat(), "due_at": assignment.due_at.isoformat(),
-                "extended_at": now.isoformat()})
+            uow.emit(events.assignment_extended(assignment, approver, days, reason or "", previous_due, now))
         uow.commit()
     return {"approved": approve, "assignment": assignment_view(assignment, now)}

@@ -9,8 +9,8 @@ from shared.db import utcnow
 from shared.events import Envelope
 from services.routing.domain.assignments import Assignment, RoutedCase, new_assignment
 from services.routing.domain.deadlines import time_limits
+from services.routing import events
 from services.routing.domain.directory import Decision, Directory, TimeLimit
-from services.routing.handlers.reads import iso
 from services.routing.persistence import RoutingUnitOfWork
 
 log = logging.getLogger(__name__)
@@ -20,37 +20,22 @@ def route_case(event: Envelope, uow: RoutingUnitOfWork, directory: Directory, no
     route_cases([event], uow, directory, now)
 
 
-def route_cases(events: list[Envelope], uow: RoutingUnitOfWork, directory: Directory,
+def route_cases(accepted: list[Envelope], uow: RoutingUnitOfWork, directory: Directory,
                 now: datetime | None = None) -> None:
     """Accepted cases that are handled elsewhere (收受分离) get a lead unit and their assisting units; station
     matters stay at intake. All in one transaction, the rows of all cases in one statement per table."""
     now = now or utcnow()
     with uow:
         cases, added = [], []
-        for event in uow.unhandled(events):
+        for event in uow.unhandled(accepted):
             data = event.data
             if data["handling"] != "routed":
                 continue
             case, decision, assignments = _route(data, directory, now)
             cases.append(case)
             added.extend(assignments)
-            lead, assists = assignments[0], zip(assignments[1:], (unit for unit, _ in decision.assists))
-            uow.emit("doorstep.routing.case.routed.v1", subject=f"case/{case.case_id}", data={
-                "case_id": case.case_id,
-                "assignment_id": lead.id,
-                "unit": {"code": decision.unit.code, "name": decision.unit.name},
-                "rule": case.rule,
-                "reason": case.reason,
-                "area": case.area,
-                "matter_code": case.matter_code,
-                "resident_id": case.resident_id,
-                "phone_masked": case.phone_masked,
-                "assists": [{"code": unit.code, "name": unit.name, "assignment_id": assist.id,
-                             "required": assist.required} for assist, unit in assists],
-                "sign_due_at": iso(lead.sign_due_at),
-                "dispatch": "initial",
-                "routed_at": now.isoformat(),
-            })
+            assists = list(zip(assignments[1:], (unit for unit, _ in decision.assists)))
+            uow.emit(events.case_routed(case, assignments[0], decision.unit, assists, "initial", now))
         if cases:
             uow.cases.add(*cases)
             uow.assignments.add(*added)
@@ -112,13 +97,5 @@ def reopen_case(event: Envelope, uow: RoutingUnitOfWork, directory: Directory, n
         uow.cases.save(case)
         uow.cases.log(case.case_id, now, "warning", code, "intake", {"reason": data["reason"],
                                                                      "rating": data["rating"]})
-        uow.emit("doorstep.routing.case.routed.v1", subject=f"case/{case.case_id}", data={
-            "case_id": case.case_id, "assignment_id": assignment.id,
-            "unit": {"code": unit.code, "name": unit.name}, "rule": "warning", "reason": reason,
-            "area": case.area, **({"matter_code": case.matter_code} if case.matter_code else {}),
-            **({"resident_id": case.resident_id} if case.resident_id else {}),
-            **({"phone_masked": case.phone_masked} if case.phone_masked else {}),
-            "assists": [], "sign_due_at": iso(assignment.sign_due_at), "due_at": iso(assignment.due_at),
-            "dispatch": "warning", "routed_at": now.isoformat(),
-        })
+        uow.emit(events.case_routed(case, assignment, unit, [], "warning", now))
         uow.commit()

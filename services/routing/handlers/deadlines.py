@@ -7,7 +7,7 @@ from typing import Callable
 from sqlalchemy.exc import IntegrityError
 
 from shared.db import utcnow
-from services.routing import metrics
+from services.routing import events, metrics
 from services.routing.domain.assignments import Assignment, RoutedCase
 from services.routing.domain.deadlines import breaches, escalation_target
 from services.routing.domain.directory import Directory
@@ -23,11 +23,7 @@ def escalate(uow: RoutingUnitOfWork, case: RoutedCase, assignment: Assignment, t
     uow.cases.save(case)
     uow.cases.log(case.case_id, now, "escalation", assignment.unit_code, "timer" if due_at else None,
                   {"to_unit": to_unit, "reason": reason})
-    data = {"case_id": case.case_id, "assignment_id": assignment.id, "unit": assignment.unit_code,
-            "to_unit": to_unit, "reason": reason, "level": case.escalations, "escalated_at": now.isoformat()}
-    if due_at is not None:
-        data["due_at"] = due_at.isoformat()
-    uow.emit("doorstep.routing.case.escalated.v1", subject=f"case/{case.case_id}", data=data)
+    uow.emit(events.case_escalated(case, assignment, to_unit, reason, now, due_at))
     metrics.ESCALATIONS.labels(assignment.unit_code, reason).inc()  # a directory code: bounded
 
 
@@ -62,9 +58,7 @@ def check_deadlines(new_uow: Callable[[], RoutingUnitOfWork], directory: Directo
                     uow.breaches.record(assignment_id, step.clock, step.due_at, step.step, assignment.unit_code,
                                         target, now)
                     if step.step == "remind":
-                        uow.emit("doorstep.routing.assignment.reminded.v1", subject=f"case/{case.case_id}", data={
-                            "case_id": case.case_id, "assignment_id": assignment_id, "unit": assignment.unit_code,
-                            "clock": step.clock, "due_at": step.due_at.isoformat(), "reminded_at": now.isoformat()})
+                        uow.emit(events.assignment_reminded(assignment, step.clock, step.due_at, now))
                         metrics.REMINDERS.labels(directory.metric_label(assignment.unit_code), step.clock).inc()
                     else:
                         escalate(uow, case, assignment, target, f"{step.clock}-overdue", now, step.due_at)

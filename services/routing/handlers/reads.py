@@ -2,16 +2,15 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 
 from shared.db import utcnow
 from shared.errors import InvalidInput, NotFound
+from shared.workdays import SHANGHAI
 from services.routing.domain.assignments import Assignment, check_acts_for
 from services.routing.domain.directory import Directory
 from services.routing.domain.scores import unit_scores
 from services.routing.persistence import RoutingUnitOfWork
-
-_WORKLIST_STATES = ("open", "overdue", "escalated", "supervising", "arbitration", "closed", "all")
 
 
 def iso(moment: datetime | None) -> str | None:
@@ -48,66 +47,36 @@ def case_decision(case_id: str, uow: RoutingUnitOfWork, now: datetime | None = N
     return body
 
 
-def worklist(unit_code: str, args: dict, principal, uow: RoutingUnitOfWork, directory: Directory,
+def worklist(unit_code: str, state: str, principal, uow: RoutingUnitOfWork, directory: Directory, *,
+             role: str | None = None, area: str | None = None, page: int = 1, per_page: int = 20,
              now: datetime | None = None) -> dict:
+    """A unit's assignments in one ``state`` (open, overdue, escalated, supervising, arbitration, closed, all),
+    most urgent first, a page at a time."""
     now = now or utcnow()
-    directory.unit(unit_code)
+    _known_unit(unit_code, directory)
     if principal.role != "auditor":
         check_acts_for(principal.role, principal.label, unit_code)
-    state = args.get("state", "open")
-    if state not in _WORKLIST_STATES:
-        raise InvalidInput("state", f"one of {list(_WORKLIST_STATES)}")
     if state == "arbitration" and unit_code != directory.policy.arbitration_unit:
-        raise InvalidInput("state", f"only {directory.policy.arbitration_unit} arbitrates returned cases")
-    role = args.get("role") or None
-    if role not in (None, "lead", "assist"):
-        raise InvalidInput("role", "lead or assist")
-    page, per_page = _positive(args, "page", 1, 10_000), _positive(args, "per_page", 20, 100)
+        raise InvalidInput("state", f"只有{directory.policy.arbitration_unit}仲裁退单 / only "
+                                    f"{directory.policy.arbitration_unit} arbitrates returned cases")
     with uow:
-        total, items = uow.assignments.worklist(unit_code, state, now, role=role, area=args.get("area") or None,
-                                                limit=per_page, offset=(page - 1) * per_page)
+        total, items = uow.assignments.worklist(unit_code, state, now, role=role, area=area, limit=per_page,
+                                                offset=(page - 1) * per_page)
     return {"unit": unit_code, "state": state, "page": page, "per_page": per_page, "total": total,
             "items": [assignment_view(a, now) for a in items]}
 
 
-def _positive(args: dict, name: str, default: int, most: int) -> int:
-    raw = args.get(name)
-    if raw in (None, ""):
-        return default
-    try:
-        value = int(raw)
-    except (TypeError, ValueError):
-        raise InvalidInput(name, f"a whole number, got {raw!r}") from None
-    if not 1 <= value <= most:
-        raise InvalidInput(name, f"from 1 to {most}, got {value}")
-    return value
-
-
-def scores(unit_code: str, args: dict, uow: RoutingUnitOfWork, directory: Directory) -> dict:
-    """三率 of a unit over a period of dates (Asia/Shanghai), ``from`` inclusive, ``to`` inclusive."""
-    from shared.workdays import SHANGHAI
-    from datetime import date, time as dtime
-
-    directory.unit(unit_code)
-    try:
-        start = date.fromisoformat(args.get("from") or "")
-        end = date.fromisoformat(args.get("to") or "")
-    except ValueError:
-        raise InvalidInput("from" if not _is_date(args.get("from")) else "to", "a date like 2026-10-01") from None
-    if end < start:
-        raise InvalidInput("to", "must not be before from")
-    since = datetime.combine(start, dtime(0), SHANGHAI)
-    until = datetime.combine(end + timedelta(days=1), dtime(0), SHANGHAI)
+def scores(unit_code: str, start: date, end: date, uow: RoutingUnitOfWork, directory: Directory) -> dict:
+    """三率 of a unit over a period of dates (Asia/Shanghai), ``start`` and ``end`` inclusive."""
+    _known_unit(unit_code, directory)
+    since = datetime.combine(start, time(0), SHANGHAI)
+    until = datetime.combine(end + timedelta(days=1), time(0), SHANGHAI)
     with uow:
         found, dissatisfied = uow.assignments.for_unit_between(unit_code, since, until)
     return {"unit": unit_code, "from": start.isoformat(), "to": end.isoformat(),
             **unit_scores(found, dissatisfied)}
 
 
-def _is_date(raw) -> bool:
-    from datetime import date
-    try:
-        date.fromisoformat(raw or "")
-        return True
-    except ValueError:
-        return False
+def _known_unit(unit_code: str, directory: Directory) -> None:
+    if unit_code not in directory.units:
+        raise NotFound(f"no unit {unit_code} in this street's directory")
