@@ -6,8 +6,9 @@
 * a body over ``http_max_body_bytes`` is refused with 413 before anything reads it or asks for a token
   (:class:`ProblemWebServer`); an unknown route answers 404 and a wrong method 405 with ``Allow``, as problems;
 * authentication before any worker runs — 401 without a valid token, 403 for a role not admitted;
-* the body (JSON, or a form with ``form=True``) and the query string are parsed into their pydantic models
-  before the worker runs, and handed to the method as ``body=`` and ``query=``: the method receives typed
+* the body (JSON, or a form with ``form=True``), the query string and the path's segments are parsed into
+  their pydantic models before the worker runs, and handed to the method as ``body=``, ``query=`` and ``path=``
+  (in place of the raw segments): the method receives typed
   values, and a wrong field is a 400 naming it, in Chinese and English, without echoing the value;
 * a method returns a model, a dict or list (200), or ``(status, value)``; with ``check_answers`` set, a dict
   answer is checked against the model ``answers`` documents for its status (the tests run so);
@@ -211,11 +212,12 @@ class ApiHandler(HttpRequestHandler):
     tokens = Tokens()
 
     def __init__(self, method, url, roles: tuple[str, ...] | None = None, *, body: type[BaseModel] | None = None,
-                 form: bool = False, query: type[BaseModel] | None = None, answers: dict[int, Any] | None = None,
+                 form: bool = False, query: type[BaseModel] | None = None, path: type[BaseModel] | None = None,
+                 answers: dict[int, Any] | None = None,
                  problems: tuple[int, ...] = (), summary: str = "", tags: tuple[str, ...] = (),
                  commit_group: bool = False, **kwargs):
         self.roles = roles
-        self.body_model, self.form, self.query_model = body, form, query
+        self.body_model, self.form, self.query_model, self.path_model = body, form, query, path
         # An endpoint not yet typed documents its answer as some JSON value.
         self.answers = answers if answers is not None else {200: Content("application/json", {})}
         self.problems, self.summary, self.tags = problems, summary, tags
@@ -280,6 +282,11 @@ class ApiHandler(HttpRequestHandler):
 
     def _parse(self, request) -> dict:
         typed = {}
+        if self.path_model is not None:  # the path's segments, typed, in place of the raw strings
+            try:
+                typed["path"] = self.path_model.model_validate(request.path_values)
+            except ValidationError as exc:
+                raise validation_problem(exc) from None
         if self.query_model is not None:
             typed["query"] = parse_query(self.query_model, request.args)
         if self.body_model is not None:
@@ -292,6 +299,8 @@ class ApiHandler(HttpRequestHandler):
 
     def get_entrypoint_parameters(self, request):
         args, kwargs = super().get_entrypoint_parameters(request)
+        if self.path_model is not None:
+            kwargs = {}
         return args, {**kwargs, **request.typed}
 
     # -- answers ------------------------------------------------------------------------------------------

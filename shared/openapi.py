@@ -51,7 +51,7 @@ def statuses(entrypoint: ApiHandler) -> dict[int, object]:
     problems = set(entrypoint.problems) | {500}
     if entrypoint.body_model is not None:
         problems |= {400, 413, 415}
-    if entrypoint.query_model is not None:
+    if entrypoint.query_model is not None or entrypoint.path_model is not None:
         problems.add(400)
     if entrypoint.roles is not None:
         problems |= {401, 403, 429}
@@ -64,14 +64,14 @@ def statuses(entrypoint: ApiHandler) -> dict[int, object]:
 
 def document(service_cls, title: str, version: str, description: str = "") -> dict:
     handlers = entrypoints(service_cls)
-    adapters, keys = [], {}
+    adapters = []
     for e in handlers:
         if e.body_model is not None:
-            keys[(e, "body")] = len(adapters)
             adapters.append(((e.method_name, "body"), "validation", TypeAdapter(e.body_model)))
         if e.query_model is not None:
-            keys[(e, "query")] = len(adapters)
             adapters.append(((e.method_name, "query"), "validation", TypeAdapter(e.query_model)))
+        if e.path_model is not None:
+            adapters.append(((e.method_name, "path"), "validation", TypeAdapter(e.path_model)))
         for status, model in e.answers.items():
             if model is not None and not isinstance(model, Content):
                 adapters.append(((e.method_name, status), "serialization", TypeAdapter(model)))
@@ -85,11 +85,13 @@ def document(service_cls, title: str, version: str, description: str = "") -> di
         operation = {"operationId": e.method_name, "summary": e.summary or e.method_name.replace("_", " ")}
         if e.tags:
             operation["tags"] = list(e.tags)
-        parameters = [{"name": name, "in": "path", "required": True,
-                       "schema": _PARAM_SCHEMAS.get(converter or "", {"type": "string"})}
+        typed = _parameters(schemas[(e.method_name, "path"), "validation"], components, "path") \
+            if e.path_model is not None else {}
+        parameters = [typed.get(name) or {"name": name, "in": "path", "required": True,
+                                          "schema": _PARAM_SCHEMAS.get(converter or "", {"type": "string"})}
                       for converter, name in _RULE_PARAM_RE.findall(e.url)]
         if e.query_model is not None:
-            parameters += _query_parameters(schemas[(e.method_name, "query"), "validation"], components)
+            parameters += _parameters(schemas[(e.method_name, "query"), "validation"], components, "query").values()
         if parameters:
             operation["parameters"] = parameters
         if e.body_model is not None:
@@ -122,19 +124,27 @@ def document(service_cls, title: str, version: str, description: str = "") -> di
     }
 
 
-def _query_parameters(schema: dict, components: dict) -> list[dict]:
+def _parameters(schema: dict, components: dict, where: str) -> dict[str, dict]:
+    """A query or path model's fields as OpenAPI parameters, by name."""
     if "$ref" in schema:
         schema = components[schema["$ref"].rsplit("/", 1)[1]]
     required = set(schema.get("required", ()))
-    parameters = []
+    parameters = {}
     for name, prop in schema.get("properties", {}).items():
         prop = {k: v for k, v in prop.items() if k != "title"}
-        parameter = {"name": name, "in": "query", "required": name in required, "schema": prop}
+        # A query string cannot carry null: an optional parameter is simply left out.
+        if "anyOf" in prop:
+            kept = [p for p in prop["anyOf"] if p.get("type") != "null"]
+            if len(kept) == 1:
+                prop = {**{k: v for k, v in prop.items() if k != "anyOf"}, **kept[0]}
+                if prop.get("default", ...) is None:
+                    del prop["default"]
+        parameter = {"name": name, "in": where, "required": where == "path" or name in required, "schema": prop}
         if "description" in prop:
             parameter["description"] = prop["description"]
         if prop.get("type") == "array" or any(p.get("type") == "array" for p in prop.get("anyOf", ())):
             parameter.update(style="form", explode=True)
-        parameters.append(parameter)
+        parameters[name] = parameter
     return parameters
 
 

@@ -8,15 +8,12 @@ from __future__ import annotations
 import logging
 
 from nameko.extensions import DependencyProvider
-from pydantic import ValidationError
 
 from shared.auth import ROLES
 from shared.consumer import consume
 from shared.db import utcnow
 from shared.events import registry
-from shared.fields import ApiModel
-from shared.http import ApiHandler
-from shared.problems import validation_problem
+from shared.http import api
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.notify import metrics, models
 from services.notify import settings as notify_settings
@@ -30,17 +27,6 @@ from services.notify.persistence import NotifyUnitOfWork
 log = logging.getLogger("doorstep.notify")
 
 
-class _Api(ApiHandler):
-    """``shared.http``'s entrypoint, able to read the body it parses: the web server hands it a shallow (unreadable)
-    request, which nameko's handler makes readable only after the body model has been applied. To go once
-    ``ApiHandler.handle_request`` does it itself."""
-
-    def handle_request(self, request):
-        request.shallow = False
-        return super().handle_request(request)
-
-
-api = _Api.decorator
 
 
 class NotifyRuntime(DependencyProvider):
@@ -136,67 +122,57 @@ class NotifyService(DoorstepService):
     def resend(self, request, delivery_id):
         return 202, deliveries.resend(self.uow, self.runtime, str(delivery_id))
 
-    @api("GET", "/notify/recipients/<string:recipient>/deliveries", roles=ROLES,
+    @api("GET", "/notify/recipients/<string:recipient>/deliveries", roles=ROLES, path=models.RecipientPath,
          query=models.RecipientDeliveriesQuery, answers={200: list[models.DeliveryView]},
          summary="a recipient's deliveries, newest first (at most 100)", tags=("deliveries", "recipients"))
-    def recipient_deliveries(self, request, recipient, query: models.RecipientDeliveriesQuery):
-        path = _path(models.RecipientPath, recipient=recipient)
+    def recipient_deliveries(self, request, path: models.RecipientPath, query: models.RecipientDeliveriesQuery):
         return deliveries.list_deliveries(self.uow, recipient=path.recipient, status=query.status)
 
-    @api("GET", "/notify/recipients/<string:recipient>/preferences", roles=ROLES,
-         answers={200: models.PreferencesView}, problems=(400,),
+    @api("GET", "/notify/recipients/<string:recipient>/preferences", roles=ROLES, path=models.RecipientPath,
+         answers={200: models.PreferencesView},
          summary="a recipient's channels, opt-outs and quiet hours (the street's until set)", tags=("recipients",))
-    def preferences(self, request, recipient):
-        path = _path(models.RecipientPath, recipient=recipient)
+    def preferences(self, request, path: models.RecipientPath):
         return recipients.get_preferences(self.uow, self.runtime, path.recipient)
 
     @api("PUT", "/notify/recipients/<string:recipient>/preferences", roles=("counter", "handler"),
+         path=models.RecipientPath,
          body=models.PreferencesBody, answers={200: models.PreferencesView},
          summary="set a recipient's channels, opt-outs and quiet hours", tags=("recipients",))
-    def set_preferences(self, request, recipient, body: models.PreferencesBody):
-        path = _path(models.RecipientPath, recipient=recipient)
+    def set_preferences(self, request, path: models.RecipientPath, body: models.PreferencesBody):
         return recipients.set_preferences(self.uow, self.runtime, body.command(path.recipient))
 
     @api("GET", "/notify/recipients/<string:recipient>/contacts", roles=("counter", "handler"),
-         answers={200: models.ContactsView}, problems=(400,), summary="a recipient's addresses, masked",
+         path=models.RecipientPath,
+         answers={200: models.ContactsView}, summary="a recipient's addresses, masked",
          tags=("recipients",))
-    def contacts(self, request, recipient):
-        path = _path(models.RecipientPath, recipient=recipient)
+    def contacts(self, request, path: models.RecipientPath):
         return recipients.get_contacts(self.uow, path.recipient)
 
     @api("PUT", "/notify/recipients/<string:recipient>/contacts", roles=("counter", "handler"),
+         path=models.RecipientPath,
          body=models.ContactsBody, answers={200: models.ContactsView},
          summary="register or (with null) remove a recipient's addresses; answers them masked", tags=("recipients",))
-    def set_contacts(self, request, recipient, body: models.ContactsBody):
-        path = _path(models.RecipientPath, recipient=recipient)
+    def set_contacts(self, request, path: models.RecipientPath, body: models.ContactsBody):
         return recipients.set_contacts(self.uow, self.runtime, body.command(path.recipient))
 
     @api("PUT", "/notify/topics/<string:topic>/subscribers/<string:recipient>", roles=("counter", "handler"),
-         answers={200: models.Subscription, 201: models.Subscription}, problems=(400,),
+         path=models.SubscriptionPath,
+         answers={200: models.Subscription, 201: models.Subscription},
          summary="subscribe a recipient to a topic (201; 200 if subscribed already)", tags=("topics",))
-    def subscribe(self, request, topic, recipient):
-        path = _path(models.SubscriptionPath, topic=topic, recipient=recipient)
+    def subscribe(self, request, path: models.SubscriptionPath):
         return recipients.subscribe(self.uow, self.runtime, path.topic, path.recipient)
 
     @api("DELETE", "/notify/topics/<string:topic>/subscribers/<string:recipient>", roles=("counter", "handler"),
-         answers={200: models.Unsubscribed}, problems=(400,), summary="unsubscribe a recipient from a topic",
+         path=models.SubscriptionPath,
+         answers={200: models.Unsubscribed}, summary="unsubscribe a recipient from a topic",
          tags=("topics",))
-    def unsubscribe(self, request, topic, recipient):
-        path = _path(models.SubscriptionPath, topic=topic, recipient=recipient)
+    def unsubscribe(self, request, path: models.SubscriptionPath):
         return recipients.unsubscribe(self.uow, path.topic, path.recipient)
 
     @api("GET", "/notify/dead-letters", roles=("auditor",), answers={200: list[models.DeadLetter]},
          summary="deliveries given up, newest first (at most 100), with the reason", tags=("deliveries",))
     def dead_letters(self, request):
         return deliveries.list_dead_letters(self.uow)
-
-
-def _path(model: type[ApiModel], **segments) -> ApiModel:
-    """The path's segments through their model, as bodies and queries are parsed: a wrong one is a 400 naming it."""
-    try:
-        return model.model_validate(segments)
-    except ValidationError as exc:
-        raise validation_problem(exc) from None
 
 
 def _add_consumers(service_class) -> None:

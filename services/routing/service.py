@@ -3,7 +3,7 @@ from nameko.extensions import DependencyProvider
 
 from shared.auth import ROLES
 from shared.consumer import consume
-from shared.http import ApiHandler
+from shared.http import api
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.routing import metrics, models
 from services.routing.domain.assignments import RETURN_REASONS
@@ -15,17 +15,6 @@ WRITERS = ("handler",)
 READERS = ("handler", "auditor")
 
 
-class _Api(ApiHandler):
-    """``shared.http``'s entrypoint, able to read the body it parses: the web server hands it a shallow (unreadable)
-    request, which nameko's handler makes readable only after the body model has been applied. To go once
-    ``ApiHandler.handle_request`` does it itself."""
-
-    def handle_request(self, request):
-        request.shallow = False
-        return super().handle_request(request)
-
-
-api = _Api.decorator
 
 
 class DirectoryProvider(DependencyProvider):

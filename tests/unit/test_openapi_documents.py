@@ -34,7 +34,7 @@ def test_every_operation_lists_the_problems_the_machinery_can_answer(service):
             if "{" in path:
                 assert "404" in statuses, (method, path)
             for status, response in operation["responses"].items():
-                if int(status) >= 400:
+                if status in ("400", "401", "403", "404", "409", "413", "415", "429", "500"):
                     assert "application/problem+json" in response["content"] or path.startswith("/open311"), \
                         (method, path, status)
 
