@@ -1,6 +1,11 @@
 """Templates as data: per event type, the notices it causes, for whom, and their wording per channel (Jinja2,
 undefined fields an error). Loading checks every field a template reads against the event's schema, so a wrong
-template fails at start-up, naming the file, the event type and the template."""
+template fails at start-up, naming the file, the event type and the template.
+
+A street's file is data, never code: templates render in Jinja2's immutable sandbox with no globals, and a
+template may read only its event's ``data`` (and names it sets itself); one that reaches for anything else —
+an attribute starting with ``_``, a global such as ``cycler`` or ``self`` — is refused at load, naming it.
+"""
 from __future__ import annotations
 
 import dataclasses
@@ -11,6 +16,7 @@ from typing import Iterable, Mapping
 import jinja2
 import jinja2.meta
 import jinja2.nodes
+import jinja2.sandbox
 import yaml
 
 from shared.events import Registry, registry
@@ -19,7 +25,9 @@ from services.notify.domain.recipients import CATEGORY_RE, CHANNELS, RECIPIENT_R
 
 DEFAULT_TEMPLATES = Path(__file__).parents[1] / "data" / "templates.yaml"
 STREET_TEMPLATES = Path(__file__).parents[1] / "data" / "streets"
-_ENV = jinja2.Environment(undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=False)
+_ENV = jinja2.sandbox.ImmutableSandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False,
+                                                    keep_trailing_newline=False)
+_ENV.globals.clear()  # range, lipsum, cycler, joiner, namespace, dict: nothing a message needs
 
 
 class TemplateError(Exception):
@@ -139,10 +147,31 @@ def _missing_field(paths: Iterable[tuple[str, ...]], schema: dict) -> str | None
     return None
 
 
+def _outside_data(tree: jinja2.nodes.Template) -> str | None:
+    """What a template reads besides its event's data: a name it did not set, or a private attribute."""
+    assigned = {node.name for node in tree.find_all(jinja2.nodes.Name) if node.ctx in ("store", "param")}
+    for node in tree.find_all((jinja2.nodes.Name, jinja2.nodes.Getattr, jinja2.nodes.Getitem, jinja2.nodes.Filter)):
+        if isinstance(node, jinja2.nodes.Filter) and node.name == "attr":
+            return "|attr"
+        if isinstance(node, jinja2.nodes.Name) and node.ctx == "load" and node.name not in assigned | {"data"}:
+            return node.name
+        if isinstance(node, jinja2.nodes.Getattr) and node.attr.startswith("_"):
+            return f".{node.attr}"
+        if isinstance(node, jinja2.nodes.Getitem) and isinstance(node.arg, jinja2.nodes.Const) \
+                and str(node.arg.value).startswith("_"):
+            return f"[{node.arg.value!r}]"
+    return None
+
+
 def _compile(where: str, source, schema: dict, *, expression: bool = False):
     if not isinstance(source, str):
         raise TemplateError(f"{where} must be text")
     try:
+        tree = _ENV.parse("{{ %s }}" % source if expression else source)
+        outside = _outside_data(tree)
+        if outside:
+            raise TemplateError(f"{where} reaches outside its event's data ({outside}); a template may read only "
+                                "data.<field> and the names it sets")
         missing = _missing_field(_paths_used("{{ %s }}" % source if expression else source), schema)
         compiled = _ENV.compile_expression(source) if expression else _ENV.from_string(source)
     except jinja2.TemplateSyntaxError as exc:
@@ -178,6 +207,8 @@ def _check_optional_fields_guarded(where: str, template: "MessageTemplate", sche
     except jinja2.UndefinedError as exc:
         raise TemplateError(f"{where}: {exc.message} on an event without that optional field; "
                             "guard it with | default(…) or `is defined`") from None
+    except jinja2.sandbox.SecurityError as exc:
+        raise TemplateError(f"{where} reaches outside its event's data: {exc}") from None
 
 
 def _load_entry(origin: str, type_name: str, entry: dict, schema: dict) -> MessageTemplate:

@@ -1,0 +1,63 @@
+"""A street's files are data, never code: a template that reaches for Python's internals is refused by
+`doorstep street check` and by notify at load, naming the template, and whatever it tried does not happen."""
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.notify.domain.templates import DEFAULT_TEMPLATES, TemplateError, load_templates
+
+DOORSTEP = str(Path(sys.executable).parent / "doorstep")
+
+PAYLOADS = [
+    "{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}",
+    "{{ self.__init__.__globals__.__builtins__.__import__('os').system('touch MARKER') }}",
+    "{{ data.__class__.__mro__[1].__subclasses__() }}",
+    "{{ data['__class__'] }}",
+    "{{ data.unit.name | attr('__class__') }}",
+    "{% set o = data.unit %}{{ o.__class__ }}",
+    "{{ lipsum.__globals__['os'].system('touch MARKER') }}",
+    "{{ ''.__class__.__base__ }}",
+]
+
+
+def _street_templates(folder: Path, subject: str) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "templates.yaml"
+    path.write_text(
+        "doorstep.routing.case.routed.v1:\n"
+        "  - template: case-routed-resident\n"
+        '    recipient: "resident:{{ data.resident_id }}"\n'
+        f"    subject: {subject!r}\n"
+        '    body: "已转交{{ data.unit.name }}"\n', "utf-8")
+    return path
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_street_check_refuses_a_template_that_reaches_outside_its_data(payload, tmp_path):
+    folder = tmp_path / "street"
+    _street_templates(folder, payload.replace("MARKER", str(tmp_path / "pwned")))
+    result = subprocess.run([DOORSTEP, "street", "check", str(folder)], capture_output=True, text=True, timeout=60,
+                            cwd=tmp_path)
+    assert result.returncode == 1
+    assert "templates.yaml" in result.stderr and "case-routed-resident" in result.stderr
+    assert "outside its event's data" in result.stderr
+    assert not (tmp_path / "pwned").exists()
+
+
+@pytest.mark.parametrize("payload", PAYLOADS)
+def test_notify_refuses_it_at_load(payload, tmp_path):
+    path = _street_templates(tmp_path, payload.replace("MARKER", str(tmp_path / "pwned")))
+    with pytest.raises(TemplateError, match="case-routed-resident.*outside its event's data"):
+        load_templates([DEFAULT_TEMPLATES, path])
+    assert not (tmp_path / "pwned").exists()
+
+
+def test_an_ordinary_template_with_filters_and_loops_still_loads(tmp_path):
+    path = _street_templates(tmp_path, "{% for part in [data.unit.name, data.area] %}{{ part | upper }}{% endfor %}"
+                                       "{{ data.matter_code | default('事项') }}")
+    templates = load_templates([DEFAULT_TEMPLATES, path])
+    routed = [t for t in templates["doorstep.routing.case.routed.v1"] if t.template == "case-routed-resident"][0]
+    data = {"unit": {"code": "shixin-pm", "name": "物业"}, "area": "shixin", "resident_id": "r"}
+    assert routed.render(data).subject == "物业SHIXIN事项"
