@@ -113,6 +113,10 @@ def load_catalog(path: Path | str = DEFAULT_CATALOG) -> Catalog:
     return Catalog(categories, matters)
 
 
+def _inside(path: Path, folder: Path) -> bool:
+    return path.resolve().is_relative_to(folder.resolve())
+
+
 def _read_merged(path: Path, seen: tuple[Path, ...]):
     """Categories and matters keyed by code, each with where it was last defined: (file: entry) for errors."""
     problems: list[str] = []
@@ -140,8 +144,13 @@ def _read_merged(path: Path, seen: tuple[Path, ...]):
             problems.append(f"{path}: extends: must be 'default' or a file path")
         else:
             base_path = DEFAULT_CATALOG if base == "default" else (path.parent / base)
-            categories, matters, base_problems = _read_merged(base_path, seen + (resolved,))
-            problems.extend(base_problems)
+            if base != "default" and not _inside(base_path, path.parent):
+                # A street's file may name only files of its own folder: not the tokens file, not /etc/passwd.
+                problems.append(f"{path}: extends: {base!r} is outside the street's folder; name 'default' or a "
+                                "file beside this one")
+            else:
+                categories, matters, base_problems = _read_merged(base_path, seen + (resolved,))
+                problems.extend(base_problems)
 
     removals = raw.get("remove") or []
     if not isinstance(removals, list):

@@ -61,3 +61,24 @@ def test_an_ordinary_template_with_filters_and_loops_still_loads(tmp_path):
     routed = [t for t in templates["doorstep.routing.case.routed.v1"] if t.template == "case-routed-resident"][0]
     data = {"unit": {"code": "shixin-pm", "name": "物业"}, "area": "shixin", "resident_id": "r"}
     assert routed.render(data).subject == "物业SHIXIN事项"
+
+
+@pytest.mark.parametrize("target", ["/etc/passwd", "../tokens.yaml", "../../var/tokens.yaml", "sub/../../x.yaml"])
+def test_a_catalog_may_extend_only_files_of_its_own_folder(target, tmp_path):
+    from services.intake.catalog import CatalogError, load_catalog
+
+    (tmp_path / "tokens.yaml").write_text("tokens: [{id: t, role: admin, sha256: secret}]\n", "utf-8")
+    folder = tmp_path / "street"
+    folder.mkdir()
+    (folder / "catalog.yaml").write_text(f"extends: {target}\n", "utf-8")
+    with pytest.raises(CatalogError) as error:
+        load_catalog(folder / "catalog.yaml")
+    assert "outside the street's folder" in str(error.value) and "secret" not in str(error.value)
+
+
+def test_a_catalog_may_extend_a_file_beside_it(tmp_path):
+    from services.intake.catalog import load_catalog
+
+    (tmp_path / "base.yaml").write_text("extends: default\nremove: [bulky-waste-collection]\n", "utf-8")
+    (tmp_path / "catalog.yaml").write_text("extends: base.yaml\n", "utf-8")
+    assert load_catalog(tmp_path / "catalog.yaml").get("bulky-waste-collection") is None
