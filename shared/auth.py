@@ -83,3 +83,43 @@ class TokenFile:
         os.chmod(tmp, 0o600)
         tmp.replace(self.path)
         return token, principal
+
+
+class FailedAttempts:
+    """Failed authentications per source, in a sliding window: past ``limit`` in ``window_s`` seconds, the
+    source is refused (without its credential being looked at) until its oldest failure leaves the window.
+
+    Guessing a 256-bit token is hopeless, but a flood of guesses is still an attack to slow down and to see;
+    the count is per process (per replica), which is enough to make guessing slow and loud.
+    """
+
+    def __init__(self, limit: int = 10, window_s: float = 60.0, clock=None):
+        import time as _time
+
+        self.limit, self.window_s = limit, window_s
+        self._clock = clock or _time.monotonic
+        self._failures: dict[str, list[float]] = {}
+
+    def retry_after(self, source: str) -> int:
+        """Seconds until ``source`` may try again; 0 when it may now."""
+        recent = self._recent(source)
+        if len(recent) < self.limit:
+            return 0
+        return max(1, int(recent[-self.limit] + self.window_s - self._clock()) + 1)
+
+    def failed(self, source: str) -> None:
+        recent = self._recent(source)
+        recent.append(self._clock())
+        self._failures[source] = recent[-self.limit:]
+        if len(self._failures) > 10_000:  # a spread-out attack must not grow this without bound
+            oldest = min(self._failures, key=lambda s: self._failures[s][-1] if self._failures[s] else 0)
+            del self._failures[oldest]
+
+    def _recent(self, source: str) -> list[float]:
+        horizon = self._clock() - self.window_s
+        recent = [t for t in self._failures.get(source, ()) if t > horizon]
+        if recent:
+            self._failures[source] = recent
+        else:
+            self._failures.pop(source, None)
+        return recent

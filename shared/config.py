@@ -76,6 +76,8 @@ _ENV = {
     "holidays": "DOORSTEP_HOLIDAYS",
     "http_max_body_bytes": "DOORSTEP_HTTP_MAX_BODY_BYTES",
     "check_answers": "DOORSTEP_CHECK_ANSWERS",
+    "auth_failure_limit": "DOORSTEP_AUTH_FAILURE_LIMIT",
+    "auth_failure_window_s": "DOORSTEP_AUTH_FAILURE_WINDOW_S",
 }
 
 
@@ -132,6 +134,9 @@ class Settings(BaseSettings):
     holidays: str = ""
     # The largest request body read, checked before authentication: a bigger one is refused with 413 unread.
     http_max_body_bytes: AtLeastOne = 256 * 1024
+    # Failed authentications from one source within the window before it is refused for a while (429).
+    auth_failure_limit: AtLeastOne = 10
+    auth_failure_window_s: Seconds = 60.0
     # Check every JSON answer against the model its endpoint documents (tests do; it costs a validation).
     check_answers: bool = False
 

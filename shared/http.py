@@ -38,7 +38,7 @@ from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound, Reque
 from werkzeug.wrappers import Request, Response
 
 from shared import metrics
-from shared.auth import Principal, TokenFile
+from shared.auth import FailedAttempts, Principal, TokenFile
 from shared.commit_groups import GroupAborted, GroupMembership
 from shared.errors import DomainError, InvalidInput
 from shared.problems import PROBLEM_JSON, Problem, bad_input, validation_problem
@@ -97,19 +97,44 @@ def correlation_id(request) -> str:
 
 
 class Tokens(SharedExtension):
-    def setup(self):
-        self.file = TokenFile(self.container.config["DOORSTEP"].tokens_file)
+    """Bearer tokens: who is calling, and whether their role is admitted. A source that keeps failing is
+    refused for a while (429 with ``Retry-After``) before its credential is looked at."""
 
-    def authenticate(self, request, roles) -> Principal:
+    def setup(self):
+        settings = self.container.config["DOORSTEP"]
+        self.file = TokenFile(settings.tokens_file)
+        self.attempts = FailedAttempts(settings.auth_failure_limit, settings.auth_failure_window_s)
+        self.service = self.container.service_name
+
+    def credential(self, request) -> str:
+        """The secret the request presents; a problem if it presents none in the accepted form."""
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() != "bearer" or not token.strip():
             raise Problem(401, "Unauthorized", "send 'Authorization: Bearer <token>'",
                           field="Authorization", headers={"WWW-Authenticate": "Bearer"})
-        principal = self.file.authenticate(token.strip())
+        return token.strip()
+
+    def refused(self, detail: str, field: str = "Authorization") -> Problem:
+        return Problem(401, "Unauthorized", detail, field=field, headers={"WWW-Authenticate": "Bearer"})
+
+    def authenticate(self, request, roles) -> Principal:
+        source = request.remote_addr or "unknown"
+        wait = self.attempts.retry_after(source)
+        if wait:
+            metrics.AUTH_FAILURES.labels(self.service, "throttled").inc()
+            raise Problem(429, "Too many requests", f"too many failed attempts; try again in {wait} s",
+                          headers={"Retry-After": str(wait)})
+        try:
+            secret = self.credential(request)
+        except Problem:
+            metrics.AUTH_FAILURES.labels(self.service, "missing").inc()
+            raise
+        principal = self.file.authenticate(secret)
         if principal is None:
-            raise Problem(401, "Unauthorized", "the bearer token is not known", field="Authorization",
-                          headers={"WWW-Authenticate": "Bearer"})
+            self.attempts.failed(source)
+            metrics.AUTH_FAILURES.labels(self.service, "unknown").inc()
+            raise self.refused("the credential is not known")
         if principal.role != "admin" and principal.role not in roles:
             raise Problem(403, "Forbidden", f"role {principal.role!r} may not do this; needs one of {list(roles)}")
         return principal

@@ -39,6 +39,9 @@ CONSUMER_BATCH_SIZE = Histogram(
 HOLIDAY_CALENDAR_COVERED_UNTIL = Gauge(
     "doorstep_holiday_calendar_covered_until",
     "End of the last year whose statutory holidays are known (Unix time): after it, Monday-Friday are worked")
+AUTH_FAILURES = Counter(
+    "doorstep_auth_failures_total", "Requests refused for their credential, by reason (missing, unknown, throttled)",
+    ["service", "reason"])
 HTTP_REQUESTS = Counter(
     "doorstep_http_requests_total", "HTTP requests by route and status", ["service", "method", "route", "status"])
 HTTP_DURATION = Histogram(
@@ -46,6 +49,7 @@ HTTP_DURATION = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
 
 # The reasons shared.consumer passes when it dead-letters a message.
+AUTH_FAILURE_REASONS = ("missing", "unknown", "throttled")
 DEAD_LETTER_REASONS = ("invalid-envelope", "handler-failed")
 
 
@@ -56,6 +60,8 @@ def prime(service: str, consumers=(), published_types=()) -> None:
     DEAD_LETTERS_WAITING.labels(service)
     RELAY_ERRORS.labels(service)
     EVENTS_PUBLISH_FAILED.labels(service)
+    for reason in AUTH_FAILURE_REASONS:  # the guessing alert takes increase(): the series must exist at 0
+        AUTH_FAILURES.labels(service, reason)
     for type_name in published_types:
         EVENTS_PUBLISHED.labels(service, type_name)
     for consumer, type_name in consumers:
