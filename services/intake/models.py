@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import (AfterValidator, BeforeValidator, Field, PlainValidator, StrictBool, TypeAdapter,
+from pydantic import (AfterValidator, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, TypeAdapter,
                       ValidationError, ValidationInfo, WithJsonSchema, field_validator, model_validator)
 from pydantic_core import PydanticCustomError
 
@@ -35,6 +35,11 @@ Status = Literal[domain.STATUSES]
 Rating = Literal[domain.RATINGS]
 Handling = Literal[HANDLINGS]
 VideoKind = Literal["consultation", "remote_assistance"]
+
+
+def example(**values) -> ConfigDict:
+    """A body's example, in the document (and the first request a contract test sends)."""
+    return ConfigDict(json_schema_extra={"examples": [values]})
 
 
 def _blank_is_absent(value):
@@ -104,6 +109,10 @@ class Resident(ApiModel):
 class SubmitCaseBody(ApiModel):
     """A resident's matter, entered at the counter (受理 at once) or arriving by another channel."""
 
+    model_config = example(matter_code="property-repair", channel="online", description="楼道灯不亮",
+                           resident={"name": "王阿姨", "phone": "13812345678", "area": "shixin"},
+                           attributes={"location": "stairwell"})
+
     matter_code: Code = Field(description="a matter of the catalog (事项目录)")
     channel: Channel = Field("counter", description="how it arrived; a counter case is accepted at once (一口受理)")
     kind: Kind = Field("request", description="咨询 consultation, 投诉 complaint, 求助 request, 建议 suggestion")
@@ -122,6 +131,8 @@ class SubmitCaseBody(ApiModel):
 
 
 class RejectBody(ApiModel):
+    model_config = example(reason="不属于本站事项")
+
     reason: Required(500) = Field(description="why the case is not accepted (不予受理); told to the resident")
 
     def command(self, case_id: str) -> domain.RejectCase:
@@ -129,6 +140,8 @@ class RejectBody(ApiModel):
 
 
 class SupplementBody(ApiModel):
+    model_config = example(missing_materials=["房屋产权证明"], note="请带原件")
+
     missing_materials: Annotated[list[Required(100)], Field(min_length=1), _unique("材料", "a material")] = Field(
         description="the materials the resident must still bring (补正材料)")
     note: Text(500) = Field("", description="a note for the resident")
@@ -138,6 +151,8 @@ class SupplementBody(ApiModel):
 
 
 class ResubmitBody(ApiModel):
+    model_config = example(note="材料已补齐")
+
     note: Text(500) = Field("", description="what the resident brought")
 
     def command(self, case_id: str) -> domain.ResubmitCase:
@@ -145,6 +160,8 @@ class ResubmitBody(ApiModel):
 
 
 class SettleBody(ApiModel):
+    model_config = example(answer="已当场打印医保账单")
+
     answer: Required(2000) = Field(description="the answer given on the spot (当场办结)")
 
     def command(self, case_id: str) -> domain.SettleCase:
@@ -152,6 +169,8 @@ class SettleBody(ApiModel):
 
 
 class CallbackBody(ApiModel):
+    model_config = example(rating="satisfied", comment="处理及时")
+
     rating: Rating = Field(description="好差评: 非常满意 very_satisfied, 满意 satisfied, 基本满意 neutral, 不满意 "
                                        "dissatisfied, 非常不满意 very_dissatisfied; the last two reopen the case "
                                        "as a warning case (预警工单)")
@@ -171,6 +190,8 @@ class VisitBody(ApiModel):
 
 
 class VideoBody(ApiModel):
+    model_config = example(kind="consultation")
+
     kind: VideoKind = Field(description="可视化咨询 consultation or 远程协助 remote_assistance")
 
     def command(self, case_id: str, worker: str) -> domain.StartVideo:
@@ -188,6 +209,8 @@ class BookBody(ApiModel):
 
 
 class CancelBody(ApiModel):
+    model_config = example(reason="改期")
+
     reason: Text(500) = Field("", description="why the booking is cancelled")
 
     def command(self, appointment_id: str) -> domain.CancelAppointment:
@@ -466,6 +489,9 @@ class GeoReportRequestsQuery(GeoReportQuery):
 class GeoReportRequest(ApiModel):
     """POST requests.json: a resident's request, form-encoded as the spec says (or a JSON object of the same
     keys, with ``"attribute": {"code": value}``). It becomes an online case (channel ``online``)."""
+
+    model_config = example(service_code="property-repair", last_name="王", first_name="阿姨",
+                           phone="13812345678", area="shixin", description="楼道灯不亮")
 
     api_key: Text(200) | None = Field(None, description="a bearer token of role counter (or admin)")
     jurisdiction_id: Text(80) | None = Field(None, description="the street code; optional")

@@ -7,6 +7,7 @@ from these declarations.
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
 from pydantic import ValidationError
+from werkzeug.routing import PathConverter, Rule
 
 from shared import openapi
 from shared.auth import ROLES
@@ -62,7 +63,7 @@ def _body_parameters(request) -> dict:
 
 class ApiKeys(Tokens):
     """GeoReport authenticates a POST with its ``api_key`` parameter (in the body, or the query): one of the
-    bearer tokens."""
+    bearer tokens. Without one, the ``Authorization`` header counts, as at every other endpoint."""
 
     def authenticate(self, request, roles):
         given = [*request.args.getlist("api_key")]
@@ -73,6 +74,8 @@ class ApiKeys(Tokens):
         if len(keys) > 1:
             raise Problem(400, "Invalid request", "api_key: is given more than once with different values",
                           field="api_key")
+        if not keys and request.headers.get("Authorization"):
+            return super().authenticate(request, roles)
         if not keys:
             raise Problem(401, "Unauthorized", "api_key is required", field="api_key")
         principal = self.file.authenticate(keys.pop())
@@ -82,6 +85,21 @@ class ApiKeys(Tokens):
             raise Problem(403, "Forbidden", f"api_key of role {principal.role!r} may not submit requests",
                           field="api_key")
         return principal
+
+
+class _AnyRest(PathConverter):
+    """What follows GeoReport's prefix, whatever it is: werkzeug's ``path`` stops at a line break or a leading
+    slash, and such a path would miss the GeoReport 404."""
+
+    regex = "(?s:.*?)"
+    part_isolating = False  # it takes the slashes too
+
+
+class _GeoReportRule(Rule):
+    def get_converter(self, variable_name, converter_name, args, kwargs):
+        if converter_name == "path":
+            return _AnyRest(self.map, *args, **kwargs)
+        return super().get_converter(variable_name, converter_name, args, kwargs)
 
 
 class Open311Handler(IntakeApi):
@@ -98,6 +116,9 @@ class Open311Handler(IntakeApi):
             if answer is None and status != 413:
                 reason = GEOREPORT_REASONS.get(status) or openapi.REASONS.get(status, "error")
                 self.answers[status] = Content("application/json", GEOREPORT_ERRORS, f"{reason} (GeoReport errors)")
+
+    def get_url_rule(self):
+        return _GeoReportRule(self.url, methods=self.method.split(","))
 
     def handle_request(self, request):
         response = super().handle_request(request)
