@@ -52,7 +52,7 @@ def _unique(what_zh: str, what_en: str):
         if len(set(values)) != len(values):
             raise invalid("unique", f"{what_zh}重复", f"names {what_en} twice")
         return values
-    return AfterValidator(check)
+    return AfterValidator(check), Field(json_schema_extra={"uniqueItems": True})
 
 
 _ATTRIBUTE_CODE_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -142,7 +142,7 @@ class RejectBody(ApiModel):
 class SupplementBody(ApiModel):
     model_config = example(missing_materials=["房屋产权证明"], note="请带原件")
 
-    missing_materials: Annotated[list[Required(100)], Field(min_length=1), _unique("材料", "a material")] = Field(
+    missing_materials: Annotated[list[Required(100)], Field(min_length=1), *_unique("材料", "a material")] = Field(
         description="the materials the resident must still bring (补正材料)")
     note: Text(500) = Field("", description="a note for the resident")
 
@@ -182,7 +182,7 @@ class CallbackBody(ApiModel):
 
 class VisitBody(ApiModel):
     station: Code = Field(description="the service station (服务站) visited")
-    case_ids: Annotated[list[UUID], Field(min_length=1, max_length=20), _unique("工单", "a case")] = Field(
+    case_ids: Annotated[list[UUID], Field(min_length=1, max_length=20), *_unique("工单", "a case")] = Field(
         description="the resident's cases handled in this one visit (一口受理)")
 
     def command(self, worker: str) -> domain.RecordVisit:
