@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from pydantic import (AfterValidator, BeforeValidator, ConfigDict, Field, PlainValidator, StrictBool, TypeAdapter,
@@ -130,54 +130,54 @@ class SubmitCaseBody(ApiModel):
                                  reporter=self.reporter, attributes=dict(self.attributes))
 
 
-class RejectBody(ApiModel):
+class CaseAction(ApiModel):
+    """A worker's action on a case (受理 … 结案): the case and the body's fields make the domain's command."""
+
+    command_type: ClassVar[type]
+
+    def command(self, case_id: str):
+        return self.command_type(case_id=case_id, **{name: tuple(value) if isinstance(value, list) else value
+                                                     for name, value in self})
+
+
+class RejectBody(CaseAction):
+    command_type = domain.RejectCase
     model_config = example(reason="不属于本站事项")
 
     reason: Required(500) = Field(description="why the case is not accepted (不予受理); told to the resident")
 
-    def command(self, case_id: str) -> domain.RejectCase:
-        return domain.RejectCase(case_id, self.reason)
 
-
-class SupplementBody(ApiModel):
+class SupplementBody(CaseAction):
+    command_type = domain.RequestSupplement
     model_config = example(missing_materials=["房屋产权证明"], note="请带原件")
 
     missing_materials: Annotated[list[Required(100)], Field(min_length=1), *_unique("材料", "a material")] = Field(
         description="the materials the resident must still bring (补正材料)")
     note: Text(500) = Field("", description="a note for the resident")
 
-    def command(self, case_id: str) -> domain.RequestSupplement:
-        return domain.RequestSupplement(case_id, tuple(self.missing_materials), self.note)
 
-
-class ResubmitBody(ApiModel):
+class ResubmitBody(CaseAction):
+    command_type = domain.ResubmitCase
     model_config = example(note="材料已补齐")
 
     note: Text(500) = Field("", description="what the resident brought")
 
-    def command(self, case_id: str) -> domain.ResubmitCase:
-        return domain.ResubmitCase(case_id, self.note)
 
-
-class SettleBody(ApiModel):
+class SettleBody(CaseAction):
+    command_type = domain.SettleCase
     model_config = example(answer="已当场打印医保账单")
 
     answer: Required(2000) = Field(description="the answer given on the spot (当场办结)")
 
-    def command(self, case_id: str) -> domain.SettleCase:
-        return domain.SettleCase(case_id, self.answer)
 
-
-class CallbackBody(ApiModel):
+class CallbackBody(CaseAction):
+    command_type = domain.RecordCallback
     model_config = example(rating="satisfied", comment="处理及时")
 
     rating: Rating = Field(description="好差评: 非常满意 very_satisfied, 满意 satisfied, 基本满意 neutral, 不满意 "
                                        "dissatisfied, 非常不满意 very_dissatisfied; the last two reopen the case "
                                        "as a warning case (预警工单)")
     comment: Text(1000) = Field("", description="what the resident said at callback (回访)")
-
-    def command(self, case_id: str) -> domain.RecordCallback:
-        return domain.RecordCallback(case_id, self.rating, self.comment)
 
 
 class VisitBody(ApiModel):
