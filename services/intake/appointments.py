@@ -56,9 +56,7 @@ class Station:
         return slots
 
     def slot_at(self, starts_at: datetime, now: datetime) -> Slot:
-        """The slot starting at ``starts_at``, or an error saying why it cannot be booked."""
-        if starts_at.tzinfo is None:
-            raise InvalidInput("starts_at", "needs a time zone (e.g. +08:00)")
+        """The slot starting at ``starts_at`` (an aware instant), or an error saying why it cannot be booked."""
         local = starts_at.astimezone(SHANGHAI)
         if not is_open_day(local.date()):
             raise InvalidInput("starts_at", f"{local.date()} is not a working day at the station ({closure(local.date())})")

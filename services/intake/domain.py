@@ -8,13 +8,9 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from shared.errors import Conflict, InvalidInput
-from shared.input import storable_text, text_field
-from shared.personal_data import MOBILE_RE, id_card_is_valid
 
-CHANNELS = ("counter", "online", "phone", "video")
 KINDS = ("consultation", "complaint", "request", "suggestion")  # 咨询 投诉 求助 建议
 URGENCIES = ("normal", "urgent", "critical")  # 一般 紧急 特急
-AREA_RE = re.compile(r"^[a-z0-9-]{1,40}$")
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # A mobile or ID-card number standing on its own inside free text (a comment, an answer).
 _EMBEDDED_NUMBER_RE = re.compile(
@@ -71,6 +67,75 @@ class SubmitCase:
     # who reported it, when not the resident themself (a neighbour, a building leader 楼组长)
     reporter: str = ""
     attributes: dict = dataclasses.field(default_factory=dict)
+
+
+# -- what a worker does to a case, a visit, an appointment (commands) -------------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class RejectCase:
+    """不予受理: the reason is told to the resident."""
+    case_id: str
+    reason: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RequestSupplement:
+    """补正: which materials are missing."""
+    case_id: str
+    missing_materials: tuple[str, ...]
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class ResubmitCase:
+    case_id: str
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class SettleCase:
+    """当场办结, with the answer given."""
+    case_id: str
+    answer: str
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordCallback:
+    """回访 with the resident's rating."""
+    case_id: str
+    rating: str
+    comment: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class RecordVisit:
+    """One in-person visit for one or more of a resident's cases (一口受理)."""
+    station: str
+    case_ids: tuple[str, ...]
+    worker: str
+
+
+@dataclasses.dataclass(frozen=True)
+class StartVideo:
+    """可视化咨询 or 远程协助 about a case."""
+    case_id: str
+    kind: str
+    worker: str
+
+
+@dataclasses.dataclass(frozen=True)
+class BookAppointment:
+    """网上预约: a place in a station's slot."""
+    station: str
+    starts_at: datetime
+    matter_code: str
+    resident: ResidentDetails
+
+
+@dataclasses.dataclass(frozen=True)
+class CancelAppointment:
+    appointment_id: str
+    reason: str = ""
 
 
 @dataclasses.dataclass
@@ -174,84 +239,6 @@ def redact(text: str) -> str:
     return _EMBEDDED_NUMBER_RE.sub(mask, text)
 
 
-def _choice(body: dict, field: str, allowed: tuple[str, ...], default: str | None = None) -> str:
-    value = body.get(field, default)
-    if value is None:
-        raise InvalidInput(field, f"is required; one of {', '.join(allowed)}")
-    if not isinstance(value, str) or value not in allowed:
-        raise InvalidInput(field, f"{value!r} is not one of {', '.join(allowed)}")
-    return value
-
-
-def _flag(body: dict, field: str) -> bool:
-    value = body.get(field, False)
-    if not isinstance(value, bool):
-        raise InvalidInput(field, "must be true or false")
-    return value
-
-
-def _object(body: dict, field: str) -> dict:
-    value = body.get(field)
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise InvalidInput(field, "must be an object")
-    return value
-
-
-def parse_resident(resident) -> ResidentDetails:
-    """The minimal resident record; the ID-card number is optional and checked."""
-    if not isinstance(resident, dict):
-        raise InvalidInput("resident", "is required and must be an object")
-    phone = text_field(resident, "phone", prefix="resident.", max_len=11)
-    if not MOBILE_RE.match(phone):
-        raise InvalidInput("resident.phone", "must be an 11-digit mainland mobile number")
-    area = text_field(resident, "area", prefix="resident.", max_len=40)
-    if not AREA_RE.match(area):
-        raise InvalidInput("resident.area", "must be a residential-area code (lower-case letters, digits, '-')")
-    id_card = text_field(resident, "id_card", prefix="resident.", required=False, max_len=18) or None
-    if id_card and not id_card_is_valid(id_card):
-        raise InvalidInput("resident.id_card", "is not a valid 18-character ID-card number")
-    return ResidentDetails(
-        name=text_field(resident, "name", prefix="resident.", max_len=50),
-        phone=phone,
-        area=area,
-        building=text_field(resident, "building", prefix="resident.", required=False, max_len=20),
-        room=text_field(resident, "room", prefix="resident.", required=False, max_len=20),
-        id_card=id_card,
-    )
-
-
-def parse_submit_case(body: dict, entered_by: str = "") -> SubmitCase:
-    """Turn a request body into a command, naming the first field that is wrong."""
-    resident = parse_resident(body.get("resident"))
-    return SubmitCase(
-        matter_code=text_field(body, "matter_code", max_len=80),
-        channel=_choice(body, "channel", CHANNELS, "counter"),
-        kind=_choice(body, "kind", KINDS, "request"),
-        urgency=_choice(body, "urgency", URGENCIES, "normal"),
-        description=text_field(body, "description", required=False, max_len=2000),
-        resident=resident,
-        entered_by=entered_by,
-        proxy=_flag(body, "proxy"),
-        reporter=text_field(body, "reporter", required=False, max_len=50),
-        attributes=_object(body, "attributes"),
-    )
-
-
-def parse_moment(body: dict, field: str) -> datetime:
-    value = body.get(field)
-    if not isinstance(value, str):
-        raise InvalidInput(field, "is required: an ISO 8601 date-time with a time zone")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(field, "is not an ISO 8601 date-time") from None
-    if moment.tzinfo is None:
-        raise InvalidInput(field, "needs a time zone (e.g. +08:00)")
-    return moment
-
-
 def check_against_matter(cmd: SubmitCase, matter) -> dict:
     """The matter exists for this channel and the form's attributes fit it (Open311 style); returns them clean."""
     if cmd.channel not in matter.channels:
@@ -283,9 +270,8 @@ def _attribute_value(field: str, attr, value):
                 or len(set(value)) != len(value):
             raise InvalidInput(field, f"must be a list of {', '.join(allowed)}")
         return value
-    if not isinstance(value, str) or len(value) > 2000:
-        raise InvalidInput(field, "must be a string of at most 2000 characters")
-    storable_text(field, value)
+    if not isinstance(value, str):
+        raise InvalidInput(field, "must be text")
     if attr.datatype == "singlevaluelist" and value not in allowed:
         raise InvalidInput(field, f"{value!r} is not one of {', '.join(allowed)}")
     if attr.datatype == "datetime":
@@ -309,38 +295,6 @@ def new_case(cmd: SubmitCase, category: str, resident_id: str, now: datetime, ha
     return case
 
 
-# -- the bodies of the worker's actions ------------------------------------------------------------------------
-
-def parse_reason(body: dict) -> str:
-    return text_field(body, "reason", max_len=500)
-
-
-def parse_note(body: dict) -> str:
-    return text_field(body, "note", required=False, max_len=500)
-
-
-def parse_missing_materials(body: dict, matter=None) -> list[str]:
-    missing = body.get("missing_materials")
-    if not isinstance(missing, list) or not missing:
-        raise InvalidInput("missing_materials", "is required: a non-empty list of the materials that are missing")
-    for index, item in enumerate(missing):
-        if not isinstance(item, str) or not item.strip() or len(item) > 100:
-            raise InvalidInput(f"missing_materials[{index}]", "must be a material's name (at most 100 characters)")
-        storable_text(f"missing_materials[{index}]", item)
-    if len({item.strip() for item in missing}) != len(missing):
-        raise InvalidInput("missing_materials", "names a material twice")
-    return [item.strip() for item in missing]
-
-
-def parse_answer(body: dict) -> str:
-    return text_field(body, "answer", max_len=2000)
-
-
-def parse_callback(body: dict) -> tuple[str, str]:
-    rating = _choice(body, "rating", RATINGS)
-    return rating, text_field(body, "comment", required=False, max_len=1000)
-
-
 # -- search ------------------------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
@@ -354,45 +308,3 @@ class CaseFilter:
     submitted_to: datetime | None = None
     page: int = 1
     per_page: int = 20
-
-
-def parse_case_filter(args: dict) -> CaseFilter:
-    """Query-string filters; dates are ISO 8601 (a date alone means midnight in Asia/Shanghai)."""
-    def one(name, allowed=None, pattern=None):
-        value = args.get(name)
-        if value in (None, ""):
-            return None
-        if allowed is not None and value not in allowed:
-            raise InvalidInput(name, f"{value!r} is not one of {', '.join(allowed)}")
-        if pattern is not None and not pattern.match(value):
-            raise InvalidInput(name, "is not a valid code")
-        return value
-
-    def moment(name):
-        value = args.get(name)
-        if value in (None, ""):
-            return None
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise InvalidInput(name, "must be an ISO 8601 date or date-time") from None
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=SHANGHAI)
-
-    def number(name, default, low, high):
-        value = args.get(name)
-        if value in (None, ""):
-            return default
-        if not str(value).isdigit() or not low <= int(value) <= high:
-            raise InvalidInput(name, f"must be a whole number from {low} to {high}")
-        return int(value)
-
-    code = re.compile(r"^[a-z0-9-]{1,80}$")
-    found = CaseFilter(
-        status=one("status", STATUSES), matter_code=one("matter_code", pattern=code),
-        category=one("category", pattern=code), area=one("area", pattern=AREA_RE), channel=one("channel", CHANNELS),
-        submitted_from=moment("from"), submitted_to=moment("to"),
-        page=number("page", 1, 1, 100000), per_page=number("per_page", 20, 1, 100),
-    )
-    if found.submitted_from and found.submitted_to and found.submitted_from > found.submitted_to:
-        raise InvalidInput("from", "is after 'to'")
-    return found

@@ -2,7 +2,8 @@
 
 * a matter that takes the ``online`` channel is an Open311 *service*; its form attributes are the service's
   attributes, preceded by ``area`` (the resident's residential area, 居民区), which every request must give;
-* ``POST requests.json`` becomes the body of intake's own submit command (channel ``online``);
+* ``POST requests.json`` (typed by :class:`services.intake.models.GeoReportRequest`) becomes intake's own submit
+  command (channel ``online``); the attributes are typed here, by the matter's datatypes;
 * a case is a *service request*; its status is ``closed`` once it is resolved, settled, called back, closed
   or rejected, ``open`` otherwise;
 * what the public read side shows stops at the residential area: no name, phone, room or free address;
@@ -17,7 +18,8 @@ from datetime import datetime, timedelta
 
 from shared.errors import InvalidInput, NotFound
 from services.intake.catalog import Catalog, Matter
-from services.intake.domain import AREA_RE, SHANGHAI, STATUSES, redact
+from services.intake.domain import SHANGHAI, STATUSES, ResidentDetails, SubmitCase, redact
+from services.intake.models import AREA_PATTERN, GeoReportRequest, GeoReportRequestsQuery
 
 CHANNEL = "online"
 PREFIX = "/open311/v2"
@@ -26,7 +28,7 @@ ROUTES = {
     "service_definition": f"{PREFIX}/services/<string:service_code>.json",
     "post_request": f"{PREFIX}/requests.json",
     "get_requests": f"{PREFIX}/requests.json",
-    "get_request": f"{PREFIX}/requests/<string:service_request_id>.json",
+    "get_request": f"{PREFIX}/requests/<uuid:service_request_id>.json",
     "unknown": f"{PREFIX}/<path:rest>",  # anything else under the prefix: a GeoReport 404, not an HTML page
 }
 # Open311 "closed": the matter is done with, whatever the outcome; everything before that is "open".
@@ -49,28 +51,20 @@ STATUS_NOTES = {
 AREA_ATTRIBUTE = "area"
 # address_string is kept with the case for the workers, after this mark; the public view cuts it off.
 ADDRESS_MARK = "\n\n地点："
-MAX_IDS = 100
 MAX_RESULTS = 1000
 DEFAULT_WINDOW = timedelta(days=90)
-# Intake's field names (as InvalidInput names them) → the GeoReport parameter a client sent.
-_FIELD_NAMES = {
-    "matter_code": "service_code",
-    "channel": "service_code",
-    "resident.name": "first_name",
-    "resident.phone": "phone",
-    "resident.area": "area",
-    "resident.building": "building",
-    "resident.room": "room",
-}
-_ATTRIBUTE_KEY_RE = re.compile(r"^attribute\[([^\]]*)\](\[\])?$")
+AREA_RE = re.compile(AREA_PATTERN)
+# Intake's field names (as the matter's rules name them) → the GeoReport parameter a client sent.
+_FIELD_NAMES = {"matter_code": "service_code", "channel": "service_code"}
 
 
 # -- errors -------------------------------------------------------------------------------------------------
 
 def open311_field(field: str) -> str:
-    """The GeoReport name of an intake field: ``attributes.location`` → ``attribute[location]``."""
-    if field.startswith("attributes."):
-        return f"attribute[{field.split('.', 1)[1]}]"
+    """The GeoReport name of an intake field: ``attributes.location`` (or the form's ``attribute.location[0]``)
+    → ``attribute[location]``."""
+    if field.startswith(("attributes.", "attribute.")):
+        return f"attribute[{field.split('.', 1)[1].split('[', 1)[0]}]"
     return _FIELD_NAMES.get(field, field)
 
 
@@ -86,58 +80,15 @@ def errors_from_problem(problem: dict) -> list[dict]:
         return [{"code": status, "description": f"{open311_field(p.get('name', ''))}: {p.get('reason', '')}"}
                 for p in named]
     detail = problem.get("detail") or problem.get("title") or "error"
+    if problem.get("correlation_id"):
+        detail += f" (correlation id {problem['correlation_id']})"
     return errors(status, detail)
 
 
-# -- parameters ---------------------------------------------------------------------------------------------
-
-def params_from_pairs(pairs) -> dict[str, list]:
-    """Form or query pairs (a key may repeat) as key → list of values."""
-    params: dict[str, list] = {}
-    for key, value in pairs:
-        params.setdefault(str(key), []).append(value)
-    return params
-
-
-def params_from_json(body) -> dict[str, list]:
-    """A JSON object in the same shape: ``{"attribute": {"location": "roof"}}`` is ``attribute[location]``."""
-    if not isinstance(body, dict):
-        raise InvalidInput("(body)", "must be a JSON object")
-    params: dict[str, list] = {}
-    for key, value in body.items():
-        if key in ("attribute", "attributes") and isinstance(value, dict):
-            for code, inner in value.items():
-                params[f"attribute[{code}]"] = list(inner) if isinstance(inner, list) else [inner]
-        else:
-            params[key] = list(value) if isinstance(value, list) else [value]
-    return params
-
-
-def one(params: dict, name: str, *, required: bool = False, max_len: int = 200) -> str:
-    values = [v for v in params.get(name, []) if v not in (None, "")]
-    if not values:
-        if required:
-            raise InvalidInput(name, "is required")
-        return ""
-    if len(set(map(str, values))) > 1:
-        raise InvalidInput(name, "is given more than once with different values")
-    value = values[0]
-    if not isinstance(value, str):
-        raise InvalidInput(name, f"must be text, got {type(value).__name__}")
-    if len(value) > max_len:
-        raise InvalidInput(name, f"is longer than {max_len} characters")
-    return value.strip()
-
-
-def check_jurisdiction(params: dict, street: str) -> None:
+def check_jurisdiction(given: str | None, street: str) -> None:
     """``jurisdiction_id`` is optional (one jurisdiction per endpoint); if given it must be this street."""
-    given = one(params, "jurisdiction_id", max_len=80)
     if given and given != street:
         raise InvalidInput("jurisdiction_id", f"{given!r} is not served here; this endpoint serves {street!r}")
-
-
-def api_key(params: dict) -> str:
-    return one(params, "api_key", max_len=200)
 
 
 # -- services -----------------------------------------------------------------------------------------------
@@ -191,15 +142,6 @@ def definition_view(catalog: Catalog, code: str) -> dict:
 
 # -- POST requests.json -------------------------------------------------------------------------------------
 
-def _attribute_params(params: dict) -> dict[str, list]:
-    found: dict[str, list] = {}
-    for key, values in params.items():
-        match = _ATTRIBUTE_KEY_RE.match(key)
-        if match:
-            found.setdefault(match.group(1), []).extend(v for v in values if v not in (None, ""))
-    return found
-
-
 def _typed(code: str, datatype: str, values: list):
     field = f"attributes.{code}"
     if datatype == "multivaluelist":
@@ -221,13 +163,10 @@ def _typed(code: str, datatype: str, values: list):
     return value
 
 
-def request_attributes(params: dict, matter: Matter) -> tuple[str, dict]:
+def request_attributes(form: GeoReportRequest, matter: Matter) -> tuple[str, dict]:
     """The resident's area and the matter's attributes, typed; an attribute the matter lacks is refused."""
-    given = _attribute_params(params)
-    area_values = given.pop(AREA_ATTRIBUTE, [])
-    extension = one(params, "area", max_len=40)
-    if extension:
-        area_values = [*area_values, extension]
+    given = dict(form.attribute)
+    area_values = [*given.pop(AREA_ATTRIBUTE, []), *([form.area] if form.area else [])]
     if len({str(v) for v in area_values}) > 1:
         raise InvalidInput("area", "is given twice with different values (attribute[area] and area)")
     area = area_values[0] if area_values else ""
@@ -241,48 +180,18 @@ def request_attributes(params: dict, matter: Matter) -> tuple[str, dict]:
     for code, values in given.items():
         if code not in known:
             raise InvalidInput(f"attributes.{code}", f"is not an attribute of service {matter.code}")
-        if values:
-            attributes[code] = _typed(code, known[code].datatype, values)
+        attributes[code] = _typed(code, known[code].datatype, values)
     return area, attributes
 
 
-def _name(params: dict) -> str:
-    first = one(params, "first_name", max_len=50)
-    last = one(params, "last_name", max_len=50)
-    if not first and not last:
-        raise InvalidInput("first_name", "first_name or last_name is required")
-    if (first + last).isascii():
-        return " ".join(p for p in (first, last) if p)
-    return last + first  # 姓 then 名
-
-
-def _phone(params: dict) -> str:
-    phone = re.sub(r"[\s-]", "", one(params, "phone", required=True, max_len=20))
-    if phone.startswith("+86"):
-        phone = phone[3:]
-    elif phone.startswith("86") and len(phone) == 13:
-        phone = phone[2:]
-    return phone
-
-
-def submit_body(params: dict, catalog: Catalog) -> dict:
-    """The body of intake's submit command (as ``POST /intake/cases`` takes it) for a GeoReport request."""
-    matter = online_matter(catalog, one(params, "service_code", required=True, max_len=80))
-    area, attributes = request_attributes(params, matter)
-    email = one(params, "email", max_len=100)
-    if email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", email):
-        raise InvalidInput("email", "is not an e-mail address")
-    description = one(params, "description", max_len=1700)
-    address = one(params, "address_string", max_len=255)
-    if address:
-        description = description + ADDRESS_MARK + address
-    resident = {"name": _name(params), "phone": _phone(params), "area": area}
-    for extra in ("building", "room"):
-        value = one(params, extra, max_len=20)
-        if value:
-            resident[extra] = value
-    return {"matter_code": matter.code, "channel": CHANNEL, "description": description, "resident": resident,
-            "attributes": attributes}
+def submit_command(form: GeoReportRequest, catalog: Catalog, entered_by: str) -> SubmitCase:
+    """Intake's submit command (as ``POST /intake/cases`` makes it) for a GeoReport request."""
+    matter = online_matter(catalog, form.service_code)
+    area, attributes = request_attributes(form, matter)
+    description = form.description + (ADDRESS_MARK + form.address_string if form.address_string else "")
+    resident = ResidentDetails(name=form.name, phone=form.phone, area=area, building=form.building, room=form.room)
+    return SubmitCase(matter_code=matter.code, channel=CHANNEL, kind="request", urgency="normal",
+                      description=description, resident=resident, entered_by=entered_by, attributes=attributes)
 
 
 def submitted_view(catalog: Catalog, case: dict) -> list[dict]:
@@ -299,45 +208,23 @@ def open311_status(status: str) -> str:
     return "closed" if status in CLOSED_STATUSES else "open"
 
 
-def statuses_for(value: str) -> tuple[str, ...] | None:
-    """``open``, ``closed`` or ``open,closed`` → intake statuses; None: all."""
-    wanted = {v.strip() for v in value.split(",") if v.strip()}
+def statuses_for(wanted: tuple[str, ...]) -> tuple[str, ...] | None:
+    """``open``, ``closed`` or both → intake statuses; nothing: None (all)."""
     if not wanted:
         return None
-    unknown = wanted - {"open", "closed"}
-    if unknown:
-        raise InvalidInput("status", f"{sorted(unknown)[0]!r} is not one of open, closed")
-    found = (OPEN_STATUSES if "open" in wanted else ()) + (CLOSED_STATUSES if "closed" in wanted else ())
-    return tuple(found)
+    return (OPEN_STATUSES if "open" in wanted else ()) + (CLOSED_STATUSES if "closed" in wanted else ())
 
 
-def _moment(params: dict, name: str) -> datetime | None:
-    value = one(params, name, max_len=40)
-    if not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise InvalidInput(name, "must be an ISO 8601 date-time such as 2026-11-23T08:00:00+08:00") from None
-    return moment if moment.tzinfo else moment.replace(tzinfo=SHANGHAI)
-
-
-def request_query(params: dict, now: datetime) -> dict:
+def request_query(query: GeoReportRequestsQuery, now: datetime) -> dict:
     """GET requests.json parameters as a query: ``ids`` (then nothing else counts, as the spec says), or
     ``matter_codes``, ``statuses`` and a submission window (the last 90 days unless given)."""
-    ids = [i.strip() for i in one(params, "service_request_id", max_len=4000).split(",") if i.strip()]
-    if len(ids) > MAX_IDS:
-        raise InvalidInput("service_request_id", f"names more than {MAX_IDS} requests")
-    if ids:
-        return {"ids": ids, "matter_codes": None, "statuses": None, "submitted_from": None, "submitted_to": None,
-                "limit": MAX_IDS}
-    codes = [c.strip() for c in one(params, "service_code", max_len=2000).split(",") if c.strip()] or None
-    start, end = _moment(params, "start_date"), _moment(params, "end_date")
+    if query.service_request_id:
+        return {"ids": list(query.service_request_id), "matter_codes": None, "statuses": None,
+                "submitted_from": None, "submitted_to": None, "limit": len(query.service_request_id)}
+    start, end = query.start_date, query.end_date
     if start is None and end is None:
         start = now - DEFAULT_WINDOW
-    if start and end and start > end:
-        raise InvalidInput("start_date", "is after end_date")
-    return {"ids": None, "matter_codes": codes, "statuses": statuses_for(one(params, "status", max_len=20)),
+    return {"ids": None, "matter_codes": list(query.service_code) or None, "statuses": statuses_for(query.status),
             "submitted_from": start, "submitted_to": end, "limit": MAX_RESULTS}
 
 

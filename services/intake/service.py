@@ -1,33 +1,41 @@
 """Intake's nameko service: thin entrypoints over the use cases in :mod:`services.intake.handlers`.
 
-Paths, roles and request schemas come from :data:`services.intake.api.API`, which is also the OpenAPI document.
+Each entrypoint declares its body, query and answers with the models of :mod:`services.intake.models`; the
+HTTP layer parses them before the worker runs, and the OpenAPI document at ``/intake/openapi.json`` is made
+from these declarations.
 """
-import json
-from datetime import date
-
 from nameko.extensions import DependencyProvider
 from nameko.timer import timer
+from pydantic import ValidationError
+from werkzeug.routing import PathConverter, Rule
 
+from shared import openapi
+from shared.auth import ROLES
 from shared.consumer import consume
 from shared.db import utcnow
-from shared.errors import InvalidInput, NotFound
-from shared.http import PROBLEM_JSON, ApiHandler, Problem, Tokens, api, bad_input, json_body, json_response
+from shared.errors import NotFound
+from shared.http import PROBLEM_JSON, ApiHandler, Content, Problem, Tokens, json_response, read_form, read_json
+from shared.problems import validation_problem
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
-from services.intake import domain, metrics, open311
-from services.intake.api import API, WORKERS
+from services.intake import metrics, models, open311
 from services.intake.appointments import find_station, street_stations
 from services.intake.catalog import street_catalog
 from services.intake.handlers import appointments, cases, reads, visits
 from services.intake.persistence import IntakeUnitOfWork
 
-def _body(request, operation_id: str) -> dict:
-    """The JSON body checked against the operation's schema; an action without fields may send none."""
-    if not request.get_data() and API.operations[operation_id].request.get("required") is None:
-        body = {}
-    else:
-        body = json_body(request)
-    API.check(operation_id, body)
-    return body
+WORKERS = ("counter",)
+
+
+class IntakeApi(ApiHandler):
+    """:class:`shared.http.ApiHandler`, free to read the request's body before the worker starts: the body is
+    parsed into its model first, and nameko lets a request's body be read only once its own handler runs."""
+
+    def handle_request(self, request):
+        request.shallow = False
+        return super().handle_request(request)
+
+
+api = IntakeApi.decorator
 
 
 def _worker(request) -> str:
@@ -35,49 +43,42 @@ def _worker(request) -> str:
     return principal.label or principal.token_id
 
 
-# -- Open311 GeoReport v2 (see README-open311.md): GeoReport parameters and error lists ------------------------
+# -- Open311 GeoReport v2 (see README-open311.md): the api_key, form or JSON bodies, GeoReport error lists ------
 
 _FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+GEOREPORT_ERRORS = {"type": "array", "minItems": 1, "items": models.GeoReportError.model_json_schema()}
+GEOREPORT_REASONS = {400: "a parameter is wrong: each entry names one as it was sent",
+                     500: "an unexpected error; the description carries a correlation id"}
 
 
-def _open311_params(request) -> dict:
-    """The query and, for a POST, the form or JSON body as GeoReport parameters (read once per request)."""
-    params = request.environ.get("doorstep.open311")
-    if params is None:
-        request.shallow = False  # the api_key is read from the body before the worker starts, as nameko would
-        params = open311.params_from_pairs(request.args.items(multi=True))
-        if request.method == "POST":
-            if request.mimetype == "application/json":
-                try:
-                    body = json.loads(request.get_data(as_text=True) or "null")
-                except ValueError:
-                    raise Problem(400, "Malformed JSON", "the body is not valid JSON", field="(body)") from None
-                try:
-                    extra = open311.params_from_json(body)
-                except InvalidInput as exc:
-                    raise bad_input(exc.field, exc.reason) from None
-            elif request.mimetype in _FORMS or not request.get_data():
-                extra = open311.params_from_pairs(request.form.items(multi=True))
-            else:
-                raise Problem(415, "Unsupported media type",
-                              "send application/x-www-form-urlencoded (or application/json)", field="Content-Type")
-            for key, values in extra.items():
-                params.setdefault(key, []).extend(values)
-        request.environ["doorstep.open311"] = params
-    return params
+def _body_parameters(request) -> dict:
+    """A POST's form or JSON object (a 415 or 400 problem when it is neither)."""
+    if request.mimetype == "application/json":
+        body = read_json(request)
+        return body if isinstance(body, dict) else {}
+    if request.mimetype in _FORMS or request.get_data():
+        return read_form(request)
+    return {}
 
 
 class ApiKeys(Tokens):
-    """GeoReport authenticates a POST with its ``api_key`` parameter: one of the bearer tokens."""
+    """GeoReport authenticates a POST with its ``api_key`` parameter (in the body, or the query): one of the
+    bearer tokens. Without one, the ``Authorization`` header counts, as at every other endpoint."""
 
     def authenticate(self, request, roles):
-        try:
-            key = open311.api_key(_open311_params(request))
-        except InvalidInput as exc:
-            raise bad_input(exc.field, exc.reason) from None
-        if not key:
+        given = [*request.args.getlist("api_key")]
+        if request.method == "POST":
+            value = _body_parameters(request).get("api_key")
+            given += value if isinstance(value, list) else [value]
+        keys = {key.strip() for key in given if isinstance(key, str) and key.strip()}
+        if len(keys) > 1:
+            raise Problem(400, "Invalid request", "api_key: is given more than once with different values",
+                          field="api_key")
+        if not keys and request.headers.get("Authorization"):
+            return super().authenticate(request, roles)
+        if not keys:
             raise Problem(401, "Unauthorized", "api_key is required", field="api_key")
-        principal = self.file.authenticate(key)
+        principal = self.file.authenticate(keys.pop())
         if principal is None:
             raise Problem(401, "Unauthorized", "api_key is not known", field="api_key")
         if principal.role != "admin" and principal.role not in roles:
@@ -86,16 +87,55 @@ class ApiKeys(Tokens):
         return principal
 
 
-class Open311Handler(ApiHandler):
-    """``api`` with the GeoReport error format: every problem+json answer becomes ``[{code, description}]``."""
+class _AnyRest(PathConverter):
+    """What follows GeoReport's prefix, whatever it is: werkzeug's ``path`` stops at a line break or a leading
+    slash, and such a path would miss the GeoReport 404."""
+
+    regex = "(?s:.*?)"
+    part_isolating = False  # it takes the slashes too
+
+
+class _GeoReportRule(Rule):
+    def get_converter(self, variable_name, converter_name, args, kwargs):
+        if converter_name == "path":
+            return _AnyRest(self.map, *args, **kwargs)
+        return super().get_converter(variable_name, converter_name, args, kwargs)
+
+
+class Open311Handler(IntakeApi):
+    """``api`` with GeoReport's ways: every problem+json answer becomes ``[{code, description}]`` (and is so
+    documented), and a POST body may be a form (as the spec says) or a JSON object of the same keys."""
+
     tokens = ApiKeys()
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.answers = dict(self.answers)
+        for status, answer in openapi.statuses(self).items():
+            # 413 stays a problem: a body announced too large is refused before any endpoint sees it.
+            if answer is None and status != 413:
+                reason = GEOREPORT_REASONS.get(status) or openapi.REASONS.get(status, "error")
+                self.answers[status] = Content("application/json", GEOREPORT_ERRORS, f"{reason} (GeoReport errors)")
+
+    def get_url_rule(self):
+        return _GeoReportRule(self.url, methods=self.method.split(","))
 
     def handle_request(self, request):
         response = super().handle_request(request)
-        if response.mimetype == PROBLEM_JSON:
-            problem = json.loads(response.get_data(as_text=True))
-            response = json_response(open311.errors_from_problem(problem), response.status_code)
+        if response.mimetype == PROBLEM_JSON and response.status_code != 413:
+            problem = response.get_json()
+            response = json_response(open311.errors_from_problem(problem), response.status_code,
+                                     headers={k: v for k, v in response.headers.items()
+                                              if k in ("WWW-Authenticate", "X-Request-ID")})
         return response
+
+    def _parse(self, request) -> dict:
+        if self.body_model is not None and request.mimetype == "application/json":
+            try:
+                return {"body": self.body_model.model_validate(read_json(request))}
+            except ValidationError as exc:
+                raise validation_problem(exc) from None
+        return super()._parse(request)
 
 
 open311_api = Open311Handler.decorator
@@ -116,164 +156,184 @@ class StreetData(DependencyProvider):
         return self
 
 
+CASE = "/intake/cases/<uuid:case_id>"
+APPOINTMENT = "/intake/appointments/<uuid:appointment_id>"
+
+
 class IntakeService(DoorstepService):
     name = "intake"
+    title = "Doorstep intake (全岗通)"
+    description = ("One-window intake of a doorstep service station: the matter catalog, cases and their "
+                   "lifecycle, visits, appointments, and an Open311 GeoReport v2 front door. Errors are "
+                   "application/problem+json naming the field (GeoReport error lists under /open311/v2).")
     uow = UnitOfWorkProvider(IntakeUnitOfWork)
     street = StreetData()
 
     # -- the catalog ---------------------------------------------------------------------------------------
 
-    @api("GET", API.route("list_matters"))
+    @api("GET", "/intake/catalog", answers={200: models.CatalogView}, summary="The matter catalog (事项目录)",
+         tags=("catalog",))
     def list_matters(self, request):
         return reads.catalog_view(self.street.catalog)
 
-    @api("GET", API.route("get_matter"))
+    @api("GET", "/intake/catalog/<string:code>", answers={200: models.MatterView},
+         summary="One matter with its materials and form", tags=("catalog",))
     def get_matter(self, request, code):
         return reads.matter_view(self.street.catalog, code)
 
     # -- cases ---------------------------------------------------------------------------------------------
 
     # The busiest write: submissions arriving together share one transaction (a few inserts each).
-    @api("POST", API.route("submit_case"), roles=API.roles("submit_case"), commit_group=True)
-    def submit_case(self, request):
-        cmd = domain.parse_submit_case(_body(request, "submit_case"), entered_by=request.principal.role)
-        return 201, cases.submit_case(cmd, self.uow, self.street.catalog)
+    @api("POST", "/intake/cases", roles=WORKERS, body=models.SubmitCaseBody, answers={201: models.CaseSubmitted},
+         summary="Submit a resident's matter (a counter case is accepted at once, 一口受理)", tags=("cases",),
+         commit_group=True)
+    def submit_case(self, request, body: models.SubmitCaseBody):
+        return 201, cases.submit_case(body.command(entered_by=request.principal.role), self.uow, self.street.catalog)
 
-    @api("GET", API.route("search_cases"), roles=API.roles("search_cases"))
-    def search_cases(self, request):
-        return reads.search_cases(domain.parse_case_filter(request.args), self.uow)
+    @api("GET", "/intake/cases", roles=ROLES, query=models.CaseSearch, answers={200: models.CasePage},
+         summary="Search and filter cases, newest first, by page", tags=("cases",))
+    def search_cases(self, request, query: models.CaseSearch):
+        return reads.search_cases(query.filter(), self.uow)
 
-    @api("GET", API.route("get_case"), roles=API.roles("get_case"))
+    @api("GET", CASE, roles=ROLES, answers={200: models.CaseView}, summary="A case with its full history",
+         tags=("cases",))
     def get_case(self, request, case_id):
-        return reads.get_case(case_id, self.uow)
+        return reads.get_case(str(case_id), self.uow)
 
-    @api("POST", API.route("accept_case"), roles=API.roles("accept_case"))
+    @api("POST", f"{CASE}/accept", roles=WORKERS, answers={200: models.CaseView}, problems=(409,),
+         summary="Accept the case (受理)", tags=("cases",))
     def accept_case(self, request, case_id):
-        _body(request, "accept_case")
-        return cases.accept_case(case_id, self.uow, self.street.catalog)
+        return cases.accept_case(str(case_id), self.uow, self.street.catalog)
 
-    @api("POST", API.route("reject_case"), roles=API.roles("reject_case"))
-    def reject_case(self, request, case_id):
-        reason = domain.parse_reason(_body(request, "reject_case"))
-        return cases.reject_case(case_id, reason, self.uow)
+    @api("POST", f"{CASE}/reject", roles=WORKERS, body=models.RejectBody, answers={200: models.CaseView},
+         problems=(409,), summary="Do not accept the case (不予受理); the reason is required", tags=("cases",))
+    def reject_case(self, request, case_id, body: models.RejectBody):
+        return cases.reject_case(body.command(str(case_id)), self.uow)
 
-    @api("POST", API.route("request_supplement"), roles=API.roles("request_supplement"))
-    def request_supplement(self, request, case_id):
-        body = _body(request, "request_supplement")
-        return cases.request_supplement(case_id, domain.parse_missing_materials(body), domain.parse_note(body),
-                                        self.uow)
+    @api("POST", f"{CASE}/supplement-request", roles=WORKERS, body=models.SupplementBody,
+         answers={200: models.CaseView}, problems=(409,), summary="Ask for missing materials (补正)",
+         tags=("cases",))
+    def request_supplement(self, request, case_id, body: models.SupplementBody):
+        return cases.request_supplement(body.command(str(case_id)), self.uow)
 
-    @api("POST", API.route("resubmit_case"), roles=API.roles("resubmit_case"))
-    def resubmit_case(self, request, case_id):
-        return cases.resubmit_case(case_id, domain.parse_note(_body(request, "resubmit_case")), self.uow)
+    @api("POST", f"{CASE}/resubmit", roles=WORKERS, body=models.ResubmitBody, answers={200: models.CaseView},
+         problems=(409,), summary="The resident supplied what was missing", tags=("cases",))
+    def resubmit_case(self, request, case_id, body: models.ResubmitBody):
+        return cases.resubmit_case(body.command(str(case_id)), self.uow)
 
-    @api("POST", API.route("settle_case"), roles=API.roles("settle_case"))
-    def settle_case(self, request, case_id):
-        return cases.settle_case(case_id, domain.parse_answer(_body(request, "settle_case")), self.uow)
+    @api("POST", f"{CASE}/settle", roles=WORKERS, body=models.SettleBody, answers={200: models.CaseView},
+         problems=(409,), summary="Settle a station matter on the spot (当场办结)", tags=("cases",))
+    def settle_case(self, request, case_id, body: models.SettleBody):
+        return cases.settle_case(body.command(str(case_id)), self.uow)
 
-    @api("POST", API.route("record_callback"), roles=API.roles("record_callback"))
-    def record_callback(self, request, case_id):
-        rating, comment = domain.parse_callback(_body(request, "record_callback"))
-        return cases.record_callback(case_id, rating, comment, self.uow)
+    @api("POST", f"{CASE}/callback", roles=WORKERS, body=models.CallbackBody, answers={200: models.CaseView},
+         problems=(409,), summary="Record the resident's rating at callback (回访)", tags=("cases",))
+    def record_callback(self, request, case_id, body: models.CallbackBody):
+        return cases.record_callback(body.command(str(case_id)), self.uow)
 
-    @api("POST", API.route("close_case"), roles=API.roles("close_case"))
+    @api("POST", f"{CASE}/close", roles=WORKERS, answers={200: models.CaseView}, problems=(409,),
+         summary="Close the case (结案)", tags=("cases",))
     def close_case(self, request, case_id):
-        _body(request, "close_case")
-        return cases.close_case(case_id, self.uow)
+        return cases.close_case(str(case_id), self.uow)
 
     # -- Open311 GeoReport v2 ------------------------------------------------------------------------------
 
-    @open311_api("GET", open311.ROUTES["services"])
-    def open311_services(self, request):
-        open311.check_jurisdiction(_open311_params(request), self.uow.street)
+    @open311_api("GET", open311.ROUTES["services"], query=models.GeoReportQuery,
+                 answers={200: list[models.GeoReportService]}, summary="GeoReport: the services (online matters)",
+                 tags=("open311",))
+    def open311_services(self, request, query: models.GeoReportQuery):
+        open311.check_jurisdiction(query.jurisdiction_id, self.uow.street)
         return open311.services_view(self.street.catalog)
 
-    @open311_api("GET", open311.ROUTES["service_definition"])
-    def open311_service_definition(self, request, service_code):
-        open311.check_jurisdiction(_open311_params(request), self.uow.street)
+    @open311_api("GET", open311.ROUTES["service_definition"], query=models.GeoReportQuery,
+                 answers={200: models.GeoReportDefinition}, summary="GeoReport: a service's attributes",
+                 tags=("open311",))
+    def open311_service_definition(self, request, service_code, query: models.GeoReportQuery):
+        open311.check_jurisdiction(query.jurisdiction_id, self.uow.street)
         return open311.definition_view(self.street.catalog, service_code)
 
-    @open311_api("POST", open311.ROUTES["post_request"], roles=WORKERS)
-    def open311_post_request(self, request):
-        params = _open311_params(request)
-        open311.check_jurisdiction(params, self.uow.street)
+    @open311_api("POST", open311.ROUTES["post_request"], roles=WORKERS, body=models.GeoReportRequest, form=True,
+                 answers={201: list[models.GeoReportReceipt]}, problems=(404,),
+                 summary="GeoReport: submit a request (it becomes an online case)", tags=("open311",))
+    def open311_post_request(self, request, body: models.GeoReportRequest):
+        open311.check_jurisdiction(body.jurisdiction_id, self.uow.street)
         catalog = self.street.catalog
-        body = open311.submit_body(params, catalog)
-        API.check("submit_case", body)
-        created = cases.submit_case(domain.parse_submit_case(body, entered_by=request.principal.role), self.uow,
-                                    catalog)
+        created = cases.submit_case(open311.submit_command(body, catalog, request.principal.role), self.uow, catalog)
         return 201, open311.submitted_view(catalog, reads.get_case(created["id"], self.uow))
 
-    @open311_api("GET", open311.ROUTES["get_requests"])
-    def open311_get_requests(self, request):
-        params = _open311_params(request)
-        open311.check_jurisdiction(params, self.uow.street)
+    @open311_api("GET", open311.ROUTES["get_requests"], query=models.GeoReportRequestsQuery,
+                 answers={200: list[models.GeoReportServiceRequest]},
+                 summary="GeoReport: requests, newest first (public: no personal data)", tags=("open311",))
+    def open311_get_requests(self, request, query: models.GeoReportRequestsQuery):
+        open311.check_jurisdiction(query.jurisdiction_id, self.uow.street)
         catalog = self.street.catalog
-        rows = reads.find_cases(open311.request_query(params, utcnow()), self.uow)
+        rows = reads.find_cases(open311.request_query(query, utcnow()), self.uow)
         return [open311.request_view(catalog, row) for row in rows]
 
-    @open311_api("GET", open311.ROUTES["get_request"])
-    def open311_get_request(self, request, service_request_id):
-        open311.check_jurisdiction(_open311_params(request), self.uow.street)
-        rows = reads.find_cases({"ids": [service_request_id], "limit": 1}, self.uow)
+    @open311_api("GET", open311.ROUTES["get_request"], query=models.GeoReportQuery,
+                 answers={200: list[models.GeoReportServiceRequest]},
+                 summary="GeoReport: one request (public: no personal data)", tags=("open311",))
+    def open311_get_request(self, request, service_request_id, query: models.GeoReportQuery):
+        open311.check_jurisdiction(query.jurisdiction_id, self.uow.street)
+        rows = reads.find_cases({"ids": [str(service_request_id)], "limit": 1}, self.uow)
         if not rows:
-            raise NotFound(f"service_request_id {service_request_id!r} not found")
+            raise NotFound(f"service_request_id {str(service_request_id)!r} not found")
         return [open311.request_view(self.street.catalog, rows[0])]
 
-    @open311_api("GET,POST", open311.ROUTES["unknown"])
+    @open311_api("GET,POST", open311.ROUTES["unknown"], answers={},
+                 summary="GeoReport: any other resource (404 in the GeoReport error format)", tags=("open311",))
     def open311_unknown(self, request, rest):
         raise NotFound(f"no resource {rest!r} for {request.method}; this endpoint serves the GeoReport v2 "
                        "resources in JSON (.json)")
 
     # -- visits and video sessions -------------------------------------------------------------------------
 
-    @api("POST", API.route("record_visit"), roles=API.roles("record_visit"))
-    def record_visit(self, request):
-        body = _body(request, "record_visit")
-        return 201, visits.record_visit(body["station"], body["case_ids"], _worker(request), self.uow)
+    @api("POST", "/intake/visits", roles=WORKERS, body=models.VisitBody, answers={201: models.VisitRecorded},
+         problems=(404, 409), summary="Record a resident's in-person visit for one or more cases (一口受理)",
+         tags=("visits",))
+    def record_visit(self, request, body: models.VisitBody):
+        return 201, visits.record_visit(body.command(_worker(request)), self.uow)
 
-    @api("GET", API.route("visit_metrics"), roles=API.roles("visit_metrics"))
+    @api("GET", "/intake/metrics/visits", roles=ROLES, answers={200: models.VisitMetrics},
+         summary="Visits per done case and the share done in one visit (只跑一次)", tags=("visits",))
     def visit_metrics(self, request):
         return visits.visit_metrics(self.uow)
 
-    @api("POST", API.route("start_video"), roles=API.roles("start_video"))
-    def start_video(self, request, case_id):
-        body = _body(request, "start_video")
-        return 201, visits.start_video(case_id, body["kind"], _worker(request), self.uow)
+    @api("POST", f"{CASE}/video-sessions", roles=WORKERS, body=models.VideoBody, answers={201: models.VideoStarted},
+         problems=(409,), summary="Start a video consultation (可视化咨询) or remote assistance (远程协助)",
+         tags=("video",))
+    def start_video(self, request, case_id, body: models.VideoBody):
+        return 201, visits.start_video(body.command(str(case_id), _worker(request)), self.uow)
 
-    @api("POST", API.route("end_video"), roles=API.roles("end_video"))
+    @api("POST", "/intake/video-sessions/<uuid:session_id>/end", roles=WORKERS, answers={200: models.VideoEnded},
+         problems=(409,), summary="End a video session", tags=("video",))
     def end_video(self, request, session_id):
-        _body(request, "end_video")
-        return visits.end_video(session_id, self.uow)
+        return visits.end_video(str(session_id), self.uow)
 
     # -- appointments --------------------------------------------------------------------------------------
 
-    @api("GET", API.route("list_slots"))
-    def list_slots(self, request, station):
-        day = request.args.get("date", "")
-        try:
-            parsed = date.fromisoformat(day)
-        except ValueError:
-            raise InvalidInput("date", "is required: a date like 2026-10-12") from None
-        return appointments.list_slots(find_station(self.street.stations, station), parsed, self.uow)
+    @api("GET", "/intake/stations/<string:station>/slots", query=models.SlotsQuery,
+         answers={200: models.StationDay}, summary="A station's slots on a day, with free places",
+         tags=("appointments",))
+    def list_slots(self, request, station, query: models.SlotsQuery):
+        return appointments.list_slots(find_station(self.street.stations, station), query.date, self.uow)
 
-    @api("POST", API.route("book_appointment"), roles=API.roles("book_appointment"))
-    def book_appointment(self, request):
-        body = _body(request, "book_appointment")
-        station = find_station(self.street.stations, body["station"])
-        return 201, appointments.book_appointment(station, domain.parse_moment(body, "starts_at"),
-                                                  body["matter_code"], domain.parse_resident(body["resident"]),
-                                                  self.uow, self.street.catalog)
+    @api("POST", "/intake/appointments", roles=WORKERS, body=models.BookBody, answers={201: models.Booked},
+         problems=(404, 409), summary="Book a slot (网上预约)", tags=("appointments",))
+    def book_appointment(self, request, body: models.BookBody):
+        station = find_station(self.street.stations, body.station)
+        return 201, appointments.book_appointment(body.command(), station, self.uow, self.street.catalog)
 
-    @api("POST", API.route("cancel_appointment"), roles=API.roles("cancel_appointment"))
-    def cancel_appointment(self, request, appointment_id):
-        note = domain.parse_note({"note": _body(request, "cancel_appointment").get("reason")})
-        return appointments.cancel_appointment(appointment_id, note, self.uow)
+    @api("POST", f"{APPOINTMENT}/cancel", roles=WORKERS, body=models.CancelBody,
+         answers={200: models.AppointmentChanged}, problems=(409,), summary="Cancel a booking",
+         tags=("appointments",))
+    def cancel_appointment(self, request, appointment_id, body: models.CancelBody):
+        return appointments.cancel_appointment(body.command(str(appointment_id)), self.uow)
 
-    @api("POST", API.route("no_show"), roles=API.roles("no_show"))
+    @api("POST", f"{APPOINTMENT}/no-show", roles=WORKERS, answers={200: models.AppointmentChanged},
+         problems=(409,), summary="The resident did not come", tags=("appointments",))
     def no_show(self, request, appointment_id):
-        _body(request, "no_show")
-        return appointments.record_no_show(appointment_id, self.uow)
+        return appointments.record_no_show(str(appointment_id), self.uow)
 
     @timer(interval=60)
     def remind_appointments(self):

@@ -11,11 +11,12 @@ from services.funds.domain.ledger import InsufficientFunds
 from services.funds.repositories import FundsUnitOfWork
 from services.funds.handlers import autonomy
 from services.funds.handlers.ledger import account_balance, refresh_metrics
-from services.intake import domain as intake_domain
 from services.intake.catalog import default_catalog
+from services.intake.domain import RecordVisit, RejectCase, SettleCase
 from services.intake.handlers.cases import close_case, reject_case, settle_case, submit_case
 from services.intake.handlers.reads import refresh_case_gauges
 from services.intake.handlers.visits import record_visit
+from services.intake.models import SubmitCaseBody
 from services.intake.persistence import IntakeUnitOfWork
 
 HEARING = {"held_on": "2026-03-02", "attendees": ["王阿姨", "李师傅", "张老师"],
@@ -77,15 +78,15 @@ def test_cases_by_status_and_visits_per_case_on_postgresql(pg_databases):
     def submit(matter, channel, phone):
         body = {"matter_code": matter, "channel": channel,
                 "resident": {"name": "李", "phone": phone, "area": "shixin"}}
-        return submit_case(intake_domain.parse_submit_case(body, "counter"), uow(), catalog)["id"]
+        return submit_case(SubmitCaseBody.model_validate(body).command("counter"), uow(), catalog)["id"]
 
     settled = submit("medical-insurance-bill-print", "counter", "13612345678")
     submit("medical-insurance-bill-print", "counter", "13612345679")
     waiting = [submit("property-repair", "online", "1361234568" + str(n)) for n in range(3)]
-    reject_case(waiting[0], "重复提交", uow())
+    reject_case(RejectCase(waiting[0], "重复提交"), uow())
     for _ in range(3):
-        record_visit("shixin", [settled], "counter", uow())
-    settle_case(settled, "已打印", uow())
+        record_visit(RecordVisit("shixin", (settled,), "counter"), uow())
+    settle_case(SettleCase(settled, "已打印"), uow())
     observed = sample("doorstep_intake_visits_per_case_count", category="medical-insurance")
     visits = sample("doorstep_intake_visits_per_case_sum", category="medical-insurance")
     three = sample("doorstep_intake_visits_per_case_bucket", category="medical-insurance", le="3.0")

@@ -1,10 +1,13 @@
 from datetime import datetime, timezone
 
 import pytest
+from pydantic import ValidationError
 
-from shared.errors import Conflict, InvalidInput
+from shared.errors import Conflict
+from shared.problems import invalid_params
 from services.intake.catalog import CatalogError, default_catalog, load_catalog
-from services.intake.domain import new_case, parse_submit_case
+from services.intake.domain import new_case
+from services.intake.models import SubmitCaseBody
 
 BODY = {"matter_code": "property-repair", "resident": {"name": "王", "phone": "13812345678", "area": "shixin"}}
 NOW = datetime(2026, 11, 23, 8, tzinfo=timezone.utc)
@@ -21,13 +24,13 @@ NOW = datetime(2026, 11, 23, 8, tzinfo=timezone.utc)
     ({"matter_code": ["x"]}, "matter_code"),
 ])
 def test_bad_input_names_the_field(change, field):
-    with pytest.raises(InvalidInput) as error:
-        parse_submit_case({**BODY, **change})
-    assert error.value.field == field
+    with pytest.raises(ValidationError) as error:
+        SubmitCaseBody.model_validate({**BODY, **change})
+    assert invalid_params(error.value)[0]["name"] == field
 
 
 def test_defaults_and_lifecycle():
-    cmd = parse_submit_case(BODY, entered_by="counter")
+    cmd = SubmitCaseBody.model_validate(BODY).command(entered_by="counter")
     assert (cmd.channel, cmd.kind, cmd.urgency) == ("counter", "request", "normal")
     case = new_case(cmd, "property", "r1", NOW)
     assert case.status == "submitted"

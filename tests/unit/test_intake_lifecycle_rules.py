@@ -4,21 +4,32 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from pydantic import ValidationError
+
 from shared.errors import Conflict, InvalidInput
 from shared.personal_data import find_raw_personal_data
+from shared.problems import invalid_params
 from services.intake.catalog import load_catalog
-from services.intake.domain import (
-    TRANSITIONS, check_against_matter, new_case, parse_callback, parse_case_filter, parse_missing_materials,
-    parse_reason, parse_submit_case, redact,
-)
+from services.intake.domain import TRANSITIONS, check_against_matter, new_case, redact
+from services.intake.models import CallbackBody, CaseSearch, RejectBody, SubmitCaseBody, SupplementBody
 
 NOW = datetime(2026, 11, 23, 8, tzinfo=timezone.utc)
 BODY = {"matter_code": "property-repair", "channel": "online",
         "resident": {"name": "王", "phone": "13812345678", "area": "shixin"}}
 
 
+def submitted(**changes):
+    return SubmitCaseBody.model_validate({**BODY, **changes}).command(entered_by="counter")
+
+
+def refused_field(model, body) -> str:
+    with pytest.raises(ValidationError) as error:
+        model.model_validate(body)
+    return invalid_params(error.value)[0]["name"]
+
+
 def a_case(handling="routed", channel="online"):
-    return new_case(parse_submit_case({**BODY, "channel": channel}), "property", "r1", NOW, handling=handling)
+    return new_case(submitted(channel=channel), "property", "r1", NOW, handling=handling)
 
 
 def test_routed_path_with_supplement_and_callback():
@@ -122,40 +133,33 @@ def test_any_sequence_of_moves_follows_the_table(moves, handling):
 
 
 def test_action_bodies_name_the_field():
-    with pytest.raises(InvalidInput) as error:
-        parse_reason({"reason": "   "})
-    assert error.value.field == "reason"
-    with pytest.raises(InvalidInput) as error:
-        parse_missing_materials({"missing_materials": []})
-    assert error.value.field == "missing_materials"
-    with pytest.raises(InvalidInput) as error:
-        parse_missing_materials({"missing_materials": ["户口簿", 3]})
-    assert error.value.field == "missing_materials[1]"
-    with pytest.raises(InvalidInput) as error:
-        parse_callback({"rating": "ok"})
-    assert error.value.field == "rating"
-    assert parse_callback({"rating": "neutral", "comment": "还行"}) == ("neutral", "还行")
-    with pytest.raises(InvalidInput) as error:
-        parse_submit_case({**BODY, "description": "bad\x00byte"})
-    assert error.value.field == "description"
+    assert refused_field(RejectBody, {"reason": "   "}) == "reason"
+    assert refused_field(SupplementBody, {"missing_materials": []}) == "missing_materials"
+    assert refused_field(SupplementBody, {"missing_materials": ["户口簿", 3]}) == "missing_materials[1]"
+    assert refused_field(SupplementBody, {"missing_materials": ["户口簿", "户口簿"]}) == "missing_materials"
+    assert refused_field(CallbackBody, {"rating": "ok"}) == "rating"
+    assert CallbackBody.model_validate({"rating": "neutral", "comment": "还行"}).command("c1").comment == "还行"
+    assert refused_field(SubmitCaseBody, {**BODY, "description": "bad\x00byte"}) == "description"
 
 
 def test_channel_and_form_attributes_are_checked_against_the_matter():
     catalog = load_catalog()
     repair = catalog.get("property-repair")
-    assert check_against_matter(parse_submit_case({**BODY, "attributes": {"location": "stairwell"}}), repair) == \
-        {"location": "stairwell"}
+    assert check_against_matter(submitted(attributes={"location": "stairwell"}), repair) == {"location": "stairwell"}
     for attributes, field in [({"location": "attic"}, "attributes.location"), ({"colour": "red"}, "attributes.colour"),
                               ({"location": 3}, "attributes.location")]:
         with pytest.raises(InvalidInput) as error:
-            check_against_matter(parse_submit_case({**BODY, "attributes": attributes}), repair)
+            check_against_matter(submitted(attributes=attributes), repair)
         assert error.value.field == field
     assessment = catalog.get("ltc-insurance-assessment")
     with pytest.raises(InvalidInput, match="care_setting: is required") as error:
-        check_against_matter(parse_submit_case({**BODY, "matter_code": assessment.code}), assessment)
+        check_against_matter(submitted(matter_code=assessment.code), assessment)
     with pytest.raises(InvalidInput) as error:  # property repair is not taken by video
-        check_against_matter(parse_submit_case({**BODY, "channel": "video"}), repair)
+        check_against_matter(submitted(channel="video"), repair)
     assert error.value.field == "channel"
+    # what is not a form's value at all is refused with the body, before the matter is looked at
+    assert refused_field(SubmitCaseBody, {**BODY, "attributes": {"location": {"a": 1}}}) == "attributes.location"
+    assert refused_field(SubmitCaseBody, {**BODY, "attributes": {"Bad Code": "x"}}) == "attributes"
 
 
 def test_free_text_leaving_intake_is_masked():
@@ -165,12 +169,11 @@ def test_free_text_leaving_intake_is_masked():
 
 
 def test_search_filter_parsing():
-    found = parse_case_filter({"status": "routed", "from": "2026-11-01", "to": "2026-11-30T23:59:59+08:00",
-                               "page": "2", "per_page": "5"})
-    assert found.status == "routed" and found.page == 2 and found.per_page == 5
-    assert found.submitted_from.utcoffset() == timedelta(hours=8)
+    found = CaseSearch.model_validate({"status": "routed", "from": "2026-11-01", "to": "2026-11-30T23:59:59+08:00",
+                                       "page": "2", "per_page": "5", "channel": ""}).filter()
+    assert found.status == "routed" and found.page == 2 and found.per_page == 5 and found.channel is None
+    assert found.submitted_from == datetime(2026, 10, 31, 16, tzinfo=timezone.utc)  # midnight in Shanghai
     for args, field in [({"status": "lost"}, "status"), ({"from": "yesterday"}, "from"), ({"per_page": "500"}, "per_page"),
-                        ({"from": "2026-12-01", "to": "2026-11-01"}, "from"), ({"channel": "fax"}, "channel")]:
-        with pytest.raises(InvalidInput) as error:
-            parse_case_filter(args)
-        assert error.value.field == field
+                        ({"from": "2026-12-01", "to": "2026-11-01"}, "to"), ({"channel": "fax"}, "channel"),
+                        ({"from": "0001-01-01T00:00:00+14:00"}, "from"), ({"to": "9999-12-31T23:59:59-12:00"}, "to")]:
+        assert refused_field(CaseSearch, args) == field

@@ -3,22 +3,36 @@ submit command, statuses open/closed, the public view of a case, and the GeoRepo
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from pydantic import ValidationError
 
 from shared.errors import InvalidInput, NotFound
+from shared.problems import invalid_params
 from services.intake import domain, open311
 from services.intake.catalog import default_catalog
+from services.intake.models import GeoReportRequest, GeoReportRequestsQuery
 
 CATALOG = default_catalog()
-
-
-def form(**fields):
-    return open311.params_from_pairs(fields.items())
 
 
 def base(**overrides):
     fields = {"service_code": "property-repair", "first_name": "阿姨", "last_name": "王", "phone": "13812345678",
               "attribute[area]": "shixin", "description": "楼道灯不亮", **overrides}
-    return form(**{k: v for k, v in fields.items() if v is not None})
+    return GeoReportRequest.model_validate({k: v for k, v in fields.items() if v is not None})
+
+
+def command(form):
+    return open311.submit_command(form, CATALOG, "counter")
+
+
+def refused_field(make) -> str:
+    """The field a refused request is refused for, whether by its form's model or by the matter's rules."""
+    try:
+        make()
+    except ValidationError as error:
+        return invalid_params(error)[0]["name"]
+    except InvalidInput as error:
+        return error.field
+    raise AssertionError("not refused")
 
 
 # -- statuses -----------------------------------------------------------------------------------------------
@@ -30,12 +44,10 @@ def test_every_intake_status_is_open_or_closed_and_done_means_closed():
     for status in ("submitted", "supplement_requested", "resubmitted", "accepted", "routed", "in_progress",
                    "reopened"):
         assert open311.open311_status(status) == "open"
-    assert set(open311.statuses_for("open")) | set(open311.statuses_for("closed")) == set(domain.STATUSES)
-    assert set(open311.statuses_for("open,closed")) == set(domain.STATUSES)
-    assert open311.statuses_for("") is None
-    with pytest.raises(InvalidInput) as raised:
-        open311.statuses_for("pending")
-    assert raised.value.field == "status"
+    assert set(open311.statuses_for(("open",))) | set(open311.statuses_for(("closed",))) == set(domain.STATUSES)
+    assert set(open311.statuses_for(("open", "closed"))) == set(domain.STATUSES)
+    assert open311.statuses_for(()) is None
+    assert refused_field(lambda: GeoReportRequestsQuery.model_validate({"status": "open,pending"})) == "status[1]"
 
 
 # -- services -----------------------------------------------------------------------------------------------
@@ -68,24 +80,22 @@ def test_definition_lists_area_first_then_the_matters_attributes():
 
 # -- POST requests.json → intake's submit command -------------------------------------------------------------
 
-def test_a_request_becomes_intakes_submit_body_on_the_online_channel():
-    body = open311.submit_body(base(**{"attribute[location]": "stairwell", "address_string": "12号楼3单元",
-                                       "phone": "+86 138-1234-5678"}), CATALOG)
-    assert body["matter_code"] == "property-repair" and body["channel"] == "online"
-    assert body["resident"] == {"name": "王阿姨", "phone": "13812345678", "area": "shixin"}
-    assert body["attributes"] == {"location": "stairwell"}
-    cmd = domain.parse_submit_case(body, entered_by="counter")
+def test_a_request_becomes_intakes_submit_command_on_the_online_channel():
+    cmd = command(base(**{"attribute[location]": "stairwell", "address_string": "12号楼3单元",
+                          "phone": "+86 138-1234-5678"}))
+    assert cmd.matter_code == "property-repair" and cmd.channel == "online" and cmd.entered_by == "counter"
+    assert cmd.resident == domain.ResidentDetails(name="王阿姨", phone="13812345678", area="shixin")
+    assert cmd.attributes == {"location": "stairwell"}
     matter = CATALOG.get("property-repair")
     assert domain.check_against_matter(cmd, matter) == {"location": "stairwell"}
     # the address is kept for the workers and never shown publicly
-    assert "12号楼3单元" in body["description"]
-    assert open311.public_description(body["description"]) == "楼道灯不亮"
+    assert "12号楼3单元" in cmd.description
+    assert open311.public_description(cmd.description) == "楼道灯不亮"
 
 
 def test_area_as_extension_field_and_latin_names():
-    body = open311.submit_body(base(**{"attribute[area]": None, "area": "meiyuan", "first_name": "Ann",
-                                       "last_name": "Lee"}), CATALOG)
-    assert body["resident"]["area"] == "meiyuan" and body["resident"]["name"] == "Ann Lee"
+    cmd = command(base(**{"attribute[area]": None, "area": "meiyuan", "first_name": "Ann", "last_name": "Lee"}))
+    assert cmd.resident.area == "meiyuan" and cmd.resident.name == "Ann Lee"
 
 
 @pytest.mark.parametrize("overrides, field", [
@@ -94,35 +104,38 @@ def test_area_as_extension_field_and_latin_names():
     ({"attribute[area]": "shixin", "area": "meiyuan"}, "area"),
     ({"attribute[colour]": "red"}, "attributes.colour"),
     ({"first_name": None, "last_name": None}, "first_name"),
+    ({"first_name": "阿" * 30, "last_name": "王" * 30}, "first_name"),
     ({"phone": None}, "phone"),
+    ({"phone": "12345"}, "phone"),
     ({"service_code": None}, "service_code"),
     ({"email": "not-an-address"}, "email"),
+    ({"description": "x" * 1701}, "description"),
+    ({"lat": "31.2", "device_id": "abc"}, None),  # accepted and ignored
 ])
 def test_bad_requests_name_the_field(overrides, field):
-    with pytest.raises(InvalidInput) as raised:
-        open311.submit_body(base(**overrides), CATALOG)
-    assert raised.value.field == field
+    if field is None:
+        command(base(**overrides))
+    else:
+        assert refused_field(lambda: command(base(**overrides))) == field
 
 
 def test_unknown_or_offline_service_code_is_not_found():
     for code in ("no-such-service", "social-insurance-card-activate"):
         with pytest.raises(NotFound):
-            open311.submit_body(base(service_code=code), CATALOG)
+            command(base(service_code=code))
 
 
 def test_attribute_values_are_validated_against_the_matter():
     matter = CATALOG.get("ltc-insurance-assessment")
-    required = open311.submit_body(base(service_code="ltc-insurance-assessment"), CATALOG)
+    required = command(base(service_code="ltc-insurance-assessment"))
     with pytest.raises(InvalidInput) as raised:
-        domain.check_against_matter(domain.parse_submit_case(required), matter)
+        domain.check_against_matter(required, matter)
     assert open311.open311_field(raised.value.field) == "attribute[care_setting]"
-    bad = open311.submit_body(base(service_code="ltc-insurance-assessment", **{"attribute[care_setting]": "moon"}),
-                              CATALOG)
+    bad = command(base(service_code="ltc-insurance-assessment", **{"attribute[care_setting]": "moon"}))
     with pytest.raises(InvalidInput):
-        domain.check_against_matter(domain.parse_submit_case(bad), matter)
-    good = open311.submit_body(base(service_code="ltc-insurance-assessment", **{"attribute[care_setting]": "home"}),
-                               CATALOG)
-    assert domain.check_against_matter(domain.parse_submit_case(good), matter) == {"care_setting": "home"}
+        domain.check_against_matter(bad, matter)
+    good = command(base(service_code="ltc-insurance-assessment", **{"attribute[care_setting]": "home"}))
+    assert domain.check_against_matter(good, matter) == {"care_setting": "home"}
 
 
 def test_attribute_datatypes_are_typed_from_form_text():
@@ -138,37 +151,51 @@ def test_attribute_datatypes_are_typed_from_form_text():
         open311._typed("s", "string", ["a", "b"])
 
 
-def test_json_body_takes_the_same_shape():
-    params = open311.params_from_json({"service_code": "property-repair", "attribute": {"area": "shixin",
-                                                                                       "location": "roof"}})
-    assert params["attribute[area]"] == ["shixin"] and params["attribute[location]"] == ["roof"]
-    with pytest.raises(InvalidInput):
-        open311.params_from_json(["not", "an", "object"])
+def test_form_keys_and_a_json_object_take_the_same_shape():
+    as_form = base(**{"attribute[location][]": ["roof", "roof"], "building": ["12", "12"], "email": ""})
+    as_json = GeoReportRequest.model_validate({"service_code": "property-repair", "last_name": "王", "phone":
+                                               "13812345678", "building": "12",
+                                               "attribute": {"area": "shixin", "location": "roof"}})
+    assert as_form.attribute == {"area": ["shixin"], "location": ["roof", "roof"]} and as_form.building == "12"
+    assert as_form.email is None  # a blank parameter is an absent one
+    assert as_json.attribute == {"area": ["shixin"], "location": ["roof"]}
+    assert refused_field(lambda: GeoReportRequest.model_validate(["not", "an", "object"])) == "(body)"
+    assert refused_field(lambda: base(building=["12", "13"])) == "building"
+    assert refused_field(lambda: base(unknown="x")) == "unknown"
 
 
 def test_jurisdiction_is_this_street_when_given():
-    open311.check_jurisdiction(form(), "lujiazui")
-    open311.check_jurisdiction(form(jurisdiction_id="lujiazui"), "lujiazui")
+    open311.check_jurisdiction(None, "lujiazui")
+    open311.check_jurisdiction("lujiazui", "lujiazui")
     with pytest.raises(InvalidInput) as raised:
-        open311.check_jurisdiction(form(jurisdiction_id="huamu"), "lujiazui")
+        open311.check_jurisdiction("huamu", "lujiazui")
     assert raised.value.field == "jurisdiction_id"
 
 
 # -- GET requests -------------------------------------------------------------------------------------------
 
+def query(**params):
+    return GeoReportRequestsQuery.model_validate(params)
+
+
 def test_query_ids_override_the_other_filters_and_window_defaults_to_90_days():
     now = datetime(2026, 11, 23, tzinfo=timezone.utc)
-    by_id = open311.request_query(form(service_request_id="a, b", status="open"), now)
+    by_id = open311.request_query(query(service_request_id="a, b", status="open"), now)
     assert by_id["ids"] == ["a", "b"] and by_id["statuses"] is None
-    default = open311.request_query(form(), now)
+    default = open311.request_query(query(), now)
     assert default["submitted_from"] == now - timedelta(days=90) and default["submitted_to"] is None
-    query = open311.request_query(form(service_code="property-repair,senior-card", status="closed",
-                                       start_date="2026-11-01T00:00:00+08:00", end_date="2026-11-20T00:00:00Z"), now)
-    assert query["matter_codes"] == ["property-repair", "senior-card"]
-    assert set(query["statuses"]) == set(open311.CLOSED_STATUSES)
-    for bad in ({"start_date": "yesterday"}, {"start_date": "2026-11-20T00:00:00Z", "end_date": "2026-11-01T00:00Z"}):
-        with pytest.raises(InvalidInput):
-            open311.request_query(form(**bad), now)
+    found = open311.request_query(query(service_code="property-repair,senior-card", status="closed",
+                                        start_date="2026-11-01T00:00:00+08:00", end_date="2026-11-20T00:00:00Z"), now)
+    assert found["matter_codes"] == ["property-repair", "senior-card"]
+    assert set(found["statuses"]) == set(open311.CLOSED_STATUSES)
+    repeated = open311.request_query(query(status=["open", "closed"], service_code=["a", "b,c"]), now)
+    assert set(repeated["statuses"]) == set(domain.STATUSES) and repeated["matter_codes"] == ["a", "b", "c"]
+    for bad, field in [({"start_date": "yesterday"}, "start_date"),
+                       ({"start_date": "2026-11-20T00:00:00Z", "end_date": "2026-11-01T00:00Z"}, "end_date"),
+                       ({"start_date": "0001-01-01T00:00:00+14:00"}, "start_date"),
+                       ({"service_request_id": ",".join(str(n) for n in range(101))}, "service_request_id"),
+                       ({"service_code": "Not A Code"}, "service_code[0]")]:
+        assert refused_field(lambda: query(**bad)) == field
 
 
 def test_public_view_of_a_case_carries_no_personal_data():
@@ -191,11 +218,18 @@ def test_public_view_of_a_case_carries_no_personal_data():
 def test_errors_are_the_georeport_list_with_open311_field_names():
     assert open311.errors(404, "service_code 'x' not found") == [{"code": 404,
                                                                   "description": "service_code 'x' not found"}]
-    problem = {"type": "about:blank", "title": "Invalid request", "status": 400, "detail": "resident.phone: bad",
-               "invalid_params": [{"name": "resident.phone", "reason": "must be an 11-digit mainland mobile number"}]}
+    problem = {"type": "about:blank", "title": "Invalid request", "status": 400, "detail": "phone: bad",
+               "invalid_params": [{"name": "phone", "reason": "must be an 11-digit mobile number"},
+                                  {"name": "attribute.location[0]", "reason": "must be text"},
+                                  {"name": "matter_code", "reason": "is not in the matter catalog"}]}
     assert open311.errors_from_problem(problem) == [
-        {"code": 400, "description": "phone: must be an 11-digit mainland mobile number"}]
+        {"code": 400, "description": "phone: must be an 11-digit mobile number"},
+        {"code": 400, "description": "attribute[location]: must be text"},
+        {"code": 400, "description": "service_code: is not in the matter catalog"}]
     assert open311.errors_from_problem({"title": "Unauthorized", "status": 401, "detail": "api_key is required"}) \
         == [{"code": 401, "description": "api_key is required"}]
+    assert open311.errors_from_problem({"title": "Internal error", "status": 500, "detail": "logged",
+                                        "correlation_id": "abc123"}) == [
+        {"code": 500, "description": "logged (correlation id abc123)"}]
     assert open311.open311_field("attributes.location") == "attribute[location]"
     assert open311.open311_field("matter_code") == "service_code"

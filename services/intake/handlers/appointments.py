@@ -8,10 +8,10 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.personal_data import mask_phone
+from services.intake import events
 from services.intake.appointments import REMINDER_AHEAD, Station
 from services.intake.catalog import Catalog
-from services.intake.domain import SHANGHAI, redact
+from services.intake.domain import SHANGHAI, BookAppointment, CancelAppointment
 from services.intake.handlers.reads import resident_ref
 from services.intake.persistence import IntakeUnitOfWork
 
@@ -25,18 +25,17 @@ def list_slots(station: Station, day, uow: IntakeUnitOfWork) -> dict:
          "free": station.capacity - booked.get(s.starts_at, 0)} for s in slots]}
 
 
-def book_appointment(station: Station, starts_at, matter_code: str, resident_details, uow: IntakeUnitOfWork,
-                     catalog: Catalog) -> dict:
-    matter = catalog.get(matter_code)
+def book_appointment(cmd: BookAppointment, station: Station, uow: IntakeUnitOfWork, catalog: Catalog) -> dict:
+    matter = catalog.get(cmd.matter_code)
     if matter is None:
-        raise InvalidInput("matter_code", f"{matter_code!r} is not in the matter catalog")
+        raise InvalidInput("matter_code", f"{cmd.matter_code!r} is not in the matter catalog")
     if not matter.appointment:
         raise InvalidInput("matter_code", f"{matter.name} is handled without an appointment")
     now = utcnow()
-    slot = station.slot_at(starts_at, now)
+    slot = station.slot_at(cmd.starts_at, now)
     appointment_id = str(uuid.uuid4())
     with uow:
-        resident_id = uow.residents.upsert(resident_details, now)
+        resident_id = uow.residents.upsert(cmd.resident, now)
         uow.appointments.ensure_slot(slot.id, station.code, slot.starts_at, slot.ends_at, station.capacity)
         if uow.appointments.holds(resident_id, slot.id):
             raise Conflict("the resident already holds a booking for this slot")
@@ -49,12 +48,8 @@ def book_appointment(station: Station, starts_at, matter_code: str, resident_det
             uow.session.flush()
         except IntegrityError:  # the same resident booking the same slot twice at the same moment
             raise Conflict("the resident already holds a booking for this slot") from None
-        uow.emit("doorstep.intake.appointment.booked.v1", subject=f"appointment/{appointment_id}", data={
-            "appointment_id": appointment_id, "station": station.code, "station_name": station.name,
-            "starts_at": slot.starts_at.isoformat(), "ends_at": slot.ends_at.isoformat(),
-            "matter_code": matter.code,
-            "resident": {"resident_id": resident_id, "phone_masked": mask_phone(resident_details.phone)},
-            "booked_at": now.isoformat()})
+        uow.emit(events.appointment_booked(appointment_id, station, slot, matter,
+                                           events.resident_ref(resident_id, cmd.resident.phone), now))
         uow.commit()
     return {"id": appointment_id, "status": "booked", "station": station.code,
             "starts_at": slot.starts_at.isoformat(), "resident_id": resident_id}
@@ -69,20 +64,15 @@ def _live_appointment(uow: IntakeUnitOfWork, appointment_id: str) -> dict:
     return appointment
 
 
-def cancel_appointment(appointment_id: str, reason: str, uow: IntakeUnitOfWork) -> dict:
+def cancel_appointment(cmd: CancelAppointment, uow: IntakeUnitOfWork) -> dict:
     now = utcnow()
     with uow:
-        appointment = _live_appointment(uow, appointment_id)
-        uow.appointments.set_status(appointment_id, "cancelled", now)
+        appointment = _live_appointment(uow, cmd.appointment_id)
+        uow.appointments.set_status(cmd.appointment_id, "cancelled", now)
         uow.appointments.release_place(appointment["slot_id"])
-        data = {"appointment_id": appointment_id, "station": appointment["station_code"],
-                "starts_at": appointment["starts_at"].isoformat(), "resident_id": appointment["resident_id"],
-                "cancelled_at": now.isoformat()}
-        if reason:
-            data["reason"] = redact(reason)
-        uow.emit("doorstep.intake.appointment.cancelled.v1", subject=f"appointment/{appointment_id}", data=data)
+        uow.emit(events.appointment_cancelled(appointment, cmd.reason, now))
         uow.commit()
-    return {"id": appointment_id, "status": "cancelled"}
+    return {"id": cmd.appointment_id, "status": "cancelled"}
 
 
 def record_no_show(appointment_id: str, uow: IntakeUnitOfWork) -> dict:
@@ -92,10 +82,7 @@ def record_no_show(appointment_id: str, uow: IntakeUnitOfWork) -> dict:
         if appointment["starts_at"] > now:
             raise Conflict("the slot has not started yet")
         uow.appointments.set_status(appointment_id, "no_show", now)
-        uow.emit("doorstep.intake.appointment.no_show.v1", subject=f"appointment/{appointment_id}", data={
-            "appointment_id": appointment_id, "station": appointment["station_code"],
-            "starts_at": appointment["starts_at"].isoformat(), "resident_id": appointment["resident_id"],
-            "recorded_at": now.isoformat()})
+        uow.emit(events.appointment_no_show(appointment, now))
         uow.commit()
     return {"id": appointment_id, "status": "no_show"}
 
@@ -109,16 +96,9 @@ def send_reminders(uow: IntakeUnitOfWork, stations: dict[str, Station], catalog:
             if appointment["starts_at"] <= now:
                 uow.appointments.mark_reminded(appointment["id"], now)  # too late to remind
                 continue
-            station, matter = stations.get(appointment["station_code"]), catalog.get(appointment["matter_code"])
-            data = {"appointment_id": appointment["id"], "station": appointment["station_code"],
-                    "starts_at": appointment["starts_at"].isoformat(), "matter_code": appointment["matter_code"],
-                    "resident": resident_ref(uow, appointment["resident_id"]), "due_at": now.isoformat()}
-            if station:
-                data["station_name"] = station.name
-            if matter:
-                data["matter_name"] = matter.name
-            uow.emit("doorstep.intake.appointment.reminder_due.v1", subject=f"appointment/{appointment['id']}",
-                     data=data)
+            uow.emit(events.appointment_reminder_due(
+                appointment, resident_ref(uow, appointment["resident_id"]), stations.get(appointment["station_code"]),
+                catalog.get(appointment["matter_code"]), now))
             uow.appointments.mark_reminded(appointment["id"], now)
         uow.commit()
     return len(due)

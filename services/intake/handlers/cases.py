@@ -10,23 +10,12 @@ from __future__ import annotations
 from shared.db import utcnow
 from shared.errors import InvalidInput, NotFound
 from shared.events import Envelope
-from shared.personal_data import mask_phone
-from services.intake import metrics
+from services.intake import events, metrics
 from services.intake.catalog import Catalog
-from services.intake.domain import WARNING_CASE_DEADLINE_DAYS, Case, SubmitCase, check_against_matter, new_case, redact
+from services.intake.domain import (Case, RecordCallback, RejectCase, RequestSupplement, ResubmitCase, SettleCase,
+                                    SubmitCase, check_against_matter, new_case)
 from services.intake.handlers.reads import case_view, resident_ref
 from services.intake.persistence import IntakeUnitOfWork
-
-
-def _subject(case: Case) -> str:
-    return f"case/{case.id}"
-
-
-def _status_changed(uow: IntakeUnitOfWork, case: Case, previous: str, now, reason: str = "") -> None:
-    data = {"case_id": case.id, "status": case.status, "previous_status": previous, "changed_at": now.isoformat()}
-    if reason:
-        data["reason"] = redact(reason)
-    uow.emit("doorstep.intake.case.status_changed.v1", subject=_subject(case), data=data)
 
 
 def _load(uow: IntakeUnitOfWork, case_id: str) -> Case:
@@ -34,15 +23,6 @@ def _load(uow: IntakeUnitOfWork, case_id: str) -> Case:
     if case is None:
         raise NotFound(f"case {case_id} does not exist")
     return case
-
-
-def _emit_accepted(uow: IntakeUnitOfWork, case: Case, matter, resident: dict, now) -> None:
-    uow.emit("doorstep.intake.case.accepted.v1", subject=_subject(case), data={
-        "case_id": case.id, "matter_code": case.matter_code, "category": case.category,
-        "handling": matter.handling if matter else case.handling, "channel": case.channel, "kind": case.kind,
-        "urgency": case.urgency, "area": case.area, "resident": resident,
-        "time_limit_days": matter.time_limit_days if matter else 0, "accepted_at": now.isoformat(),
-    })
 
 
 def submit_case(cmd: SubmitCase, uow: IntakeUnitOfWork, catalog: Catalog) -> dict:
@@ -54,25 +34,13 @@ def submit_case(cmd: SubmitCase, uow: IntakeUnitOfWork, catalog: Catalog) -> dic
     with uow:
         resident_id = uow.residents.upsert(cmd.resident, now)
         case = new_case(cmd, matter.category, resident_id, now, handling=matter.handling, attributes=attributes)
-        resident = {"resident_id": resident_id, "phone_masked": mask_phone(cmd.resident.phone)}
-        uow.emit("doorstep.intake.case.submitted.v1", subject=_subject(case), data={
-            "case_id": case.id,
-            "matter_code": case.matter_code,
-            "category": case.category,
-            "handling": matter.handling,
-            "channel": case.channel,
-            "kind": case.kind,
-            "urgency": case.urgency,
-            "area": case.area,
-            "resident": resident,
-            "entered_by": cmd.entered_by,
-            "submitted_at": now.isoformat(),
-        })
+        resident = events.resident_ref(resident_id, cmd.resident.phone)
+        uow.emit(events.case_submitted(case, resident))
         if case.channel == "counter":
             # 一口受理: the worker at the window checks the matter in front of the resident and accepts it.
             previous = case.accept(now, "accepted at the counter")
-            _emit_accepted(uow, case, matter, resident, now)
-            _status_changed(uow, case, previous, now)
+            uow.emit(events.case_accepted(case, matter, resident, now))
+            uow.emit(events.case_status_changed(case, previous, now))
         uow.cases.add(case)  # stored once, as it stands after the counter's decision, with its whole history
         uow.commit()
     metrics.SUBMITTED.labels(case.category, case.channel).inc()
@@ -89,96 +57,76 @@ def accept_case(case_id: str, uow: IntakeUnitOfWork, catalog: Catalog) -> dict:
         case = _load(uow, case_id)
         previous = case.accept(now)
         uow.cases.save(case)
-        _emit_accepted(uow, case, catalog.get(case.matter_code), resident_ref(uow, case.resident_id), now)
-        _status_changed(uow, case, previous, now)
+        uow.emit(events.case_accepted(case, catalog.get(case.matter_code), resident_ref(uow, case.resident_id), now))
+        uow.emit(events.case_status_changed(case, previous, now))
         uow.commit()
     metrics.CASE_DECISIONS.labels(case.category, "accepted").inc()
     return case_view(case)
 
 
-def reject_case(case_id: str, reason: str, uow: IntakeUnitOfWork) -> dict:
+def reject_case(cmd: RejectCase, uow: IntakeUnitOfWork) -> dict:
     now = utcnow()
     with uow:
-        case = _load(uow, case_id)
-        previous = case.reject(reason, now)
+        case = _load(uow, cmd.case_id)
+        previous = case.reject(cmd.reason, now)
         uow.cases.save(case)
-        uow.emit("doorstep.intake.case.rejected.v1", subject=_subject(case), data={
-            "case_id": case.id, "resident_id": case.resident_id, "matter_code": case.matter_code,
-            "reason": redact(reason), "rejected_at": now.isoformat()})
-        _status_changed(uow, case, previous, now, reason)
+        uow.emit(events.case_rejected(case, now))
+        uow.emit(events.case_status_changed(case, previous, now, cmd.reason))
         uow.commit()
     metrics.CASE_DECISIONS.labels(case.category, "rejected").inc()
     return case_view(case)
 
 
-def request_supplement(case_id: str, missing: list[str], note: str, uow: IntakeUnitOfWork) -> dict:
+def request_supplement(cmd: RequestSupplement, uow: IntakeUnitOfWork) -> dict:
     now = utcnow()
     with uow:
-        case = _load(uow, case_id)
-        previous = case.request_supplement(missing, now, note)
+        case = _load(uow, cmd.case_id)
+        previous = case.request_supplement(list(cmd.missing_materials), now, cmd.note)
         uow.cases.save(case)
-        data = {"case_id": case.id, "resident_id": case.resident_id, "missing_materials": [redact(m) for m in missing],
-                "requested_at": now.isoformat()}
-        if note:
-            data["note"] = redact(note)
-        uow.emit("doorstep.intake.case.supplement_requested.v1", subject=_subject(case), data=data)
-        _status_changed(uow, case, previous, now, "missing: " + ", ".join(missing))
+        uow.emit(events.case_supplement_requested(case, cmd.note, now))
+        uow.emit(events.case_status_changed(case, previous, now, "missing: " + ", ".join(cmd.missing_materials)))
         uow.commit()
     metrics.CASE_DECISIONS.labels(case.category, "supplement_requested").inc()
     return case_view(case)
 
 
-def resubmit_case(case_id: str, note: str, uow: IntakeUnitOfWork) -> dict:
+def resubmit_case(cmd: ResubmitCase, uow: IntakeUnitOfWork) -> dict:
     now = utcnow()
     with uow:
-        case = _load(uow, case_id)
-        previous = case.resubmit(now, note)
+        case = _load(uow, cmd.case_id)
+        previous = case.resubmit(now, cmd.note)
         uow.cases.save(case)
-        data = {"case_id": case.id, "resubmitted_at": now.isoformat()}
-        if note:
-            data["note"] = redact(note)
-        uow.emit("doorstep.intake.case.resubmitted.v1", subject=_subject(case), data=data)
-        _status_changed(uow, case, previous, now)
+        uow.emit(events.case_resubmitted(case, cmd.note, now))
+        uow.emit(events.case_status_changed(case, previous, now))
         uow.commit()
     return case_view(case)
 
 
-def settle_case(case_id: str, answer: str, uow: IntakeUnitOfWork) -> dict:
+def settle_case(cmd: SettleCase, uow: IntakeUnitOfWork) -> dict:
     now = utcnow()
     with uow:
-        case = _load(uow, case_id)
-        previous = case.settle(answer, now)
+        case = _load(uow, cmd.case_id)
+        previous = case.settle(cmd.answer, now)
         uow.cases.save(case)
-        uow.emit("doorstep.intake.case.settled.v1", subject=_subject(case), data={
-            "case_id": case.id, "resident_id": case.resident_id, "matter_code": case.matter_code,
-            "answer": redact(answer), "settled_at": now.isoformat()})
-        _status_changed(uow, case, previous, now)
+        uow.emit(events.case_settled(case, now))
+        uow.emit(events.case_status_changed(case, previous, now))
         uow.commit()
     return case_view(case)
 
 
-def record_callback(case_id: str, rating: str, comment: str, uow: IntakeUnitOfWork) -> dict:
+def record_callback(cmd: RecordCallback, uow: IntakeUnitOfWork) -> dict:
     """回访. 不满意 or worse: the case is reopened as a warning case routing handles again in 3 working days."""
     now = utcnow()
     with uow:
-        case = _load(uow, case_id)
-        previous, reopened = case.record_callback(rating, comment, now)
+        case = _load(uow, cmd.case_id)
+        previous, reopened = case.record_callback(cmd.rating, cmd.comment, now)
         uow.cases.save(case)
-        data = {"case_id": case.id, "rating": rating, "reopened": reopened, "recorded_at": now.isoformat()}
-        if comment:
-            data["comment"] = redact(comment)
-        if case.lead_unit:
-            data["lead_unit"] = case.lead_unit
-        uow.emit("doorstep.intake.case.callback_recorded.v1", subject=_subject(case), data=data)
+        uow.emit(events.case_callback_recorded(case, cmd.comment, reopened, now))
         if reopened:
-            reopen = {"case_id": case.id, "rating": rating, "reason": redact(comment or rating),
-                      "deadline_working_days": WARNING_CASE_DEADLINE_DAYS, "reopened_at": now.isoformat()}
-            if case.lead_unit:
-                reopen["previous_unit"] = case.lead_unit
-            uow.emit("doorstep.intake.case.reopened.v1", subject=_subject(case), data=reopen)
-        _status_changed(uow, case, previous, now, f"callback rating {rating}")
+            uow.emit(events.case_reopened(case, cmd.comment, now))
+        uow.emit(events.case_status_changed(case, previous, now, f"callback rating {cmd.rating}"))
         uow.commit()
-    metrics.CALLBACKS.labels(rating).inc()
+    metrics.CALLBACKS.labels(cmd.rating).inc()
     return case_view(case)
 
 
@@ -188,12 +136,8 @@ def close_case(case_id: str, uow: IntakeUnitOfWork) -> dict:
         case = _load(uow, case_id)
         previous = case.close(now)
         uow.cases.save(case)
-        data = {"case_id": case.id, "resident_id": case.resident_id, "matter_code": case.matter_code,
-                "closed_at": now.isoformat()}
-        if case.rating:
-            data["rating"] = case.rating
-        uow.emit("doorstep.intake.case.closed.v1", subject=_subject(case), data=data)
-        _status_changed(uow, case, previous, now)
+        uow.emit(events.case_closed(case, now))
+        uow.emit(events.case_status_changed(case, previous, now))
         visits = uow.visits.count_for_case(case.id)
         uow.commit()
     metrics.VISITS_PER_CASE.labels(case.category).observe(visits)
@@ -202,11 +146,11 @@ def close_case(case_id: str, uow: IntakeUnitOfWork) -> dict:
 
 # -- following routing --------------------------------------------------------------------------------------
 
-def _follow(events: list[Envelope], uow: IntakeUnitOfWork, change) -> None:
+def _follow(reported: list[Envelope], uow: IntakeUnitOfWork, change) -> None:
     """Apply what routing says happened, ``change(case, data, now)`` for each event in turn, in one transaction;
     an event for a state the case has already passed changes nothing (``change`` returns None)."""
     with uow:
-        todo = uow.unhandled(events)
+        todo = uow.unhandled(reported)
         found = uow.cases.get_many([event.data["case_id"] for event in todo], for_update=True)
         now = utcnow()
         changed = {}
@@ -218,18 +162,18 @@ def _follow(events: list[Envelope], uow: IntakeUnitOfWork, change) -> None:
             if previous is None:
                 continue  # the inbox row alone: handled, nothing to change
             changed[case.id] = case
-            _status_changed(uow, case, previous, now)
+            uow.emit(events.case_status_changed(case, previous, now))
         if changed:
             uow.cases.save(*changed.values())
         uow.commit()
 
 
-def record_routing(events: list[Envelope], uow: IntakeUnitOfWork) -> None:
+def record_routing(reported: list[Envelope], uow: IntakeUnitOfWork) -> None:
     """routing assigned (or transferred) cases to a lead unit: keep intake's view of their status true."""
-    _follow(events, uow, lambda case, data, now: case.routed_to(data["unit"]["code"], data["unit"]["name"], now))
+    _follow(reported, uow, lambda case, data, now: case.routed_to(data["unit"]["code"], data["unit"]["name"], now))
 
 
-def record_signed(events: list[Envelope], uow: IntakeUnitOfWork) -> None:
+def record_signed(reported: list[Envelope], uow: IntakeUnitOfWork) -> None:
     """A unit signed for its assignment: the lead unit's signature starts the work (in progress)."""
 
     def change(case: Case, data: dict, now):
@@ -237,10 +181,10 @@ def record_signed(events: list[Envelope], uow: IntakeUnitOfWork) -> None:
             return None  # an assisting unit (协办), or a signature that arrives after the work moved on
         return case.signed(data["unit"], now)
 
-    _follow(events, uow, change)
+    _follow(reported, uow, change)
 
 
-def record_resolution(events: list[Envelope], uow: IntakeUnitOfWork) -> None:
+def record_resolution(reported: list[Envelope], uow: IntakeUnitOfWork) -> None:
     """Cases were resolved: store the one merged answer for the resident."""
 
     def change(case: Case, data: dict, now):
@@ -248,4 +192,4 @@ def record_resolution(events: list[Envelope], uow: IntakeUnitOfWork) -> None:
             return None
         return case.resolved(data["lead_unit"], data["answer"], now)
 
-    _follow(events, uow, change)
+    _follow(reported, uow, change)

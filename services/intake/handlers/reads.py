@@ -3,16 +3,15 @@ cases-by-status gauge, counted in the database."""
 from __future__ import annotations
 
 from shared.errors import NotFound
-from shared.personal_data import mask_phone
-from services.intake import metrics
+from services.intake import events, metrics
 from services.intake.catalog import Catalog
 from services.intake.domain import STATUSES, Case, CaseFilter
 from services.intake.persistence import IntakeUnitOfWork
 
 
 def resident_ref(uow: IntakeUnitOfWork, resident_id: str) -> dict:
-    resident = uow.residents.get(resident_id)
-    return {"resident_id": resident_id, "phone_masked": mask_phone(resident["phone"])}
+    """The resident as events name them (:func:`services.intake.events.resident_ref`)."""
+    return events.resident_ref(resident_id, uow.residents.get(resident_id)["phone"])
 
 
 def case_view(case: Case) -> dict:

@@ -5,18 +5,18 @@ from __future__ import annotations
 import uuid
 
 from shared.db import utcnow
-from shared.errors import Conflict, InvalidInput, NotFound
+from shared.errors import Conflict, NotFound
+from services.intake import events
+from services.intake.domain import RecordVisit, StartVideo
 from services.intake.persistence import IntakeUnitOfWork
 
 
-def record_visit(station_code: str, case_ids: list[str], worker: str, uow: IntakeUnitOfWork) -> dict:
+def record_visit(cmd: RecordVisit, uow: IntakeUnitOfWork) -> dict:
     now = utcnow()
     visit_id = str(uuid.uuid4())
-    if len(set(case_ids)) != len(case_ids):
-        raise InvalidInput("case_ids", "names a case twice")
     with uow:
         residents = set()
-        for case_id in case_ids:
+        for case_id in cmd.case_ids:
             case = uow.cases.get(case_id)
             if case is None:
                 raise NotFound(f"case {case_id} does not exist")
@@ -24,12 +24,10 @@ def record_visit(station_code: str, case_ids: list[str], worker: str, uow: Intak
         if len(residents) != 1:
             raise Conflict("a visit is one resident's: the cases belong to different residents")
         resident_id = residents.pop()
-        uow.visits.add(visit_id, resident_id, station_code, worker, now, case_ids)
-        uow.emit("doorstep.intake.visit.recorded.v1", subject=f"visit/{visit_id}", data={
-            "visit_id": visit_id, "resident_id": resident_id, "station": station_code, "case_ids": case_ids,
-            "visited_at": now.isoformat()})
+        uow.visits.add(visit_id, resident_id, cmd.station, cmd.worker, now, list(cmd.case_ids))
+        uow.emit(events.visit_recorded(visit_id, cmd, resident_id, now))
         uow.commit()
-    return {"id": visit_id, "resident_id": resident_id, "case_ids": case_ids, "visited_at": now.isoformat()}
+    return {"id": visit_id, "resident_id": resident_id, "case_ids": list(cmd.case_ids), "visited_at": now.isoformat()}
 
 
 def visit_metrics(uow: IntakeUnitOfWork) -> dict:
@@ -44,21 +42,20 @@ def visit_metrics(uow: IntakeUnitOfWork) -> dict:
             "share_done_in_one_visit": round(one_visit / done, 3) if done else None}
 
 
-def start_video(case_id: str, kind: str, worker: str, uow: IntakeUnitOfWork) -> dict:
+def start_video(cmd: StartVideo, uow: IntakeUnitOfWork) -> dict:
     now = utcnow()
     session_id = str(uuid.uuid4())
     with uow:
-        case = uow.cases.get(case_id)
+        case = uow.cases.get(cmd.case_id)
         if case is None:
-            raise NotFound(f"case {case_id} does not exist")
+            raise NotFound(f"case {cmd.case_id} does not exist")
         if case.status in ("closed", "rejected"):
-            raise Conflict(f"case {case_id} is {case.status}")
-        uow.video_sessions.add(id=session_id, case_id=case_id, kind=kind, worker=worker, started_at=now)
-        uow.emit("doorstep.intake.video_session.started.v1", subject=f"case/{case_id}", data={
-            "session_id": session_id, "case_id": case_id, "kind": kind, "worker": worker,
-            "started_at": now.isoformat()})
+            raise Conflict(f"case {cmd.case_id} is {case.status}")
+        uow.video_sessions.add(id=session_id, case_id=cmd.case_id, kind=cmd.kind, worker=cmd.worker, started_at=now)
+        uow.emit(events.video_session_started(session_id, cmd, now))
         uow.commit()
-    return {"id": session_id, "case_id": case_id, "kind": kind, "worker": worker, "started_at": now.isoformat()}
+    return {"id": session_id, "case_id": cmd.case_id, "kind": cmd.kind, "worker": cmd.worker,
+            "started_at": now.isoformat()}
 
 
 def end_video(session_id: str, uow: IntakeUnitOfWork) -> dict:
@@ -70,9 +67,6 @@ def end_video(session_id: str, uow: IntakeUnitOfWork) -> dict:
         if session["ended_at"] is not None:
             raise Conflict(f"video session {session_id} has already ended")
         uow.video_sessions.end(session_id, now)
-        uow.emit("doorstep.intake.video_session.ended.v1", subject=f"case/{session['case_id']}", data={
-            "session_id": session_id, "case_id": session["case_id"], "kind": session["kind"],
-            "worker": session["worker"], "started_at": session["started_at"].isoformat(), "ended_at": now.isoformat(),
-            "duration_s": int((now - session["started_at"]).total_seconds())})
+        uow.emit(events.video_session_ended(session, now))
         uow.commit()
     return {"id": session_id, "ended_at": now.isoformat()}
