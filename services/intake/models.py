@@ -465,7 +465,6 @@ class GeoReportQuery(ApiModel):
 
     jurisdiction_id: Filter(Text(80)) = Field(description="the street code; optional (one street per endpoint), "
                                                             "and if given it must be this one")
-    api_key: Filter(Text(200)) = Field(description="accepted and ignored: reading needs no key")
 
 
 class GeoReportRequestsQuery(GeoReportQuery):
@@ -493,7 +492,8 @@ class GeoReportRequest(ApiModel):
     model_config = example(service_code="property-repair", last_name="王", first_name="阿姨",
                            phone="13812345678", area="shixin", description="楼道灯不亮")
 
-    api_key: Text(200) | None = Field(None, description="a bearer token of role counter (or admin)")
+    api_key: Text(200) | None = Field(None, description="the client's key (a token of role open311 or counter); "
+                                                        "in the form, never in the URL")
     jurisdiction_id: Text(80) | None = Field(None, description="the street code; optional")
     service_code: Code = Field(description="an online matter of the catalog")
     last_name: Text(50) = Field("", description="姓")

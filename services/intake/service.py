@@ -14,7 +14,8 @@ from shared.auth import ROLES
 from shared.consumer import consume
 from shared.db import utcnow
 from shared.errors import NotFound
-from shared.http import PROBLEM_JSON, ApiHandler, Content, Problem, Tokens, json_response, read_form, read_json
+from shared.http import (PROBLEM_JSON, ApiHandler, Content, Problem, Tokens, api, json_response, read_form,
+                         read_json)
 from shared.problems import validation_problem
 from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.intake import metrics, models, open311
@@ -24,18 +25,6 @@ from services.intake.handlers import appointments, cases, reads, visits
 from services.intake.persistence import IntakeUnitOfWork
 
 WORKERS = ("counter",)
-
-
-class IntakeApi(ApiHandler):
-    """:class:`shared.http.ApiHandler`, free to read the request's body before the worker starts: the body is
-    parsed into its model first, and nameko lets a request's body be read only once its own handler runs."""
-
-    def handle_request(self, request):
-        request.shallow = False
-        return super().handle_request(request)
-
-
-api = IntakeApi.decorator
 
 
 def _worker(request) -> str:
@@ -62,29 +51,29 @@ def _body_parameters(request) -> dict:
 
 
 class ApiKeys(Tokens):
-    """GeoReport authenticates a POST with its ``api_key`` parameter (in the body, or the query): one of the
-    bearer tokens. Without one, the ``Authorization`` header counts, as at every other endpoint."""
+    """GeoReport authenticates a POST with its ``api_key`` form field: one of the tokens. Without one, the
+    ``Authorization`` header counts, as at every other endpoint. Never in the URL: a query string ends up in
+    proxies' logs and browsers' histories, so a key sent there is refused. Throttling and counting of failures
+    are the bearer tokens' (:class:`shared.http.Tokens`)."""
 
-    def authenticate(self, request, roles):
-        given = [*request.args.getlist("api_key")]
-        if request.method == "POST":
-            value = _body_parameters(request).get("api_key")
-            given += value if isinstance(value, list) else [value]
+    def credential(self, request) -> str:
+        if "api_key" in request.args:
+            raise Problem(400, "Invalid request", "api_key: 不能放在网址中 / send it in the form body or the "
+                          "Authorization header, never in the URL", field="api_key")
+        value = _body_parameters(request).get("api_key") if request.method == "POST" else None
+        given = value if isinstance(value, list) else [value]
         keys = {key.strip() for key in given if isinstance(key, str) and key.strip()}
         if len(keys) > 1:
             raise Problem(400, "Invalid request", "api_key: is given more than once with different values",
                           field="api_key")
-        if not keys and request.headers.get("Authorization"):
-            return super().authenticate(request, roles)
-        if not keys:
-            raise Problem(401, "Unauthorized", "api_key is required", field="api_key")
-        principal = self.file.authenticate(keys.pop())
-        if principal is None:
-            raise Problem(401, "Unauthorized", "api_key is not known", field="api_key")
-        if principal.role != "admin" and principal.role not in roles:
-            raise Problem(403, "Forbidden", f"api_key of role {principal.role!r} may not submit requests",
-                          field="api_key")
-        return principal
+        if keys:
+            return keys.pop()
+        if request.headers.get("Authorization"):
+            return super().credential(request)
+        raise Problem(401, "Unauthorized", "api_key is required", field="api_key")
+
+    def refused(self, detail: str, field: str = "api_key") -> Problem:
+        return Problem(401, "Unauthorized", detail, field=field)
 
 
 class _AnyRest(PathConverter):
@@ -102,7 +91,7 @@ class _GeoReportRule(Rule):
         return super().get_converter(variable_name, converter_name, args, kwargs)
 
 
-class Open311Handler(IntakeApi):
+class Open311Handler(ApiHandler):
     """``api`` with GeoReport's ways: every problem+json answer becomes ``[{code, description}]`` (and is so
     documented), and a POST body may be a form (as the spec says) or a JSON object of the same keys."""
 

@@ -106,6 +106,10 @@ def test_open311_front_door(embedded_settings, start_services, counter_token):
     errors = is_error_list(requests.post(f"{url}/requests.json", data=missing_key, timeout=10), 401)
     assert "api_key" in errors[0]["description"]
     is_error_list(requests.post(f"{url}/requests.json", data={**form, "api_key": "dst_unknown"}, timeout=10), 401)
+    # a key in the URL is refused, even a good one: query strings end up in logs and histories
+    in_url = is_error_list(requests.post(f"{url}/requests.json?api_key={token}", data=missing_key, timeout=10), 400)
+    assert "api_key" in in_url[0]["description"] and token not in in_url[0]["description"]
+    is_error_list(requests.get(f"{url}/requests.json?api_key={token}", timeout=10), 400)
     handler = counter_token(settings, role="handler")
     is_error_list(requests.post(f"{url}/requests.json", data={**form, "api_key": handler}, timeout=10), 403)
     is_error_list(requests.post(f"{url}/requests.json", data={**form, "service_code": "no-such"}, timeout=10), 404)
