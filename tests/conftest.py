@@ -24,7 +24,7 @@ import pytest  # noqa: E402
 
 from shared.config import SERVICES, load_settings  # noqa: E402
 from shared.db import dispose_engines  # noqa: E402
-from helpers import without_quiet_hours  # noqa: E402
+from support.waiting import without_quiet_hours  # noqa: E402
 
 AMQP_URL = os.environ.get("DOORSTEP_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 PG_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")

@@ -7,10 +7,10 @@ import subprocess
 import pytest
 import requests
 
-from helpers import CASE, stop_processes, wait_for
-from k8s import LocalPod, find, render
+from support.waiting import CASE, stop_processes, wait_for
+from support.k8s import LocalPod, find, render
 from doorstep.runner import free_ports
-from helpers import OVERLAYS
+from support.waiting import OVERLAYS
 from shared.auth import TokenFile
 from shared.config import SERVICES
 

@@ -11,7 +11,7 @@ from urllib.parse import quote
 import kombu
 
 from conftest import rabbitmqctl
-from helpers import accepted_events_in_outbox, wait_for
+from support.waiting import accepted_events_in_outbox, wait_for
 from shared.broker import ConfirmingPublisher
 from shared.db import engine_for
 from shared.outbox import Relay

@@ -11,7 +11,7 @@ import eventlet
 import pytest
 import requests
 
-from helpers import stop_processes, wait_for, without_quiet_hours
+from support.waiting import stop_processes, wait_for, without_quiet_hours
 from shared.auth import TokenFile
 from doorstep.runner import free_ports
 from shared.config import SERVICES

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import kombu
 
-from helpers import case_fully_handled, count_rows, submit_case, wait_for, wait_until_relayed
+from support.waiting import case_fully_handled, count_rows, submit_case, wait_for, wait_until_relayed
 from doorstep.events import replay_events
 from shared.config import SERVICES
 

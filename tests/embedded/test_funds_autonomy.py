@@ -8,7 +8,7 @@ import requests
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from helpers import base_url
+from support.waiting import base_url
 from shared.db import engine_for
 from shared.events import Envelope
 

@@ -7,7 +7,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import sqlalchemy as sa
 
-from helpers import base_url
+from support.waiting import base_url
 from shared.db import engine_for
 
 # Text that includes what breaks naive code: NUL, lone surrogates, phone-like digits, very long strings.

@@ -8,7 +8,7 @@ import requests
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
 
-from helpers import base_url
+from support.waiting import base_url
 from shared.db import engine_for
 
 TABLES = ("cases", "residents", "case_history", "outbox")

@@ -2,8 +2,8 @@
 the file channel; preferences, contacts and resend through the HTTP API; problems name the field."""
 import requests
 
-from helpers import base_url, count_rows
-from notify_support import json_lines, publish_routed, routed_data, wait_until, write_notify_config
+from support.waiting import base_url, count_rows
+from support.notify import json_lines, publish_routed, routed_data, wait_until, write_notify_config
 
 
 def _api(settings, method, path, token, **kwargs):

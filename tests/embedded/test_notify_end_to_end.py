@@ -5,8 +5,8 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from helpers import base_url, get, submit_case, wait_for
-from notify_support import (MovableClock, SmtpServer, WebhookReceiver, json_lines, publish_routed, routed_data,
+from support.waiting import base_url, get, submit_case, wait_for
+from support.notify import (MovableClock, SmtpServer, WebhookReceiver, json_lines, publish_routed, routed_data,
                             write_notify_config)
 from services.notify.service import NotifyRuntime, NotifyService
 

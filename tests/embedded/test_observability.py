@@ -15,7 +15,7 @@ import requests
 import yaml
 
 from conftest import _with_free_ports
-from helpers import base_url
+from support.waiting import base_url
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
@@ -235,7 +235,7 @@ def test_every_alert_has_a_firing_and_a_quiet_test_and_a_runbook_section():
 def prometheus(embedded_settings, start_services, counter_token, tmp_path):
     """Debian's Prometheus server (the `prometheus` package that brings promtool) scraping the four services
     every second, as the street's ServiceMonitor would, after one case went through them."""
-    from helpers import case_fully_handled, submit_case, wait_for
+    from support.waiting import case_fully_handled, submit_case, wait_for
     from doorstep.runner import free_ports
 
     binary = shutil.which("prometheus")

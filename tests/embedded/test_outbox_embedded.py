@@ -3,7 +3,7 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from helpers import count_rows, accepted_events_in_outbox
+from support.waiting import count_rows, accepted_events_in_outbox
 from shared import metrics
 from shared.broker import InProcessPublisher
 from shared.db import engine_for, outbox, utcnow

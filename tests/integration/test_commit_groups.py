@@ -9,7 +9,7 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
-from helpers import base_url, count_rows, drain_queue, wait_for
+from support.waiting import base_url, count_rows, drain_queue, wait_for
 from shared.db import AlreadyHandled, CommitGroups, GroupAborted, engine_for
 from shared.events import new_event
 from shared.errors import Conflict

@@ -7,7 +7,7 @@ import kombu
 import pytest
 from prometheus_client import REGISTRY
 
-from helpers import count_rows, drain_queue, accepted_data, wait_for
+from support.waiting import count_rows, drain_queue, accepted_data, wait_for
 from shared.consumer import consume
 from shared.db import utcnow
 from shared.events import new_event

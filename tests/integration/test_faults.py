@@ -5,7 +5,7 @@ import textwrap
 
 import eventlet
 
-from helpers import case_fully_handled, count_rows, submit_case, accepted_events_in_outbox, wait_for
+from support.waiting import case_fully_handled, count_rows, submit_case, accepted_events_in_outbox, wait_for
 from conftest import rabbitmqctl
 from shared import metrics
 from shared.broker import ConfirmingPublisher

@@ -10,7 +10,7 @@ import requests
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from helpers import base_url, wait_for
+from support.waiting import base_url, wait_for
 from shared.db import engine_for
 from shared.events import Envelope
 

@@ -5,7 +5,7 @@ posts once, and postings that lock two books at once never deadlock.
 """
 import pytest
 
-from funds_support import run_parallel, uow_for
+from support.funds import run_parallel, uow_for
 from shared.errors import Conflict
 from services.funds import domain, handlers
 from services.funds.domain import InsufficientFunds

@@ -5,7 +5,7 @@ from datetime import datetime, time, timedelta, timezone
 import eventlet
 import requests
 
-from helpers import base_url, count_rows
+from support.waiting import base_url, count_rows
 from services.intake.appointments import default_stations, is_open_day
 from services.intake.domain import SHANGHAI
 

@@ -6,7 +6,7 @@ import uuid
 import kombu
 import requests
 
-from helpers import base_url, count_rows, get, wait_for, wait_until_relayed
+from support.waiting import base_url, count_rows, get, wait_for, wait_until_relayed
 from shared.events import Envelope, new_event
 from test_consumer import publish_event
 

@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from helpers import base_url, count_rows, drain_queue
-from notify_support import (MovableClock, SmtpServer, WebhookReceiver, publish_routed, routed_data, wait_until,
+from support.waiting import base_url, count_rows, drain_queue
+from support.notify import (MovableClock, SmtpServer, WebhookReceiver, publish_routed, routed_data, wait_until,
                             watch_notify_events, write_notify_config)
 from services.notify.channels import webhook
 from services.notify.domain import default_templates

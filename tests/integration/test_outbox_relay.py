@@ -5,7 +5,7 @@ import uuid
 import kombu
 import pytest
 
-from helpers import count_rows, drain_queue, accepted_events_in_outbox
+from support.waiting import count_rows, drain_queue, accepted_events_in_outbox
 from shared.broker import ConfirmingPublisher, PublishError
 from shared.db import engine_for
 from shared.events import SchemaViolation
@@ -140,7 +140,7 @@ def test_rows_published_from_memory_are_marked_sent_together_and_before_the_poll
     import dataclasses
     import time
 
-    from helpers import wait_for
+    from support.waiting import wait_for
     from shared.outbox import OutboxRelay
 
     # A grace longer than the test: only the in-memory path can publish and mark these rows.

@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from nameko.timer import timer
 from sqlalchemy.orm import sessionmaker
 
-from helpers import accepted_data, base_url, count_rows, drain_queue, wait_for
+from support.waiting import accepted_data, base_url, count_rows, drain_queue, wait_for
 from shared.auth import Principal, TokenFile
 from shared.config import load_settings
 from shared.db import engine_for, utcnow

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from k8s import find, render, schema_errors
+from support.k8s import find, render, schema_errors
 from doorstep.streets import StreetError, check_street, new_street
-from helpers import OVERLAYS, ROOT
+from support.waiting import OVERLAYS, ROOT
 
 DOORSTEP = str(Path(sys.executable).parent / "doorstep")
 SERVICE_DEPLOYMENTS = ["doorstep-funds", "doorstep-intake", "doorstep-notify", "doorstep-routing"]

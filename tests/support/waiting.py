@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from shared.db import engine_for
 
-ROOT = Path(__file__).resolve().parents[1]  # the checkout
+ROOT = Path(__file__).resolve().parents[2]  # the checkout
 OVERLAYS = ROOT / "deploy" / "k8s" / "overlays"
 
 CASE = {

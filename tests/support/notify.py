@@ -13,7 +13,7 @@ from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
-from helpers import wait_for as wait_until  # noqa: F401  (re-exported for the notify tests)
+from support.waiting import wait_for as wait_until  # noqa: F401  (re-exported for the notify tests)
 
 import yaml
 

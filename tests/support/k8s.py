@@ -9,7 +9,7 @@ from pathlib import Path
 import kubernetes_validate
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 # The Kubernetes release the manifests are written for (kubernetes-validate ships its schemas).
 KUBERNETES_VERSION = "1.33.0"
 # Objects of the core API groups; the rest (ServiceMonitor, RabbitmqCluster, Cluster, ScaledObject, Shovel …)
