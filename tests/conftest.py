@@ -12,7 +12,6 @@ import eventlet  # noqa: E402
 eventlet.monkey_patch()  # as `nameko run` does: psycopg2 and sockets cooperate with green threads
 
 import os  # noqa: E402
-import time  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import uuid  # noqa: E402
@@ -24,7 +23,9 @@ import pytest  # noqa: E402
 
 from shared.config import SERVICES, load_settings  # noqa: E402
 from shared.db import dispose_engines  # noqa: E402
-from support.waiting import without_quiet_hours  # noqa: E402
+from support.broker import rabbitmqctl  # noqa: E402
+from support.http import with_free_ports  # noqa: E402
+from support.notify import notify_off_the_clock  # noqa: E402
 
 AMQP_URL = os.environ.get("DOORSTEP_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 PG_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -106,18 +107,6 @@ def rabbit_reachable():
     return AMQP_URL
 
 
-def rabbitmqctl(*args, check=True, attempts=3):
-    """Run rabbitmqctl; its CLI node occasionally fails to start under load, so try again before failing."""
-    for attempt in range(1, attempts + 1):
-        result = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=90)
-        if result.returncode == 0 or not check:
-            return result
-        if attempt == attempts:
-            pytest.fail(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}",
-                        pytrace=False)
-        time.sleep(1)
-
-
 @pytest.fixture(scope="session")
 def _vhost_deletions():
     """Deleting a vhost takes a second of rabbitmqctl; do it in the background, wait once at the end."""
@@ -153,7 +142,7 @@ def infra_settings(pg_databases, amqp_url, tmp_path):
                              tokens_file=str(tmp_path / "tokens.yaml"), data_dir=str(tmp_path / "var"),
                              handler_backoff_s=0.05, relay_poll_s=0.05)
     runner.migrate(settings)
-    without_quiet_hours(settings.data_dir)
+    notify_off_the_clock(settings.data_dir)
     return settings
 
 
@@ -174,7 +163,7 @@ def embedded_settings(tmp_path):
                              db_template=f"sqlite:///{tmp_path}/var/{{service}}.db", handler_backoff_s=0.05,
                              http_port=None)
     runner.migrate(settings)
-    without_quiet_hours(settings.data_dir)
+    notify_off_the_clock(settings.data_dir)
     yield settings
     dispose_engines()
 
@@ -188,7 +177,7 @@ def start_services():
 
     def _start(settings, names=SERVICES, *, service_class=None):
         """Start the named services, or one ``service_class`` (a test double of a service)."""
-        settings = _with_free_ports(settings)
+        settings = with_free_ports(settings)
         if service_class is not None:
             from nameko.containers import ServiceContainer
 
@@ -206,15 +195,6 @@ def start_services():
             container.stop()
         except Exception:  # a test may already have killed it
             container.kill()
-
-
-def _with_free_ports(settings):
-    """Give each service a free port so tests never collide with a running `make run`."""
-    import dataclasses
-
-    from doorstep.runner import free_ports
-
-    return dataclasses.replace(settings, ports=free_ports(SERVICES))
 
 
 @pytest.fixture

@@ -7,12 +7,13 @@ import subprocess
 import pytest
 import requests
 
-from support.waiting import CASE, stop_processes, wait_for
-from support.k8s import LocalPod, find, render
 from doorstep.runner import free_ports
-from support.waiting import OVERLAYS
 from shared.auth import TokenFile
 from shared.config import SERVICES
+from support.http import CASE
+from support.k8s import LocalPod, OVERLAYS, find, render
+from support.processes import stop_processes
+from support.waiting import wait_for
 
 STREET = "huamu"
 

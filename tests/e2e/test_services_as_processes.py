@@ -11,10 +11,12 @@ import eventlet
 import pytest
 import requests
 
-from support.waiting import stop_processes, wait_for, without_quiet_hours
 from shared.auth import TokenFile
 from doorstep.runner import free_ports
 from shared.config import SERVICES
+from support.notify import notify_off_the_clock
+from support.processes import stop_processes
+from support.waiting import wait_for
 
 DOORSTEP = str(Path(sys.executable).parent / "doorstep")
 
@@ -24,7 +26,7 @@ def processes(pg_databases, amqp_url, tmp_path):
     env = {**os.environ, "DOORSTEP_BROKER": amqp_url, "DOORSTEP_DB": pg_databases,
            "DOORSTEP_TOKENS_FILE": str(tmp_path / "tokens.yaml"), "DOORSTEP_DATA_DIR": str(tmp_path / "var"),
            "DOORSTEP_STREET": "lujiazui"}
-    without_quiet_hours(tmp_path / "var")
+    notify_off_the_clock(tmp_path / "var")
     migrate = subprocess.run([DOORSTEP, "migrate"], env=env, capture_output=True, text=True, timeout=120)
     assert migrate.returncode == 0, migrate.stderr
     ports, procs = free_ports(SERVICES), {}

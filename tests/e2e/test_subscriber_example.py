@@ -10,9 +10,10 @@ from pathlib import Path
 
 import kombu
 
-from support.waiting import case_fully_handled, count_rows, submit_case, wait_for, wait_until_relayed
 from doorstep.events import replay_events
 from shared.config import SERVICES
+from support.http import submit_case
+from support.waiting import case_fully_handled, count_rows, wait_for, wait_until_relayed
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIBER = ROOT / "examples" / "subscriber.py"

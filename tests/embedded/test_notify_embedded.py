@@ -1,9 +1,10 @@
 """Notify on the embedded default (SQLite, in-memory broker): with no registered contact a message goes to
 the file channel; preferences, contacts and resend through the HTTP API; problems name the field."""
 import requests
+from support.http import base_url
+from support.notify import json_lines, publish_routed, routed_data, write_notify_config
+from support.waiting import count_rows, wait_for
 
-from support.waiting import base_url, count_rows
-from support.notify import json_lines, publish_routed, routed_data, wait_until, write_notify_config
 
 
 def _api(settings, method, path, token, **kwargs):
@@ -18,9 +19,9 @@ def test_routed_case_without_contacts_goes_to_the_file_channel(embedded_settings
     data = routed_data()
     publish_routed(settings, data)
 
-    sent = wait_until(lambda: [d for d in _api(settings, "GET", f"/notify/deliveries?case_id={data['case_id']}",
+    sent = wait_for(lambda: [d for d in _api(settings, "GET", f"/notify/deliveries?case_id={data['case_id']}",
                                                token).json() if d["status"] == "sent"], message="two sent")
-    wait_until(lambda: len(json_lines(f"{settings.data_dir}/notifications.jsonl")) == 2, message="file lines")
+    wait_for(lambda: len(json_lines(f"{settings.data_dir}/notifications.jsonl")) == 2, message="file lines")
     lines = json_lines(f"{settings.data_dir}/notifications.jsonl")
     assert sorted(line["recipient"] for line in lines) == sorted([f"resident:{data['resident_id']}", "unit:shixin-pm"])
     assert {d["channel"] for d in sent} == {"file"}
@@ -59,7 +60,7 @@ def test_preferences_contacts_and_resend_through_the_api(embedded_settings, star
                                                                                       "quiet_hours": None})
     data = routed_data(resident_id=resident.split(":")[1])
     publish_routed(settings, data)
-    delivery = wait_until(lambda: [d for d in _api(settings, "GET", f"/notify/recipients/{resident}/deliveries",
+    delivery = wait_for(lambda: [d for d in _api(settings, "GET", f"/notify/recipients/{resident}/deliveries",
                                                    counter).json() if d["status"] == "sent"], message="sent")[0]
     assert delivery["channel"] == "console"
 
@@ -67,7 +68,7 @@ def test_preferences_contacts_and_resend_through_the_api(embedded_settings, star
     assert _api(settings, "POST", f"/notify/deliveries/{delivery['id']}/resend", counter).status_code == 403
     resent = _api(settings, "POST", f"/notify/deliveries/{delivery['id']}/resend", admin)
     assert resent.status_code == 202 and resent.json()["status"] == "queued"
-    detail = wait_until(lambda: (d := _api(settings, "GET", f"/notify/deliveries/{delivery['id']}", counter).json())
+    detail = wait_for(lambda: (d := _api(settings, "GET", f"/notify/deliveries/{delivery['id']}", counter).json())
                         ["status"] == "sent" and len(d["attempt_log"]) == 2 and d, message="resent")
     assert detail["resent_at"] and [a["outcome"] for a in detail["attempt_log"]] == ["sent", "sent"]
     assert _api(settings, "POST", "/notify/deliveries/no-such-id/resend", admin).status_code == 404
@@ -92,7 +93,7 @@ def test_the_street_folder_gives_notify_its_settings_and_wording(embedded_settin
     data = routed_data()
     publish_routed(settings, data)
 
-    wait_until(lambda: len(json_lines(f"{settings.data_dir}/notifications.jsonl")) == 2, message="file lines")
+    wait_for(lambda: len(json_lines(f"{settings.data_dir}/notifications.jsonl")) == 2, message="file lines")
     resident = next(line for line in json_lines(f"{settings.data_dir}/notifications.jsonl")
                     if line["recipient"].startswith("resident:"))
     assert resident["subject"] == f"花木街道：已转交{data['unit']['name']}"

@@ -5,10 +5,11 @@ from datetime import datetime, timedelta, timezone
 
 import requests
 
-from support.waiting import base_url, get, submit_case, wait_for
-from support.notify import (MovableClock, SmtpServer, WebhookReceiver, json_lines, publish_routed, routed_data,
-                            write_notify_config)
 from services.notify.service import NotifyRuntime, NotifyService
+from support.clock import MovableClock
+from support.http import base_url, get, submit_case
+from support.notify import SmtpServer, WebhookReceiver, json_lines, publish_routed, routed_data, write_notify_config
+from support.waiting import wait_for
 
 SHANGHAI = timezone(timedelta(hours=8))
 
@@ -59,7 +60,7 @@ def test_the_units_digest_goes_out_once_at_its_time(embedded_settings, start_ser
     class NotifyAtDigestTime(NotifyService):
         runtime = NotifyRuntime(clock=clock)
 
-    write_notify_config(embedded_settings, sender={"interval_s": 0.1}, digest={"at": "08:30"})
+    write_notify_config(embedded_settings, sender={"interval_s": 0.1}, digest={"enabled": True, "at": "08:30"})
     settings, _ = start_services(embedded_settings, service_class=NotifyAtDigestTime)
     token = counter_token(settings)
     earlier = datetime(2026, 11, 24, 7, 0, tzinfo=SHANGHAI).isoformat()

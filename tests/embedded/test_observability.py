@@ -14,8 +14,8 @@ import pytest
 import requests
 import yaml
 
-from conftest import _with_free_ports
-from support.waiting import base_url
+from support.http import base_url, with_free_ports
+
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
@@ -53,7 +53,7 @@ def scrapes(tmp_path_factory):
                              db_template=f"sqlite:///{tmp}/var/{{service}}.db", handler_backoff_s=0.05,
                              http_port=None)
     runner.migrate(settings)
-    settings = _with_free_ports(settings)
+    settings = with_free_ports(settings)
     containers = runner.start(settings, SERVICES)
     try:
         texts = {}
@@ -235,7 +235,8 @@ def test_every_alert_has_a_firing_and_a_quiet_test_and_a_runbook_section():
 def prometheus(embedded_settings, start_services, counter_token, tmp_path):
     """Debian's Prometheus server (the `prometheus` package that brings promtool) scraping the four services
     every second, as the street's ServiceMonitor would, after one case went through them."""
-    from support.waiting import case_fully_handled, submit_case, wait_for
+    from support.http import submit_case
+    from support.waiting import case_fully_handled, wait_for
     from doorstep.runner import free_ports
 
     binary = shutil.which("prometheus")

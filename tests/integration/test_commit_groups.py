@@ -9,14 +9,17 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
-from support.waiting import base_url, count_rows, drain_queue, wait_for
 from shared.db import AlreadyHandled, CommitGroups, GroupAborted, engine_for
 from shared.events import new_event
 from shared.errors import Conflict
 from shared.http import api
 from shared.service import DoorstepService, UnitOfWorkProvider
 from services.intake.persistence import IntakeUnitOfWork
-from test_consumer import FAILURES, FlakyRouting, accepted_event, publish_event
+from support.broker import drain_queue, publish_event
+from support.doubles import FAILURES, FlakyRouting
+from support.events import accepted_event
+from support.http import base_url
+from support.waiting import count_rows, wait_for
 
 
 def status_data():

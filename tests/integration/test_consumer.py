@@ -7,31 +7,15 @@ import kombu
 import pytest
 from prometheus_client import REGISTRY
 
-from support.waiting import count_rows, drain_queue, accepted_data, wait_for
 from shared.consumer import consume
 from shared.db import utcnow
-from shared.events import new_event
 from shared.service import DoorstepService, UnitOfWorkProvider
 from services.routing.domain import Decision, Unit, assign
 from services.routing.persistence import RoutingUnitOfWork
-
-
-def accepted_event(**data):
-    return new_event("doorstep.intake.case.accepted.v1", street="lujiazui", subject="case/x",
-                     data=accepted_data(**data))
-
-
-def publish_raw(amqp_url, body, routing_key="case.accepted.v1", exchange="intake.events", **props):
-    with kombu.Connection(amqp_url) as conn:
-        producer = conn.Producer()
-        producer.publish(body, exchange=kombu.Exchange(exchange, "topic", durable=True), routing_key=routing_key,
-                         content_type=props.pop("content_type", "application/json"), content_encoding="utf-8",
-                         declare=[kombu.Exchange(exchange, "topic", durable=True)], **props)
-
-
-def publish_event(amqp_url, envelope):
-    publish_raw(amqp_url, envelope.to_json(), routing_key=envelope.routing_key, exchange=f"{envelope.service}.events",
-                message_id=envelope.id)
+from support.broker import drain_queue, publish_event, publish_raw
+from support.doubles import FAILURES, FlakyRouting
+from support.events import accepted_event
+from support.waiting import count_rows, wait_for
 
 
 def test_redelivered_event_has_no_second_effect(infra_settings, start_services):
@@ -72,26 +56,6 @@ def test_poison_messages_are_dead_lettered_with_reason_and_the_next_is_handled(i
     assert "not JSON" in errors
     assert "area" in errors  # names the field the schema missed
     assert all(h["x-original-queue"] == "evt-intake-case.accepted.v1--routing.on_case_accepted" for h, _ in dead)
-
-
-FAILURES: dict[str, int] = {}
-
-
-class FlakyRouting(DoorstepService):
-    """Routing with a handler that fails a set number of times per event before it succeeds."""
-
-    name = "routing"
-    uow = UnitOfWorkProvider(RoutingUnitOfWork)
-
-    @consume("intake", "case.accepted.v1")
-    def flaky(self, event):
-        with self.uow as uow:
-            unit = Unit("shixin-pm", "物业", "property-company")
-            uow.assignments.add(assign(event.data["case_id"], "shixin", Decision(unit, "test", "test"), utcnow()))
-            if FAILURES.get(event.id, 0) > 0:
-                FAILURES[event.id] -= 1
-                raise RuntimeError("handling unit's directory is unavailable")
-            uow.commit()
 
 
 @pytest.mark.parametrize("failures, handled", [(2, True), (5, False)])

@@ -5,12 +5,14 @@ import textwrap
 
 import eventlet
 
-from support.waiting import case_fully_handled, count_rows, submit_case, accepted_events_in_outbox, wait_for
-from conftest import rabbitmqctl
 from shared import metrics
 from shared.broker import ConfirmingPublisher
 from shared.db import engine_for
 from shared.outbox import Relay
+from support.broker import rabbitmqctl
+from support.events import accepted_events_in_outbox
+from support.http import submit_case
+from support.waiting import case_fully_handled, count_rows, wait_for
 
 KILLED_RELAY = textwrap.dedent("""
     import os, sys

@@ -5,9 +5,10 @@ from datetime import datetime, time, timedelta, timezone
 import eventlet
 import requests
 
-from support.waiting import base_url, count_rows
 from services.intake.appointments import default_stations, is_open_day
 from services.intake.domain import SHANGHAI
+from support.http import base_url
+from support.waiting import count_rows
 
 
 def next_open_slot(station="meiyuan"):

@@ -6,9 +6,10 @@ import uuid
 import kombu
 import requests
 
-from support.waiting import base_url, count_rows, get, wait_for, wait_until_relayed
 from shared.events import Envelope, new_event
-from test_consumer import publish_event
+from support.broker import publish_event
+from support.http import base_url, get
+from support.waiting import count_rows, wait_for, wait_until_relayed
 
 CASE = {"matter_code": "property-repair", "channel": "online", "kind": "request", "urgency": "urgent",
         "description": "楼道灯不亮", "attributes": {"location": "stairwell"},

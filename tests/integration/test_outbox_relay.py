@@ -5,13 +5,15 @@ import uuid
 import kombu
 import pytest
 
-from support.waiting import count_rows, drain_queue, accepted_events_in_outbox
 from shared.broker import ConfirmingPublisher, PublishError
 from shared.db import engine_for
 from shared.events import SchemaViolation
 from shared.outbox import Relay
 from services.intake.persistence import IntakeUnitOfWork
 from sqlalchemy.orm import sessionmaker
+from support.broker import drain_queue
+from support.events import accepted_events_in_outbox
+from support.waiting import count_rows
 
 
 def status_event_data(case_id):

@@ -13,7 +13,6 @@ from click.testing import CliRunner
 from nameko.timer import timer
 from sqlalchemy.orm import sessionmaker
 
-from support.waiting import accepted_data, base_url, count_rows, drain_queue, wait_for
 from shared.auth import Principal, TokenFile
 from shared.config import load_settings
 from shared.db import engine_for, utcnow
@@ -23,6 +22,10 @@ from services.routing.domain import default_directory
 from services.routing.persistence import RoutingUnitOfWork
 from services.routing.service import RoutingService
 from shared.workdays import SHANGHAI, add_working_days
+from support.broker import drain_queue
+from support.events import accepted_data
+from support.http import base_url
+from support.waiting import count_rows, wait_for
 
 ADMIN = Principal("t-admin", "admin", "")
 

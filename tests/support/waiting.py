@@ -1,45 +1,20 @@
-"""Small helpers for the tests: HTTP calls to a running service and waiting for eventual outcomes."""
-import json
-import signal
-import subprocess
-import time
-import uuid
-from pathlib import Path
+"""Waiting for an eventual effect, and reading it back.
 
-import kombu
-import requests
+A test waits for exactly the effect it then asserts: the rows it counts, the messages it reads, the counter it
+compares. Where it asserts that something did *not* happen, it waits for what would have caused it (a timer's
+ticks, a redelivered copy reaching the inbox), never for a fixed time.
+"""
+import time
+
 import sqlalchemy as sa
+from prometheus_client import REGISTRY
 
 from shared.db import engine_for
-
-ROOT = Path(__file__).resolve().parents[2]  # the checkout
-OVERLAYS = ROOT / "deploy" / "k8s" / "overlays"
-
-CASE = {
-    "matter_code": "property-repair",
-    "kind": "request",
-    "urgency": "normal",
-    "description": "楼道灯不亮",
-    "resident": {"name": "王阿姨", "phone": "13812345678", "area": "shixin", "building": "12", "room": "301"},
-}
-
-
-def base_url(settings, service):
-    return f"http://127.0.0.1:{settings.port(service)}"
-
-
-def submit_case(settings, token, body=None, **overrides):
-    payload = {**CASE, **overrides} if body is None else body
-    return requests.post(f"{base_url(settings, 'intake')}/intake/cases", json=payload,
-                         headers={"Authorization": f"Bearer {token}"}, timeout=10)
-
-
-def get(settings, service, path, token):
-    return requests.get(f"{base_url(settings, service)}{path}", headers={"Authorization": f"Bearer {token}"},
-                        timeout=10)
+from support.http import get
 
 
 def wait_for(predicate, timeout=15.0, interval=0.05, message="condition"):
+    """The predicate's first truthy value, checked every ``interval`` s; fails after ``timeout`` s."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
@@ -64,74 +39,41 @@ def wait_until_relayed(settings, services=("intake", "routing", "notify"), timeo
 
 
 def case_fully_handled(settings, token, case_id):
-    """Routed at intake and both notifications (resident, unit) recorded by notify."""
+    """Routed at intake, and both its notifications (resident, unit) sent by notify: the deliveries, when done."""
     case = get(settings, "intake", f"/intake/cases/{case_id}", token).json()
     deliveries = get(settings, "notify", f"/notify/deliveries?case_id={case_id}", token).json()
-    return case["status"] == "routed" and len(deliveries) == 2
+    done = case["status"] == "routed" and len(deliveries) == 2 and all(d["status"] == "sent" for d in deliveries)
+    return done and deliveries
 
 
-def drain_queue(amqp_url, queue, timeout=2.0):
-    """Every message in ``queue`` as (headers, raw body), acknowledged; waits up to ``timeout`` for the first."""
-    out = []
-    deadline = time.monotonic() + timeout
-    with kombu.Connection(amqp_url) as conn:
-        channel = conn.channel()
-        q = kombu.Queue(queue, durable=True, channel=channel)
-        q.declare()
-        while True:
-            msg = q.get(no_ack=False)
-            if msg is None:
-                if out or time.monotonic() > deadline:
-                    break
-                time.sleep(0.05)
-                continue
-            out.append((dict(msg.headers or {}), msg.body))
-            msg.ack()
-    return out
+class CounterSince:
+    """How far a sample of this process's metrics moved since this was made (metrics live as long as the test
+    process, so a test compares with where they stood when it began)::
+
+        duplicates = CounterSince("doorstep_events_consumed_total", service="routing", outcome="duplicate", ...)
+    """
+
+    def __init__(self, name, **labels):
+        self.name, self.labels = name, labels
+        self.start = self.value()
+
+    def value(self) -> float:
+        return REGISTRY.get_sample_value(self.name, self.labels) or 0.0
+
+    def __call__(self) -> float:
+        return self.value() - self.start
 
 
-def accepted_data(**overrides):
-    """Data of a valid doorstep.intake.case.accepted.v1 event of a matter routing handles."""
-    return {
-        "case_id": str(uuid.uuid4()), "matter_code": "property-repair", "category": "property", "handling": "routed",
-        "channel": "counter", "kind": "request", "urgency": "normal", "area": "shixin",
-        "resident": {"resident_id": str(uuid.uuid4()), "phone_masked": "138****5678"},
-        "accepted_at": "2026-11-23T08:00:00+00:00", **overrides,
-    }
+class Ticks:
+    """Counts the completed runs of a timer a test double wraps, so that "N ticks later nothing more happened"
+    waits for N ticks rather than for a time in which they ought to have happened."""
 
+    def __init__(self):
+        self.count = 0
 
-def accepted_events_in_outbox(settings, count=1):
-    """Commit ``count`` case.accepted events to intake's outbox, unpublished, as intake does; return their ids."""
-    from sqlalchemy.orm import sessionmaker
-    from services.intake.persistence import IntakeUnitOfWork
+    def tick(self) -> None:
+        self.count += 1
 
-    uow = IntakeUnitOfWork(sessionmaker(engine_for(settings.db_url("intake"))), settings.street)
-    ids = []
-    with uow:
-        for _ in range(count):
-            data = accepted_data()
-            ids.append(uow.emit("doorstep.intake.case.accepted.v1", subject=f"case/{data['case_id']}",
-                                data=data).id)
-        uow.commit()
-    return ids
-
-
-def stop_processes(procs) -> None:
-    """SIGTERM every process still running (a graceful nameko stop), then kill any that outlast 20 s."""
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-
-
-def without_quiet_hours(data_dir) -> None:
-    """Notify's default quiet hours (22:00–08:00 Shanghai) defer messages for ten hours a day, so a test that
-    waits for a message would pass or fail by the hour it runs. Every test starts with them switched off in its
-    notify.yaml; a test about quiet hours writes its own file (``write_notify_config``) and moves its clock."""
-    path = Path(data_dir) / "notify.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("quiet_hours: null\n", "utf-8")
+    def wait_for_more(self, n, timeout=15.0, message="timer"):
+        target = self.count + n
+        wait_for(lambda: self.count >= target, timeout=timeout, message=f"{n} more runs of the {message}")

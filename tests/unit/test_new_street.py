@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from support.k8s import find, render, schema_errors
 from doorstep.streets import StreetError, check_street, new_street
-from support.waiting import OVERLAYS, ROOT
+from support import ROOT
+from support.k8s import OVERLAYS, find, render, schema_errors
 
 DOORSTEP = str(Path(sys.executable).parent / "doorstep")
 SERVICE_DEPLOYMENTS = ["doorstep-funds", "doorstep-intake", "doorstep-notify", "doorstep-routing"]
