@@ -87,8 +87,10 @@ def test_case_flows_across_service_processes_and_the_tail_sees_every_event(proce
         case = requests.get(f"http://127.0.0.1:{ports['intake']}/intake/cases/{case_id}", headers=auth).json()
         sent = requests.get(f"http://127.0.0.1:{ports['notify']}/notify/deliveries?case_id={case_id}",
                             headers=auth).json()
-        return case["status"] == "routed" and len(sent) == 2 and sent
+        return case["status"] == "routed" and len(sent) == 2 and all(d["status"] == "sent" for d in sent) and sent
 
+    # Sent, not only recorded: the notification.sent events are then committed, so the outboxes below are all
+    # the case produced.
     deliveries = wait_for(handled, timeout=30, message="case routed and notified across processes")
     # 居委会暂代业委会职责: the residents' committee takes it.
     assert {d["recipient"] for d in deliveries} >= {"unit:meiyuan-rc"}

@@ -93,6 +93,7 @@ def test_subscriber_that_was_down_catches_up_by_replay(infra_settings, start_ser
     # The subscriber takes a first scenario, then goes down and its queue is lost with it.
     subscriber = start_subscriber(settings.broker_uri, db)
     run_scenario(settings, token, cases=2)
+    wait_until_relayed(settings)  # all of it on the wire before the subscriber goes
     first = finish(subscriber)["events"]
     stopped_at = datetime.now(timezone.utc)
     with kombu.Connection(settings.broker_uri) as conn:

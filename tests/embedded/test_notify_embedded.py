@@ -1,10 +1,10 @@
 """Notify on the embedded default (SQLite, in-memory broker): with no registered contact a message goes to
 the file channel; preferences, contacts and resend through the HTTP API; problems name the field."""
 import requests
-from support.http import base_url
-from support.notify import json_lines, publish_routed, routed_data, write_notify_config
-from support.waiting import count_rows, wait_for
 
+from support.http import base_url
+from support.notify import OFF_THE_CLOCK, json_lines, publish_routed, routed_data, write_notify_config
+from support.waiting import count_rows, wait_for
 
 
 def _api(settings, method, path, token, **kwargs):
@@ -19,9 +19,12 @@ def test_routed_case_without_contacts_goes_to_the_file_channel(embedded_settings
     data = routed_data()
     publish_routed(settings, data)
 
-    sent = wait_for(lambda: [d for d in _api(settings, "GET", f"/notify/deliveries?case_id={data['case_id']}",
-                                               token).json() if d["status"] == "sent"], message="two sent")
-    wait_for(lambda: len(json_lines(f"{settings.data_dir}/notifications.jsonl")) == 2, message="file lines")
+    # Both sent: each written to the file, and its status and notification.sent event committed together.
+    def sent_deliveries():
+        found = _api(settings, "GET", f"/notify/deliveries?case_id={data['case_id']}", token).json()
+        return [d for d in found if d["status"] == "sent"]
+
+    sent = wait_for(lambda: len(found := sent_deliveries()) == 2 and found, message="both sent")
     lines = json_lines(f"{settings.data_dir}/notifications.jsonl")
     assert sorted(line["recipient"] for line in lines) == sorted([f"resident:{data['resident_id']}", "unit:shixin-pm"])
     assert {d["channel"] for d in sent} == {"file"}
@@ -83,7 +86,7 @@ def test_the_street_folder_gives_notify_its_settings_and_wording(embedded_settin
 
     folder = tmp_path / "street"
     folder.mkdir()
-    (folder / "notify.yaml").write_text(yaml.safe_dump({"quiet_hours": None, "sender": {"interval_s": 0.1}}), "utf-8")
+    (folder / "notify.yaml").write_text(yaml.safe_dump({**OFF_THE_CLOCK, "sender": {"interval_s": 0.1}}), "utf-8")
     (folder / "templates.yaml").write_text(yaml.safe_dump({"doorstep.routing.case.routed.v1": [
         {"template": "case-routed-resident", "recipient": "resident:{{ data.resident_id }}",
          "subject": "花木街道：已转交{{ data.unit.name }}", "body": "您的事项已转交{{ data.unit.name }}。"},
