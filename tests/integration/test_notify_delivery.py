@@ -4,23 +4,20 @@ permanent failures ending in notification.failed and a dead-letter record."""
 import email
 import email.policy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import requests
 
 from services.notify.channels import webhook
 from services.notify.domain import default_templates
-from services.notify.service import NotifyRuntime, NotifyService
-from shared import metrics
 from support.broker import drain_queue
-from support.clock import MovableClock
+from support.clock import MovableClock, shanghai
 from support.http import base_url
-from support.notify import (SmtpServer, WebhookReceiver, publish_routed, routed_data, watch_notify_events,
-                            write_notify_config)
-from support.waiting import count_rows, wait_for
+from support.notify import (SmtpServer, WebhookReceiver, notify_on_clock, publish_routed, routed_data,
+                            watch_notify_events, write_notify_config)
+from support.waiting import CounterSince, Ticks, count_rows, wait_for
 
 SECRET = "s3cret-shared-with-the-hotline"
-SHANGHAI = timezone(timedelta(hours=8))
 ROUTED = "doorstep.routing.case.routed.v1"
 
 
@@ -95,35 +92,30 @@ def test_email_and_webhook_carry_the_rendered_chinese_message_signed(infra_setti
 
 
 def test_quiet_hours_defer_until_morning_under_a_controlled_clock(infra_settings, start_services, counter_token):
-    clock = MovableClock()
-    clock.set(datetime(2026, 11, 24, 23, 0, tzinfo=SHANGHAI))
-
-    class NotifyAtNight(NotifyService):
-        runtime = NotifyRuntime(clock=clock)
-
+    clock, ticks = MovableClock(shanghai(2026, 11, 24, 23, 0)), Ticks()
     write_notify_config(infra_settings, packaged=["quiet_hours"], sender={"interval_s": 0.1})  # 22:00–08:00
-    settings, _ = start_services(infra_settings, service_class=NotifyAtNight)
+    settings, _ = start_services(infra_settings, service_class=notify_on_clock(clock, ticks))
     token = counter_token(settings)
+    deferred_total = CounterSince("doorstep_notify_deliveries_total", channel="file", status="deferred")
     data = routed_data()
     publish_routed(settings, data)
 
-    deferred = wait_for(lambda: len(_deliveries(settings, token, data["case_id"])) == 2 and
-                          _deliveries(settings, token, data["case_id"]), message="deliveries recorded")
+    deferred = wait_for(lambda: len(found := _deliveries(settings, token, data["case_id"])) == 2 and found,
+                        message="deliveries recorded")
     # The resident's message waits for 08:00; the unit's too (work notices respect quiet hours as well).
     assert {d["status"] for d in deferred} == {"deferred"}
     assert {d["next_attempt_at"] for d in deferred} == {"2026-11-25T00:00:00+00:00"}
     assert {d["deferred_reason"] for d in deferred} == {"quiet hours"}
-    scrape = requests.get(f"{base_url(settings, 'notify')}/metrics", timeout=5).text
     wait_for(lambda: 'doorstep_notify_backlog{status="deferred"} 2.0' in
-               requests.get(f"{base_url(settings, 'notify')}/metrics", timeout=5).text, message="backlog metric")
-    assert 'doorstep_notify_deliveries_total{channel="file",status="deferred"}' in scrape
+             requests.get(f"{base_url(settings, 'notify')}/metrics", timeout=5).text, message="backlog metric")
+    assert deferred_total() == 2
 
-    # Several sender ticks later it is still night: nothing went out.
-    import eventlet
-    eventlet.sleep(0.5)
+    # Several sender passes later it is still night: nothing went out.
+    ticks.wait_for_more(3, message="sender")
     assert {d["status"] for d in _deliveries(settings, token, data["case_id"])} == {"deferred"}
 
-    clock.set(datetime(2026, 11, 25, 8, 0, 1, tzinfo=SHANGHAI))
+    clock.set(shanghai(2026, 11, 25, 8, 0, 1))
+
     def all_sent():
         found = _deliveries(settings, token, data["case_id"])
         return all(d["status"] == "sent" for d in found) and found
@@ -136,14 +128,13 @@ def test_redelivered_event_gives_one_message_per_recipient(infra_settings, start
     _config(infra_settings)
     settings, _ = start_services(infra_settings, ["notify"])
     token = counter_token(settings)
-    duplicates_before = metrics.EVENTS_CONSUMED.labels("notify", "notify.on_case_routed", ROUTED,
-                                                       "duplicate")._value.get()
+    duplicates = CounterSince("doorstep_events_consumed_total", service="notify", consumer="notify.on_case_routed",
+                              type=ROUTED, outcome="duplicate")
     event = publish_routed(settings)
     for _ in range(3):  # the same event again: a relay retry, a redelivery after a crash
         publish_routed(settings, event=event)
 
-    wait_for(lambda: metrics.EVENTS_CONSUMED.labels("notify", "notify.on_case_routed", ROUTED, "duplicate")
-               ._value.get() - duplicates_before == 3, message="three duplicates absorbed")
+    wait_for(lambda: duplicates() == 3, message="three duplicates absorbed")
     wait_for(lambda: len([d for d in _deliveries(settings, token, event.data["case_id"])
                             if d["status"] == "sent"]) == 2, message="both sent")
     assert count_rows(settings, "notify", "deliveries") == 2
