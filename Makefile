@@ -54,8 +54,10 @@ run: $(STAMP)
 test: $(STAMP) $(NODE_DEPS) $(PROMTOOL) $(KUBECTL)
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
+## The unit tests on a fresh clone: Python only, without the tests that need node, kubectl or promtool
+## (marked `tooling`; `make test` runs them after installing those programs).
 test-unit: $(STAMP)
-	$(BIN)/pytest -p no:cacheprovider tests/unit
+	$(BIN)/pytest -p no:cacheprovider tests/unit -m "not tooling"
 
 bench: $(STAMP)
 	$(BIN)/doorstep bench pipeline --broker amqp://guest:guest@127.0.0.1:5672/ --db 'postgresql://postgres@127.0.0.1:5432/doorstep_bench_{service}'

@@ -28,6 +28,7 @@ def street(pg_databases, amqp_url, tmp_path):
     return objects, secrets, token
 
 
+@pytest.mark.tooling("kubectl")
 def test_each_deployment_command_starts_and_answers_its_probes(street, tmp_path):
     objects, secrets, token = street
     migrate = LocalPod(objects, find(objects, "Job", "doorstep-migrate"), secrets, tmp_path / "migrate")

@@ -180,6 +180,7 @@ def test_each_service_exposes_its_own_series(scrapes):
     assert 'reason="sign-overdue"' in scrapes["routing"]
 
 
+@pytest.mark.tooling("promtool")
 def test_promtool_accepts_each_service_scrape(scrapes):
     promtool = _promtool()
     for service, text in scrapes.items():
@@ -189,6 +190,7 @@ def test_promtool_accepts_each_service_scrape(scrapes):
             service, result.stdout, result.stderr)
 
 
+@pytest.mark.tooling("promtool")
 def test_every_dashboard_query_parses_as_promql(tmp_path):
     """promtool has no offline query parser; each panel query becomes a recording rule it checks."""
     promtool = _promtool()
@@ -204,6 +206,7 @@ def test_every_dashboard_query_parses_as_promql(tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+@pytest.mark.tooling("promtool")
 def test_promtool_checks_and_unit_tests_the_alert_rules():
     promtool = _promtool()
     check = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=30)
@@ -294,6 +297,7 @@ def _up(url):
         return False
 
 
+@pytest.mark.tooling("prometheus")
 def test_a_real_prometheus_answers_every_dashboard_and_alert_query_with_series(prometheus):
     """The full path short of Grafana: each panel query and alert expression, evaluated by Prometheus on the
     services' live series, succeeds and returns series (an alert expression may be quiet, not wrong)."""
