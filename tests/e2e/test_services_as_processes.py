@@ -99,6 +99,7 @@ def test_case_flows_across_service_processes_and_the_tail_sees_every_event(proce
     published = wait_for(lambda: _all_published(env["DOORSTEP_DB"]), timeout=30, message="outboxes relayed")
     wait_for(lambda: len(seen) >= len(published), timeout=30, message="tail caught up")
     tail.terminate()
+    tail.wait(timeout=20)
     reader.kill()
     assert sorted(e["id"] for e in seen) == sorted(published)
     types = {e["type"] for e in seen}

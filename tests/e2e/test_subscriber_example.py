@@ -5,6 +5,7 @@ import json
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def published_events(settings):
 
 
 def stored_ids(db):
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:  # sqlite3's own context manager commits but never closes
         return {row[0] for row in conn.execute("SELECT id FROM events")}
 
 
@@ -111,6 +112,6 @@ def test_subscriber_that_was_down_catches_up_by_replay(infra_settings, start_ser
 
     assert replayed == published_events(settings) - first
     assert summary["events"] == published_events(settings)  # the full set, nothing twice
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         replays = conn.execute("SELECT count(*) FROM events WHERE replay = 1").fetchone()[0]
     assert replays == replayed

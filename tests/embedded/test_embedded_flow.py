@@ -1,5 +1,7 @@
 """The embedded default — SQLite files and the in-memory broker, all four services in one process — runs the
 same code as production: a case flows intake → routing → notify and back to intake."""
+from pathlib import Path
+
 from support.http import get, submit_case
 from support.waiting import case_fully_handled, count_rows, wait_for
 
@@ -20,8 +22,7 @@ def test_case_flows_through_all_services_embedded(embedded_settings, start_servi
     assert decision["assignments"][0]["rule"] == "property-repair-to-pm"
 
     # The file channel wrote both messages; the resident's shows only the masked phone.
-    lines = (settings.data_dir + "/notifications.jsonl")
-    text = open(lines, encoding="utf-8").read()
+    text = Path(settings.data_dir, "notifications.jsonl").read_text("utf-8")
     assert "138****5678" in text and "13812345678" not in text
     assert count_rows(settings, "notify", "deliveries") == 2
 
