@@ -4,10 +4,7 @@ Tests that need the real RabbitMQ or PostgreSQL (URLs from DOORSTEP_TEST_AMQP / 
 to this machine) fail — never skip — with a message naming the one that is unreachable. Each such test gets
 fresh databases and its own RabbitMQ virtual host, so no queue or row leaks from one test into the next.
 """
-import warnings
-
-warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
-import eventlet  # noqa: E402
+import eventlet
 
 eventlet.monkey_patch()  # as `nameko run` does: psycopg2 and sockets cooperate with green threads
 
