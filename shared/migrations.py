@@ -26,6 +26,9 @@ def target_metadata(service: str) -> list[sa.MetaData]:
 
 def alembic_config(service: str) -> Config:
     cfg = Config()
+    # One path, split by the OS separator only: legacy splitting on spaces and commas would break a checkout
+    # whose path holds one (alembic warns of it as deprecated).
+    cfg.set_main_option("path_separator", "os")
     cfg.set_main_option("script_location", str(Path(__file__).parent / "alembic"))
     cfg.set_main_option("version_locations", str(ROOT / "services" / service / "migrations"))
     cfg.attributes["service"] = service

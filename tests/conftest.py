@@ -4,15 +4,11 @@ Tests that need the real RabbitMQ or PostgreSQL (URLs from DOORSTEP_TEST_AMQP / 
 to this machine) fail — never skip — with a message naming the one that is unreachable. Each such test gets
 fresh databases and its own RabbitMQ virtual host, so no queue or row leaks from one test into the next.
 """
-import warnings
-
-warnings.filterwarnings("ignore", message=r"(?s).*Eventlet is deprecated")
-import eventlet  # noqa: E402
+import eventlet
 
 eventlet.monkey_patch()  # as `nameko run` does: psycopg2 and sockets cooperate with green threads
 
 import os  # noqa: E402
-import time  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import uuid  # noqa: E402
@@ -24,7 +20,9 @@ import pytest  # noqa: E402
 
 from shared.config import SERVICES, load_settings  # noqa: E402
 from shared.db import dispose_engines  # noqa: E402
-from helpers import without_quiet_hours  # noqa: E402
+from support.broker import rabbitmqctl  # noqa: E402
+from support.http import with_free_ports  # noqa: E402
+from support.notify import notify_off_the_clock  # noqa: E402
 
 AMQP_URL = os.environ.get("DOORSTEP_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/")
 PG_URL = os.environ.get("DOORSTEP_TEST_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -106,18 +104,6 @@ def rabbit_reachable():
     return AMQP_URL
 
 
-def rabbitmqctl(*args, check=True, attempts=3):
-    """Run rabbitmqctl; its CLI node occasionally fails to start under load, so try again before failing."""
-    for attempt in range(1, attempts + 1):
-        result = subprocess.run(["rabbitmqctl", "-q", *args], capture_output=True, text=True, timeout=90)
-        if result.returncode == 0 or not check:
-            return result
-        if attempt == attempts:
-            pytest.fail(f"rabbitmqctl {' '.join(args)} failed: {result.stderr.strip() or result.stdout.strip()}",
-                        pytrace=False)
-        time.sleep(1)
-
-
 @pytest.fixture(scope="session")
 def _vhost_deletions():
     """Deleting a vhost takes a second of rabbitmqctl; do it in the background, wait once at the end."""
@@ -153,7 +139,7 @@ def infra_settings(pg_databases, amqp_url, tmp_path):
                              tokens_file=str(tmp_path / "tokens.yaml"), data_dir=str(tmp_path / "var"),
                              handler_backoff_s=0.05, relay_poll_s=0.05, check_answers=True)
     runner.migrate(settings)
-    without_quiet_hours(settings.data_dir)
+    notify_off_the_clock(settings.data_dir)
     return settings
 
 
@@ -174,7 +160,7 @@ def embedded_settings(tmp_path):
                              db_template=f"sqlite:///{tmp_path}/var/{{service}}.db", handler_backoff_s=0.05,
                              http_port=None, check_answers=True)
     runner.migrate(settings)
-    without_quiet_hours(settings.data_dir)
+    notify_off_the_clock(settings.data_dir)
     yield settings
     dispose_engines()
 
@@ -188,7 +174,7 @@ def start_services():
 
     def _start(settings, names=SERVICES, *, service_class=None):
         """Start the named services, or one ``service_class`` (a test double of a service)."""
-        settings = _with_free_ports(settings)
+        settings = with_free_ports(settings)
         if service_class is not None:
             from nameko.containers import ServiceContainer
 
@@ -206,13 +192,6 @@ def start_services():
             container.stop()
         except Exception:  # a test may already have killed it
             container.kill()
-
-
-def _with_free_ports(settings):
-    """Give each service a free port so tests never collide with a running `make run`."""
-    from doorstep.runner import free_ports
-
-    return settings.replace(ports=free_ports(SERVICES))
 
 
 @pytest.fixture

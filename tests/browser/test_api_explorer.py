@@ -4,7 +4,7 @@ from urllib.parse import urlparse
 
 import pytest
 
-from helpers import base_url
+from support.http import base_url
 from support_browser import in_browser
 
 

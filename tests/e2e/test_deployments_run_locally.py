@@ -7,12 +7,13 @@ import subprocess
 import pytest
 import requests
 
-from helpers import CASE, stop_processes, wait_for
-from k8s import LocalPod, find, render
 from doorstep.runner import free_ports
-from helpers import OVERLAYS
 from shared.auth import TokenFile
 from shared.config import SERVICES
+from support.http import CASE
+from support.k8s import LocalPod, OVERLAYS, find, render
+from support.processes import stop_processes
+from support.waiting import wait_for
 
 STREET = "huamu"
 
@@ -27,6 +28,7 @@ def street(pg_databases, amqp_url, tmp_path):
     return objects, secrets, token
 
 
+@pytest.mark.tooling("kubectl")
 def test_each_deployment_command_starts_and_answers_its_probes(street, tmp_path):
     objects, secrets, token = street
     migrate = LocalPod(objects, find(objects, "Job", "doorstep-migrate"), secrets, tmp_path / "migrate")

@@ -9,11 +9,12 @@ from urllib.parse import quote
 
 import kombu
 
-from conftest import rabbitmqctl
-from helpers import accepted_events_in_outbox, wait_for
 from shared.broker import ConfirmingPublisher
 from shared.db import engine_for
 from shared.outbox import Relay
+from support.broker import rabbitmqctl
+from support.events import accepted_events_in_outbox
+from support.waiting import wait_for
 
 DOORSTEP = str(Path(sys.executable).parent / "doorstep")
 

@@ -11,10 +11,12 @@ import eventlet
 import pytest
 import requests
 
-from helpers import stop_processes, wait_for, without_quiet_hours
 from shared.auth import TokenFile
 from doorstep.runner import free_ports
 from shared.config import SERVICES
+from support.notify import notify_off_the_clock
+from support.processes import stop_processes
+from support.waiting import wait_for
 
 DOORSTEP = str(Path(sys.executable).parent / "doorstep")
 
@@ -24,7 +26,7 @@ def processes(pg_databases, amqp_url, tmp_path):
     env = {**os.environ, "DOORSTEP_BROKER": amqp_url, "DOORSTEP_DB": pg_databases,
            "DOORSTEP_TOKENS_FILE": str(tmp_path / "tokens.yaml"), "DOORSTEP_DATA_DIR": str(tmp_path / "var"),
            "DOORSTEP_STREET": "lujiazui"}
-    without_quiet_hours(tmp_path / "var")
+    notify_off_the_clock(tmp_path / "var")
     migrate = subprocess.run([DOORSTEP, "migrate"], env=env, capture_output=True, text=True, timeout=120)
     assert migrate.returncode == 0, migrate.stderr
     ports, procs = free_ports(SERVICES), {}
@@ -85,8 +87,10 @@ def test_case_flows_across_service_processes_and_the_tail_sees_every_event(proce
         case = requests.get(f"http://127.0.0.1:{ports['intake']}/intake/cases/{case_id}", headers=auth).json()
         sent = requests.get(f"http://127.0.0.1:{ports['notify']}/notify/deliveries?case_id={case_id}",
                             headers=auth).json()
-        return case["status"] == "routed" and len(sent) == 2 and sent
+        return case["status"] == "routed" and len(sent) == 2 and all(d["status"] == "sent" for d in sent) and sent
 
+    # Sent, not only recorded: the notification.sent events are then committed, so the outboxes below are all
+    # the case produced.
     deliveries = wait_for(handled, timeout=30, message="case routed and notified across processes")
     # 居委会暂代业委会职责: the residents' committee takes it.
     assert {d["recipient"] for d in deliveries} >= {"unit:meiyuan-rc"}
@@ -95,6 +99,7 @@ def test_case_flows_across_service_processes_and_the_tail_sees_every_event(proce
     published = wait_for(lambda: _all_published(env["DOORSTEP_DB"]), timeout=30, message="outboxes relayed")
     wait_for(lambda: len(seen) >= len(published), timeout=30, message="tail caught up")
     tail.terminate()
+    tail.wait(timeout=20)
     reader.kill()
     assert sorted(e["id"] for e in seen) == sorted(published)
     types = {e["type"] for e in seen}

@@ -5,14 +5,16 @@ import json
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from datetime import datetime, timezone
 from pathlib import Path
 
 import kombu
 
-from helpers import case_fully_handled, count_rows, submit_case, wait_for, wait_until_relayed
 from doorstep.events import replay_events
 from shared.config import SERVICES
+from support.http import submit_case
+from support.waiting import case_fully_handled, count_rows, wait_for, wait_until_relayed
 
 ROOT = Path(__file__).resolve().parents[2]
 SUBSCRIBER = ROOT / "examples" / "subscriber.py"
@@ -51,7 +53,7 @@ def published_events(settings):
 
 
 def stored_ids(db):
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:  # sqlite3's own context manager commits but never closes
         return {row[0] for row in conn.execute("SELECT id FROM events")}
 
 
@@ -92,6 +94,7 @@ def test_subscriber_that_was_down_catches_up_by_replay(infra_settings, start_ser
     # The subscriber takes a first scenario, then goes down and its queue is lost with it.
     subscriber = start_subscriber(settings.broker_uri, db)
     run_scenario(settings, token, cases=2)
+    wait_until_relayed(settings)  # all of it on the wire before the subscriber goes
     first = finish(subscriber)["events"]
     stopped_at = datetime.now(timezone.utc)
     with kombu.Connection(settings.broker_uri) as conn:
@@ -109,6 +112,6 @@ def test_subscriber_that_was_down_catches_up_by_replay(infra_settings, start_ser
 
     assert replayed == published_events(settings) - first
     assert summary["events"] == published_events(settings)  # the full set, nothing twice
-    with sqlite3.connect(db) as conn:
+    with closing(sqlite3.connect(db)) as conn:
         replays = conn.execute("SELECT count(*) FROM events WHERE replay = 1").fetchone()[0]
     assert replays == replayed

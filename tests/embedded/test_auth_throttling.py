@@ -4,7 +4,7 @@ import re
 
 import requests
 
-from helpers import base_url
+from support.http import base_url
 from shared.auth import FailedAttempts
 
 

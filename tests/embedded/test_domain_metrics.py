@@ -6,8 +6,8 @@ import requests
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import sessionmaker
 
-from helpers import base_url
 from shared.db import engine_for
+from support.http import base_url
 
 RESIDENT = {"name": "李", "phone": "13612345678", "area": "shixin"}
 

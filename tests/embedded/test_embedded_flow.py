@@ -1,6 +1,9 @@
 """The embedded default — SQLite files and the in-memory broker, all four services in one process — runs the
 same code as production: a case flows intake → routing → notify and back to intake."""
-from helpers import case_fully_handled, count_rows, get, submit_case, wait_for
+from pathlib import Path
+
+from support.http import get, submit_case
+from support.waiting import case_fully_handled, count_rows, wait_for
 
 
 def test_case_flows_through_all_services_embedded(embedded_settings, start_services, counter_token):
@@ -19,8 +22,7 @@ def test_case_flows_through_all_services_embedded(embedded_settings, start_servi
     assert decision["assignments"][0]["rule"] == "property-repair-to-pm"
 
     # The file channel wrote both messages; the resident's shows only the masked phone.
-    lines = (settings.data_dir + "/notifications.jsonl")
-    text = open(lines, encoding="utf-8").read()
+    text = Path(settings.data_dir, "notifications.jsonl").read_text("utf-8")
     assert "138****5678" in text and "13812345678" not in text
     assert count_rows(settings, "notify", "deliveries") == 2
 
@@ -43,7 +45,7 @@ def test_bad_input_is_a_problem_naming_the_field_and_stores_nothing(embedded_set
     assert unknown_matter.json()["invalid_params"][0]["name"] == "matter_code"
 
     import requests
-    from helpers import base_url
+    from support.http import base_url
     malformed = requests.post(f"{base_url(settings, 'intake')}/intake/cases", data="{not json",
                               headers={"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
     assert malformed.status_code == 400 and malformed.json()["title"] == "Malformed JSON"
@@ -65,7 +67,7 @@ def test_write_api_needs_a_token_with_an_admitted_role(embedded_settings, start_
 
 def test_health_and_metrics_endpoints(embedded_settings, start_services):
     import requests
-    from helpers import base_url
+    from support.http import base_url
 
     settings, _ = start_services(embedded_settings)
     for service in ("intake", "routing", "funds", "notify"):

@@ -8,9 +8,9 @@ import requests
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from helpers import base_url
 from shared.db import engine_for
 from shared.events import Envelope
+from support.http import base_url
 
 AREA = "shixin"
 PEOPLE = ["王阿姨", "李师傅", "张老师", "陈书记", "赵大姐", "刘叔叔", "周医生"]

@@ -4,7 +4,8 @@ import re
 
 import requests
 
-from helpers import HOLIDAYS_2027, base_url
+from support.clock import HOLIDAYS_2027
+from support.http import base_url
 
 
 def slots(settings, day):

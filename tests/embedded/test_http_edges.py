@@ -9,7 +9,7 @@ import time
 import requests
 from nameko.extensions import DependencyProvider
 
-from helpers import base_url, submit_case
+from support.http import base_url, submit_case
 from shared.http import api
 from shared.service import DoorstepService
 

@@ -7,7 +7,7 @@ import json
 import pytest
 import requests
 
-from helpers import base_url
+from support.http import base_url
 
 RESIDENT = {"name": "王阿姨", "phone": "13812345678", "area": "shixin"}
 CASE = {"matter_code": "property-repair", "channel": "online", "resident": RESIDENT}

@@ -7,8 +7,8 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 
 import sqlalchemy as sa
 
-from helpers import base_url
 from shared.db import engine_for
+from support.http import base_url
 
 # Text that includes what breaks naive code: NUL, lone surrogates, phone-like digits, very long strings.
 awkward_text = st.one_of(

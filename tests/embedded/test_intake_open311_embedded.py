@@ -8,8 +8,8 @@ import requests
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings as hyp_settings, strategies as st
 
-from helpers import base_url
 from shared.db import engine_for
+from support.http import base_url
 
 TABLES = ("cases", "residents", "case_history", "outbox")
 

@@ -2,7 +2,7 @@
 bundles a resident's cases and the one-visit share follows, a video session starts and ends."""
 import requests
 
-from helpers import base_url
+from support.http import base_url
 
 
 def test_openapi_search_visits_and_video(embedded_settings, start_services, counter_token):

@@ -8,8 +8,9 @@ import requests
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
 from pydantic import BaseModel, TypeAdapter
 
-from helpers import base_url, count_rows
-from notify_support import publish_routed, routed_data, wait_until, write_notify_config
+from support.http import base_url
+from support.waiting import count_rows, wait_for as wait_until
+from support.notify import publish_routed, routed_data, write_notify_config
 from services.notify import models
 
 RESIDENT = "resident:6f1c2d4e-0000-4000-8000-000000000001"

@@ -2,8 +2,9 @@
 the file channel; preferences, contacts and resend through the HTTP API; problems name the field."""
 import requests
 
-from helpers import base_url, count_rows
-from notify_support import json_lines, publish_routed, routed_data, wait_until, write_notify_config
+from support.http import base_url
+from support.notify import OFF_THE_CLOCK, json_lines, publish_routed, routed_data, write_notify_config
+from support.waiting import count_rows, wait_for
 
 
 def _api(settings, method, path, token, **kwargs):
@@ -18,9 +19,12 @@ def test_routed_case_without_contacts_goes_to_the_file_channel(embedded_settings
     data = routed_data()
     publish_routed(settings, data)
 
-    sent = wait_until(lambda: [d for d in _api(settings, "GET", f"/notify/deliveries?case_id={data['case_id']}",
-                                               token).json() if d["status"] == "sent"], message="two sent")
-    wait_until(lambda: len(json_lines(f"{settings.data_dir}/notifications.jsonl")) == 2, message="file lines")
+    # Both sent: each written to the file, and its status and notification.sent event committed together.
+    def sent_deliveries():
+        found = _api(settings, "GET", f"/notify/deliveries?case_id={data['case_id']}", token).json()
+        return [d for d in found if d["status"] == "sent"]
+
+    sent = wait_for(lambda: len(found := sent_deliveries()) == 2 and found, message="both sent")
     lines = json_lines(f"{settings.data_dir}/notifications.jsonl")
     assert sorted(line["recipient"] for line in lines) == sorted([f"resident:{data['resident_id']}", "unit:shixin-pm"])
     assert {d["channel"] for d in sent} == {"file"}
@@ -59,7 +63,7 @@ def test_preferences_contacts_and_resend_through_the_api(embedded_settings, star
                                                                                       "quiet_hours": None})
     data = routed_data(resident_id=resident.split(":")[1])
     publish_routed(settings, data)
-    delivery = wait_until(lambda: [d for d in _api(settings, "GET", f"/notify/recipients/{resident}/deliveries",
+    delivery = wait_for(lambda: [d for d in _api(settings, "GET", f"/notify/recipients/{resident}/deliveries",
                                                    counter).json() if d["status"] == "sent"], message="sent")[0]
     assert delivery["channel"] == "console"
 
@@ -67,7 +71,7 @@ def test_preferences_contacts_and_resend_through_the_api(embedded_settings, star
     assert _api(settings, "POST", f"/notify/deliveries/{delivery['id']}/resend", counter).status_code == 403
     resent = _api(settings, "POST", f"/notify/deliveries/{delivery['id']}/resend", admin)
     assert resent.status_code == 202 and resent.json()["status"] == "queued"
-    detail = wait_until(lambda: (d := _api(settings, "GET", f"/notify/deliveries/{delivery['id']}", counter).json())
+    detail = wait_for(lambda: (d := _api(settings, "GET", f"/notify/deliveries/{delivery['id']}", counter).json())
                         ["status"] == "sent" and len(d["attempt_log"]) == 2 and d, message="resent")
     assert detail["resent_at"] and [a["outcome"] for a in detail["attempt_log"]] == ["sent", "sent"]
     assert _api(settings, "POST", "/notify/deliveries/no-such-id/resend", admin).status_code == 404
@@ -81,7 +85,7 @@ def test_the_street_folder_gives_notify_its_settings_and_wording(embedded_settin
 
     folder = tmp_path / "street"
     folder.mkdir()
-    (folder / "notify.yaml").write_text(yaml.safe_dump({"quiet_hours": None, "sender": {"interval_s": 0.1}}), "utf-8")
+    (folder / "notify.yaml").write_text(yaml.safe_dump({**OFF_THE_CLOCK, "sender": {"interval_s": 0.1}}), "utf-8")
     (folder / "templates.yaml").write_text(yaml.safe_dump({"doorstep.routing.case.routed.v1": [
         {"template": "case-routed-resident", "recipient": "resident:{{ data.resident_id }}",
          "subject": "花木街道：已转交{{ data.unit.name }}", "body": "您的事项已转交{{ data.unit.name }}。"},
@@ -91,7 +95,7 @@ def test_the_street_folder_gives_notify_its_settings_and_wording(embedded_settin
     data = routed_data()
     publish_routed(settings, data)
 
-    wait_until(lambda: len(json_lines(f"{settings.data_dir}/notifications.jsonl")) == 2, message="file lines")
+    wait_for(lambda: len(json_lines(f"{settings.data_dir}/notifications.jsonl")) == 2, message="file lines")
     resident = next(line for line in json_lines(f"{settings.data_dir}/notifications.jsonl")
                     if line["recipient"].startswith("resident:"))
     assert resident["subject"] == f"花木街道：已转交{data['unit']['name']}"

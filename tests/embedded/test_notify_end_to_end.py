@@ -1,16 +1,13 @@
 """End to end on the embedded default: a case submitted at intake is routed and produces exactly one message for
 the resident (by e-mail, once they registered an address) and one for the unit (by its webhook); and the
 unit's daily digest goes out once at its time."""
-from datetime import datetime, timedelta, timezone
-
 import requests
 
-from helpers import base_url, get, submit_case, wait_for
-from notify_support import (MovableClock, SmtpServer, WebhookReceiver, json_lines, publish_routed, routed_data,
+from support.clock import MovableClock, shanghai
+from support.http import base_url, get, submit_case
+from support.notify import (SmtpServer, WebhookReceiver, json_lines, notify_on_clock, publish_routed, routed_data,
                             write_notify_config)
-from services.notify.service import NotifyRuntime, NotifyService
-
-SHANGHAI = timezone(timedelta(hours=8))
+from support.waiting import Ticks, wait_for
 
 
 def _put(settings, path, token, body):
@@ -53,32 +50,28 @@ def test_a_case_gives_one_resident_message_and_one_unit_message(embedded_setting
 
 
 def test_the_units_digest_goes_out_once_at_its_time(embedded_settings, start_services, counter_token):
-    clock = MovableClock()
-    clock.set(datetime(2026, 11, 24, 8, 29, 50, tzinfo=SHANGHAI))
-
-    class NotifyAtDigestTime(NotifyService):
-        runtime = NotifyRuntime(clock=clock)
-
-    write_notify_config(embedded_settings, sender={"interval_s": 0.1}, digest={"at": "08:30"})
-    settings, _ = start_services(embedded_settings, service_class=NotifyAtDigestTime)
+    clock, ticks = MovableClock(shanghai(2026, 11, 24, 8, 20)), Ticks()
+    write_notify_config(embedded_settings, sender={"interval_s": 0.1}, digest={"enabled": True, "at": "08:30"})
+    settings, _ = start_services(embedded_settings, service_class=notify_on_clock(clock, ticks))
     token = counter_token(settings)
-    earlier = datetime(2026, 11, 24, 7, 0, tzinfo=SHANGHAI).isoformat()
+    earlier = shanghai(2026, 11, 24, 7, 0).isoformat()
     for matter in ("property-repair", "parking-dispute"):
         publish_routed(settings, routed_data(matter_code=matter, routed_at=earlier))
 
     def unit_deliveries():
         return get(settings, "notify", "/notify/recipients/unit:shixin-pm/deliveries", token).json()
 
-    wait_for(lambda: len(unit_deliveries()) == 2, message="routed notices")
-    import eventlet
-    eventlet.sleep(0.4)
-    assert [d for d in unit_deliveries() if d["template"] == "unit-daily-digest"] == []  # not yet 08:30
+    def digests():
+        return [d for d in unit_deliveries() if d["template"] == "unit-daily-digest"]
 
-    clock.set(datetime(2026, 11, 24, 8, 30, 1, tzinfo=SHANGHAI))
-    digest = wait_for(lambda: [d for d in unit_deliveries() if d["template"] == "unit-daily-digest"
-                               and d["status"] == "sent"], message="digest sent")
-    eventlet.sleep(0.4)  # more ticks: still one digest
-    assert len([d for d in unit_deliveries() if d["template"] == "unit-daily-digest"]) == 1
+    wait_for(lambda: len(unit_deliveries()) == 2, message="routed notices")
+    ticks.wait_for_more(3, message="sender")
+    assert digests() == []  # not yet 08:30
+
+    clock.set(shanghai(2026, 11, 24, 8, 30, 1))
+    digest = wait_for(lambda: [d for d in digests() if d["status"] == "sent"], message="digest sent")
+    ticks.wait_for_more(3, message="sender")  # more passes at digest time: still one digest
+    assert len(digests()) == 1
     assert digest[0]["subject"] == "市新居民区物业每日待办（2026-11-24）：新派单2件，逾期0件，督办0件"
     assert "property-repair" in digest[0]["body"] and "parking-dispute" in digest[0]["body"]
 

@@ -14,8 +14,8 @@ import pytest
 import requests
 import yaml
 
-from conftest import _with_free_ports
-from helpers import base_url
+from support.http import base_url, with_free_ports
+
 
 ROOT = Path(__file__).resolve().parents[2]
 DASHBOARDS = sorted((ROOT / "deploy" / "grafana" / "dashboards").glob("*.json"))
@@ -53,7 +53,7 @@ def scrapes(tmp_path_factory):
                              db_template=f"sqlite:///{tmp}/var/{{service}}.db", handler_backoff_s=0.05,
                              http_port=None)
     runner.migrate(settings)
-    settings = _with_free_ports(settings)
+    settings = with_free_ports(settings)
     containers = runner.start(settings, SERVICES)
     try:
         texts = {}
@@ -180,6 +180,7 @@ def test_each_service_exposes_its_own_series(scrapes):
     assert 'reason="sign-overdue"' in scrapes["routing"]
 
 
+@pytest.mark.tooling("promtool")
 def test_promtool_accepts_each_service_scrape(scrapes):
     promtool = _promtool()
     for service, text in scrapes.items():
@@ -189,6 +190,7 @@ def test_promtool_accepts_each_service_scrape(scrapes):
             service, result.stdout, result.stderr)
 
 
+@pytest.mark.tooling("promtool")
 def test_every_dashboard_query_parses_as_promql(tmp_path):
     """promtool has no offline query parser; each panel query becomes a recording rule it checks."""
     promtool = _promtool()
@@ -204,6 +206,7 @@ def test_every_dashboard_query_parses_as_promql(tmp_path):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
+@pytest.mark.tooling("promtool")
 def test_promtool_checks_and_unit_tests_the_alert_rules():
     promtool = _promtool()
     check = subprocess.run([promtool, "check", "rules", str(RULES)], capture_output=True, text=True, timeout=30)
@@ -235,7 +238,8 @@ def test_every_alert_has_a_firing_and_a_quiet_test_and_a_runbook_section():
 def prometheus(embedded_settings, start_services, counter_token, tmp_path):
     """Debian's Prometheus server (the `prometheus` package that brings promtool) scraping the four services
     every second, as the street's ServiceMonitor would, after one case went through them."""
-    from helpers import case_fully_handled, submit_case, wait_for
+    from support.http import submit_case
+    from support.waiting import case_fully_handled, wait_for
     from doorstep.runner import free_ports
 
     binary = shutil.which("prometheus")
@@ -293,6 +297,7 @@ def _up(url):
         return False
 
 
+@pytest.mark.tooling("prometheus")
 def test_a_real_prometheus_answers_every_dashboard_and_alert_query_with_series(prometheus):
     """The full path short of Grafana: each panel query and alert expression, evaluated by Prometheus on the
     services' live series, succeeds and returns series (an alert expression may be quiet, not wrong)."""

@@ -3,12 +3,13 @@ from datetime import timedelta
 
 import sqlalchemy as sa
 
-from helpers import count_rows, accepted_events_in_outbox
 from shared import metrics
 from shared.broker import InProcessPublisher
 from shared.db import engine_for, utcnow
 from shared.messaging_tables import outbox
 from shared.outbox import Relay
+from support.events import accepted_events_in_outbox
+from support.waiting import count_rows
 
 
 def test_backlog_and_age_are_measured_and_published_rows_are_kept_until_retention(embedded_settings):

@@ -9,7 +9,6 @@ import requests
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
-from helpers import base_url, count_rows, drain_queue, wait_for
 from shared.commit_groups import CommitGroups, GroupAborted
 from shared.db import engine_for
 from shared.events import new_event
@@ -18,7 +17,11 @@ from shared.http import api
 from shared.service import DoorstepService, UnitOfWorkProvider
 from shared.unit_of_work import AlreadyHandled
 from services.intake.persistence import IntakeUnitOfWork
-from test_consumer import FAILURES, FlakyRouting, accepted_event, publish_event
+from support.broker import drain_queue, publish_event
+from support.doubles import FAILURES, FlakyRouting
+from support.events import accepted_event
+from support.http import base_url
+from support.waiting import count_rows, wait_for
 
 
 def status_data():

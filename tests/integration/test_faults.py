@@ -5,12 +5,14 @@ import textwrap
 
 import eventlet
 
-from helpers import case_fully_handled, count_rows, submit_case, accepted_events_in_outbox, wait_for
-from conftest import rabbitmqctl
 from shared import metrics
 from shared.broker import ConfirmingPublisher
 from shared.db import engine_for
 from shared.outbox import Relay
+from support.broker import rabbitmqctl
+from support.events import accepted_events_in_outbox
+from support.http import submit_case
+from support.waiting import CounterSince, case_fully_handled, count_rows, wait_for
 
 KILLED_RELAY = textwrap.dedent("""
     import os, sys
@@ -43,19 +45,15 @@ def test_relay_killed_between_publish_and_mark_sent_publishes_again_and_the_cons
     assert count_rows(settings, "intake", "outbox", "published_at IS NULL") == 3  # still pending
 
     # The restarted relay publishes the same rows again ...
-    before = _duplicates()
+    duplicates = CounterSince("doorstep_events_consumed_total", service="routing", consumer="routing.on_case_accepted",
+                              type="doorstep.intake.case.accepted.v1", outcome="duplicate")
     assert Relay("intake", engine_for(settings.db_url("intake")), ConfirmingPublisher(settings.broker_uri)).drain() == 3
     # ... and the consumer absorbs every duplicate: no second assignment, no second case.routed.
-    wait_for(lambda: _duplicates() - before == 3, message="duplicates absorbed")
+    wait_for(lambda: duplicates() == 3, message="duplicates absorbed")
     assert count_rows(settings, "routing", "assignments") == 3
     assert count_rows(settings, "routing", "outbox") == 3
     assert count_rows(settings, "intake", "outbox", "published_at IS NULL") == 0
     assert len(event_ids) == 3
-
-
-def _duplicates():
-    return metrics.EVENTS_CONSUMED.labels(
-        "routing", "routing.on_case_accepted", "doorstep.intake.case.accepted.v1", "duplicate")._value.get()
 
 
 def test_broker_restart_mid_stream_loses_nothing(infra_settings, start_services, counter_token):
@@ -74,7 +72,7 @@ def test_broker_restart_mid_stream_loses_nothing(infra_settings, start_services,
     # Cases keep arriving at the counter while the broker goes down and comes back.
     relay_errors_before = metrics.RELAY_ERRORS.labels("intake")._value.get()
     stream = eventlet.spawn(submit_stream, 80)
-    eventlet.sleep(1.0)
+    wait_for(lambda: len(case_ids) >= 10, message="the first cases submitted")  # the outage comes mid-stream
     rabbitmqctl("stop_app")
     eventlet.sleep(2.0)
     rabbitmqctl("start_app")

@@ -9,7 +9,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from funds_support import run_parallel, uow_for
+from support.funds import run_parallel, uow_for
 from shared.db import UTCDateTime, engine_for, utcnow
 from services.funds.domain.chart import area_book, budget_line_accounts
 from services.funds.domain.ledger import InsufficientFunds, TransferDraft, credit, debit

@@ -10,9 +10,10 @@ import requests
 import sqlalchemy as sa
 from click.testing import CliRunner
 
-from helpers import base_url, wait_for
 from shared.db import engine_for
 from shared.events import Envelope
+from support.http import base_url
+from support.waiting import wait_for
 
 EVENT = "charity-night-2018"
 EVENING = "2018-11-29T{}+08:00"

@@ -5,7 +5,7 @@ posts once, and postings that lock two books at once never deadlock.
 """
 import pytest
 
-from funds_support import run_parallel, uow_for
+from support.funds import run_parallel, uow_for
 from shared.errors import Conflict
 from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
 from services.funds.domain.foundation import RegisterDonor, parse_record_donation

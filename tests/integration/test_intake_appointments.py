@@ -1,20 +1,29 @@
 """Booking the last place of a slot on PostgreSQL: of concurrent bookings exactly one succeeds; a resident
-cannot hold two bookings of one slot; a cancelled place can be booked again; reminders go out once."""
-from datetime import datetime, time, timedelta, timezone
+cannot hold two bookings of one slot; a cancelled place can be booked again; reminders go out once.
+
+Intake's clock is set to a Monday morning and the slot booked is on the Tuesday, both ordinary working days of
+the 2026 calendar: booking "tomorrow" would depend on the day the tests run (a weekend, a holiday, a year the
+holiday calendar does not know yet)."""
+from datetime import timedelta, timezone
 
 import eventlet
+import pytest
 import requests
 
-from helpers import base_url, count_rows
+from services.intake import handlers
 from services.intake.appointments import default_stations, is_open_day
-from services.intake.domain import SHANGHAI
+from support.clock import MovableClock, shanghai, use_clock
+from support.http import base_url
+from support.waiting import count_rows
+
+NOW = shanghai(2026, 11, 23, 10, 0)  # Monday
+SLOT = shanghai(2026, 11, 24, 9, 0)  # Tuesday's first slot
 
 
-def next_open_slot(station="meiyuan"):
-    day = datetime.now(SHANGHAI).date() + timedelta(days=1)
-    while not is_open_day(day):
-        day += timedelta(days=1)
-    return datetime.combine(day, time(9, 0), SHANGHAI)
+@pytest.fixture(autouse=True)
+def intake_on_monday_morning(monkeypatch):
+    assert is_open_day(NOW.date()) and is_open_day(SLOT.date())
+    use_clock(monkeypatch, handlers.book_appointment, MovableClock(NOW))
 
 
 def booking(starts_at, phone, station="meiyuan"):
@@ -26,7 +35,7 @@ def test_concurrent_bookings_for_the_last_place_exactly_one_wins(infra_settings,
     settings, _ = start_services(infra_settings, ["intake"])
     headers = {"Authorization": f"Bearer {counter_token(settings)}"}
     url = f"{base_url(settings, 'intake')}/intake/appointments"
-    starts_at = next_open_slot()
+    starts_at = SLOT
     assert default_stations()["meiyuan"].capacity == 1
 
     def book(phone):
@@ -53,7 +62,7 @@ def test_a_resident_cannot_hold_two_bookings_of_one_slot(infra_settings, start_s
     settings, _ = start_services(infra_settings, ["intake"])
     headers = {"Authorization": f"Bearer {counter_token(settings)}"}
     url = f"{base_url(settings, 'intake')}/intake/appointments"
-    starts_at = next_open_slot("shixin")  # two places per slot
+    starts_at = SLOT  # at shixin: two places per slot
 
     pool = eventlet.GreenPool()
     same_resident = list(pool.imap(

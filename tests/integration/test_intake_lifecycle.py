@@ -6,9 +6,10 @@ import uuid
 import kombu
 import requests
 
-from helpers import base_url, count_rows, get, wait_for, wait_until_relayed
 from shared.events import Envelope, new_event
-from test_consumer import publish_event
+from support.broker import publish_event
+from support.http import base_url, get
+from support.waiting import CounterSince, count_rows, wait_for, wait_until_relayed
 
 CASE = {"matter_code": "property-repair", "channel": "online", "kind": "request", "urgency": "urgent",
         "description": "楼道灯不亮", "attributes": {"location": "stairwell"},
@@ -123,9 +124,12 @@ def test_a_dissatisfied_callback_reopens_a_warning_case_for_the_previous_unit(in
     wait_for(lambda: station.status(case_id)["status"] == "routed", message="routed")
     resolved = routing_event("doorstep.routing.case.resolved.v1", case_id, lead_unit="shixin-pm",
                              answer="已联系物业", resolved_at="2026-11-24T03:00:00Z")
+    duplicates = CounterSince("doorstep_events_consumed_total", service="intake", consumer="intake.on_case_resolved",
+                              type=resolved.type, outcome="duplicate")
     for _ in range(2):  # a redelivery changes nothing
         publish_event(settings.broker_uri, resolved)
     wait_for(lambda: station.status(case_id)["status"] == "resolved", message="resolved")
+    wait_for(lambda: duplicates() == 1, message="the redelivery absorbed by the inbox")
 
     reopened = station.post(f"/intake/cases/{case_id}/callback",
                             {"rating": "dissatisfied", "comment": "灯还是不亮，请回电13812345678"})

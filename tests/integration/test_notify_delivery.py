@@ -4,20 +4,20 @@ permanent failures ending in notification.failed and a dead-letter record."""
 import email
 import email.policy
 import json
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 
 import requests
 
-from helpers import base_url, count_rows, drain_queue
-from notify_support import (MovableClock, SmtpServer, WebhookReceiver, publish_routed, routed_data, wait_until,
-                            watch_notify_events, write_notify_config)
 from services.notify.channels import webhook
 from services.notify.domain.templates import default_templates
-from services.notify.service import NotifyRuntime, NotifyService
-from shared import metrics
+from support.broker import drain_queue
+from support.clock import MovableClock, shanghai
+from support.http import base_url
+from support.notify import (SmtpServer, WebhookReceiver, notify_on_clock, publish_routed, routed_data,
+                            watch_notify_events, write_notify_config)
+from support.waiting import CounterSince, Ticks, count_rows, wait_for
 
 SECRET = "s3cret-shared-with-the-hotline"
-SHANGHAI = timezone(timedelta(hours=8))
 ROUTED = "doorstep.routing.case.routed.v1"
 
 
@@ -60,7 +60,7 @@ def test_email_and_webhook_carry_the_rendered_chinese_message_signed(infra_setti
         _register(settings, token, "unit:shixin-pm", {"webhook": hook.url})
         publish_routed(settings, data)
 
-        sent = wait_until(lambda: len(found := [d for d in _deliveries(settings, token, data["case_id"])
+        sent = wait_for(lambda: len(found := [d for d in _deliveries(settings, token, data["case_id"])
                                                 if d["status"] == "sent"]) == 2 and found, message="both sent")
         assert len(smtp.messages()) == 1 and len(hook.requests) == 1
 
@@ -92,40 +92,35 @@ def test_email_and_webhook_carry_the_rendered_chinese_message_signed(infra_setti
 
 
 def test_quiet_hours_defer_until_morning_under_a_controlled_clock(infra_settings, start_services, counter_token):
-    clock = MovableClock()
-    clock.set(datetime(2026, 11, 24, 23, 0, tzinfo=SHANGHAI))
-
-    class NotifyAtNight(NotifyService):
-        runtime = NotifyRuntime(clock=clock)
-
-    write_notify_config(infra_settings, sender={"interval_s": 0.1})  # default quiet hours 22:00–08:00
-    settings, _ = start_services(infra_settings, service_class=NotifyAtNight)
+    clock, ticks = MovableClock(shanghai(2026, 11, 24, 23, 0)), Ticks()
+    write_notify_config(infra_settings, packaged=["quiet_hours"], sender={"interval_s": 0.1})  # 22:00–08:00
+    settings, _ = start_services(infra_settings, service_class=notify_on_clock(clock, ticks))
     token = counter_token(settings)
+    deferred_total = CounterSince("doorstep_notify_deliveries_total", channel="file", status="deferred")
     data = routed_data()
     publish_routed(settings, data)
 
-    deferred = wait_until(lambda: len(_deliveries(settings, token, data["case_id"])) == 2 and
-                          _deliveries(settings, token, data["case_id"]), message="deliveries recorded")
+    deferred = wait_for(lambda: len(found := _deliveries(settings, token, data["case_id"])) == 2 and found,
+                        message="deliveries recorded")
     # The resident's message waits for 08:00; the unit's too (work notices respect quiet hours as well).
     assert {d["status"] for d in deferred} == {"deferred"}
     assert {d["next_attempt_at"] for d in deferred} == {"2026-11-25T00:00:00+00:00"}
     assert {d["deferred_reason"] for d in deferred} == {"quiet hours"}
-    scrape = requests.get(f"{base_url(settings, 'notify')}/metrics", timeout=5).text
-    wait_until(lambda: 'doorstep_notify_backlog{status="deferred"} 2.0' in
-               requests.get(f"{base_url(settings, 'notify')}/metrics", timeout=5).text, message="backlog metric")
-    assert 'doorstep_notify_deliveries_total{channel="file",status="deferred"}' in scrape
+    wait_for(lambda: 'doorstep_notify_backlog{status="deferred"} 2.0' in
+             requests.get(f"{base_url(settings, 'notify')}/metrics", timeout=5).text, message="backlog metric")
+    assert deferred_total() == 2
 
-    # Several sender ticks later it is still night: nothing went out.
-    import eventlet
-    eventlet.sleep(0.5)
+    # Several sender passes later it is still night: nothing went out.
+    ticks.wait_for_more(3, message="sender")
     assert {d["status"] for d in _deliveries(settings, token, data["case_id"])} == {"deferred"}
 
-    clock.set(datetime(2026, 11, 25, 8, 0, 1, tzinfo=SHANGHAI))
+    clock.set(shanghai(2026, 11, 25, 8, 0, 1))
+
     def all_sent():
         found = _deliveries(settings, token, data["case_id"])
         return all(d["status"] == "sent" for d in found) and found
 
-    sent = wait_until(all_sent, message="sent in the morning")
+    sent = wait_for(all_sent, message="sent in the morning")
     assert all(d["sent_at"] >= "2026-11-25T00:00:00" for d in sent)
 
 
@@ -133,15 +128,14 @@ def test_redelivered_event_gives_one_message_per_recipient(infra_settings, start
     _config(infra_settings)
     settings, _ = start_services(infra_settings, ["notify"])
     token = counter_token(settings)
-    duplicates_before = metrics.EVENTS_CONSUMED.labels("notify", "notify.on_case_routed", ROUTED,
-                                                       "duplicate")._value.get()
+    duplicates = CounterSince("doorstep_events_consumed_total", service="notify", consumer="notify.on_case_routed",
+                              type=ROUTED, outcome="duplicate")
     event = publish_routed(settings)
     for _ in range(3):  # the same event again: a relay retry, a redelivery after a crash
         publish_routed(settings, event=event)
 
-    wait_until(lambda: metrics.EVENTS_CONSUMED.labels("notify", "notify.on_case_routed", ROUTED, "duplicate")
-               ._value.get() - duplicates_before == 3, message="three duplicates absorbed")
-    wait_until(lambda: len([d for d in _deliveries(settings, token, event.data["case_id"])
+    wait_for(lambda: duplicates() == 3, message="three duplicates absorbed")
+    wait_for(lambda: len([d for d in _deliveries(settings, token, event.data["case_id"])
                             if d["status"] == "sent"]) == 2, message="both sent")
     assert count_rows(settings, "notify", "deliveries") == 2
     assert count_rows(settings, "notify", "outbox", "type = 'doorstep.notify.notification.sent.v1'") == 2
@@ -174,7 +168,7 @@ def test_retry_succeeds_on_the_third_attempt_and_a_permanent_failure_is_dead_let
             done = len(found) == 2 and all(d["status"] in ("sent", "failed") for d in found.values())
             return done and found
 
-        found = wait_until(finished, timeout=20, message="both finished")
+        found = wait_for(finished, timeout=20, message="both finished")
 
     # The resident's webhook failed twice (503) and took the third attempt, after growing waits.
     sent = found[resident]
@@ -209,8 +203,8 @@ def test_retry_succeeds_on_the_third_attempt_and_a_permanent_failure_is_dead_let
         published.extend(json.loads(body) for _, body in drain_queue(settings.broker_uri, queue, timeout=0.5))
         return [e for e in published if e["type"] == f"doorstep.notify.notification.{kind}.v1"]
 
-    [failure] = wait_until(lambda: events_of("failed"), message="notification.failed published")
+    [failure] = wait_for(lambda: events_of("failed"), message="notification.failed published")
     assert failure["data"]["delivery_id"] == failed["id"] and failure["data"]["attempts"] == 4
     assert failure["data"]["case_id"] == data["case_id"] and "13812345678" not in json.dumps(failure)
-    [success] = wait_until(lambda: events_of("sent"), message="notification.sent published")
+    [success] = wait_for(lambda: events_of("sent"), message="notification.sent published")
     assert success["data"]["delivery_id"] == sent["id"] and success["data"]["attempts"] == 3

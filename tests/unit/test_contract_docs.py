@@ -4,6 +4,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
 import yaml
 
 from shared import contract_docs
@@ -24,6 +25,7 @@ def test_every_event_type_has_a_channel_a_message_and_a_valid_example():
     assert "intake.on_case_routed" in document["operations"]["publish.routing.case.routed.v1"]["summary"]
 
 
+@pytest.mark.tooling("node")
 def test_generated_asyncapi_document_is_valid_for_the_asyncapi_parser(tmp_path):
     node = shutil.which("node")
     assert node, "node is needed to run @asyncapi/parser (make test installs docs/node_modules)"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from k8s import find, render, schema_errors
 from doorstep.streets import StreetError, check_street, new_street
-from helpers import OVERLAYS, ROOT
+from support import ROOT
+from support.k8s import OVERLAYS, find, render, schema_errors
 
 DOORSTEP = str(Path(sys.executable).parent / "doorstep")
 SERVICE_DEPLOYMENTS = ["doorstep-funds", "doorstep-intake", "doorstep-notify", "doorstep-routing"]
@@ -28,6 +28,7 @@ def street_mounts(objects) -> dict[str, str]:
     return mounted
 
 
+@pytest.mark.tooling("kubectl")
 @pytest.mark.parametrize("street", sorted(p.name for p in OVERLAYS.iterdir() if p.is_dir()))
 def test_every_overlay_renders_with_its_street_and_validates(street):
     objects = render(OVERLAYS / street)
@@ -43,6 +44,7 @@ def test_every_overlay_renders_with_its_street_and_validates(street):
     assert street_mounts(objects) == {name: street_config for name in SERVICE_DEPLOYMENTS}
 
 
+@pytest.mark.tooling("kubectl")
 def test_the_schema_check_catches_a_wrong_field():
     objects = render(OVERLAYS / "huamu")
     deployment = find(objects, "Deployment", "doorstep-intake")
@@ -52,6 +54,7 @@ def test_the_schema_check_catches_a_wrong_field():
     assert len(errors) == 1 and errors[0].startswith("Deployment/doorstep-intake")
 
 
+@pytest.mark.tooling("kubectl")
 def test_new_street_generates_an_overlay_that_renders_validates_and_carries_its_configuration(tmp_path):
     result = subprocess.run([DOORSTEP, "new-street", "zhangjiang", "--name", "张江镇", "--out", str(tmp_path)], cwd=ROOT,
                             capture_output=True, text=True, timeout=60)

@@ -4,7 +4,7 @@ import pytest
 
 from doorstep import api as api_docs
 from doorstep.runner import service_class
-from helpers import ROOT
+from support import ROOT
 from shared.config import SERVICES
 from shared.openapi import entrypoints, openapi_path
 from shared.service import api_document

@@ -1,6 +1,6 @@
 """The assignment state machine: sign-for starts the clock, co-handling completion, transfer limit, returns
 before the work, extension with approval, reminders and escalation per breach, scores and who may act."""
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import pytest
 

@@ -90,7 +90,7 @@ def test_naive_times_are_refused():
 
 # -- a year's schedule supplied as data ------------------------------------------------------------------
 
-from helpers import HOLIDAYS_2027  # noqa: E402
+from support.clock import HOLIDAYS_2027  # noqa: E402
 
 
 @pytest.fixture

@@ -1,5 +1,5 @@
-"""What the notify tests share: publishing routing's events straight to the broker (so notify is tested on
-its own), local receivers for the channels we can reach (SMTP, HTTP), and a clock a test can move."""
+"""What the notify tests share: notify's settings for tests, publishing routing's events straight to the broker
+(so notify is tested on its own), and local receivers for the channels we can reach (SMTP, HTTP)."""
 from __future__ import annotations
 
 import json
@@ -7,32 +7,15 @@ import subprocess
 import sys
 import textwrap
 import threading
-import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-
-from helpers import wait_for as wait_until  # noqa: F401  (re-exported for the notify tests)
 
 import yaml
 
 from shared.broker import OutgoingMessage, make_publisher
 from shared.events import new_event
-
-
-class MovableClock:
-    """Real time plus an offset the test sets: time still flows (retries back off), but the test decides
-    what hour it is."""
-
-    def __init__(self):
-        self.offset = timedelta(0)
-
-    def __call__(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
-
-    def set(self, moment: datetime) -> None:
-        self.offset = moment - datetime.now(timezone.utc)
 
 
 def routed_data(**overrides) -> dict:
@@ -57,10 +40,27 @@ def publish_routed(settings, data: dict | None = None, event=None):
     return event
 
 
-def write_notify_config(settings, **config) -> None:
+# Notify's clock-bound behaviour, off in every test unless the test is about it: the default quiet hours
+# (22:00-08:00 Shanghai) defer messages for ten hours a day, and the daily digest (08:30) adds a unit's message
+# to what a test counts; either would make a test pass or fail by the hour it runs.
+OFF_THE_CLOCK = {"quiet_hours": None, "digest": {"enabled": False}}
+
+
+def write_notify_config(settings, *, packaged=(), **config) -> None:
+    """notify.yaml in the settings' data folder: ``config`` over OFF_THE_CLOCK; the keys named in ``packaged``
+    are left out, so notify uses its packaged default for them."""
+    config = {key: value for key, value in {**OFF_THE_CLOCK, **config}.items() if key not in packaged}
     path = Path(settings.data_dir) / "notify.yaml"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(yaml.safe_dump(config, allow_unicode=True), "utf-8")
+
+
+def notify_off_the_clock(data_dir) -> None:
+    """The notify.yaml every test starts with (see OFF_THE_CLOCK); a test about quiet hours or the digest
+    writes its own (``write_notify_config``) and controls notify's clock."""
+    path = Path(data_dir) / "notify.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(OFF_THE_CLOCK), "utf-8")
 
 
 class WebhookReceiver:
@@ -163,3 +163,23 @@ def watch_notify_events(amqp_url, queue="test-notify-watch"):
         exchange = kombu.Exchange("notify.events", type="topic", durable=True)
         kombu.Queue(queue, exchange, routing_key="notification.#", durable=True)(conn.default_channel).declare()
     return queue
+
+
+def notify_on_clock(clock, ticks=None):
+    """Notify reading the time from ``clock`` (a MovableClock: the test decides the hour), with every pass of
+    its sender counted in ``ticks`` (a waiting.Ticks), so a test can wait for passes in which nothing may
+    happen."""
+    from services.notify import settings as notify_settings
+    from services.notify.service import NotifyRuntime, NotifyService
+    from shared.service import SettingsTimer
+
+    class NotifyOnClock(NotifyService):
+        runtime = NotifyRuntime(clock=clock)
+
+        @SettingsTimer.decorator(interval_from=lambda settings: notify_settings.load(settings).sender_interval_s)
+        def send_due(self):
+            NotifyService.send_due(self)
+            if ticks is not None:
+                ticks.tick()
+
+    return NotifyOnClock

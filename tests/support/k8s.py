@@ -9,7 +9,9 @@ from pathlib import Path
 import kubernetes_validate
 import yaml
 
-ROOT = Path(__file__).resolve().parents[1]
+from support import ROOT
+
+OVERLAYS = ROOT / "deploy" / "k8s" / "overlays"
 # The Kubernetes release the manifests are written for (kubernetes-validate ships its schemas).
 KUBERNETES_VERSION = "1.33.0"
 # Objects of the core API groups; the rest (ServiceMonitor, RabbitmqCluster, Cluster, ScaledObject, Shovel …)
