@@ -71,7 +71,7 @@ test-unit: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider tests/unit -m "not tooling"
 
 ## The whole suite on another Python (the project supports 3.11 to 3.13): make test-python PY=3.12, in .venv-3.12.
-test-python: $(PY_VENV)/.installed $(NODE_DEPS) $(PROMTOOL) $(KUBECTL)
+test-python: $(PY_VENV)/.installed $(NODE_DEPS) $(PROMTOOL) $(KUBECTL) $(CHROMIUM)
 	ln -sf "$$(realpath "$$(cat $(KUBECTL))")" $(PY_VENV)/bin/kubectl  # found beside python, as in .venv
 	$(PY_VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
