@@ -2,13 +2,12 @@
 envelope, and a district subscriber binds exactly as it would on one street."""
 import json
 import subprocess
-import sys
 import uuid
-from pathlib import Path
 from urllib.parse import quote
 
 import kombu
 
+from support.processes import DOORSTEP
 from shared.broker import ConfirmingPublisher
 from shared.db import engine_for
 from shared.outbox import Relay
@@ -16,7 +15,6 @@ from support.broker import rabbitmqctl
 from support.events import accepted_events_in_outbox
 from support.waiting import wait_for
 
-DOORSTEP = str(Path(sys.executable).parent / "doorstep")
 
 
 def test_two_streets_fan_in_to_the_district(rabbit_reachable, infra_settings):

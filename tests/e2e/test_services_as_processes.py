@@ -4,8 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
-from pathlib import Path
 
 import eventlet
 import pytest
@@ -15,10 +13,9 @@ from shared.auth import TokenFile
 from doorstep.runner import free_ports
 from shared.config import SERVICES
 from support.notify import notify_off_the_clock
-from support.processes import stop_processes
+from support.processes import DOORSTEP, ready, stop_processes
 from support.waiting import wait_for
 
-DOORSTEP = str(Path(sys.executable).parent / "doorstep")
 
 
 @pytest.fixture
@@ -35,7 +32,7 @@ def processes(pg_databases, amqp_url, tmp_path):
                                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         for service in SERVICES:
-            wait_for(lambda: _ready(ports[service]), timeout=60, message=f"{service} ready")
+            wait_for(lambda: ready(ports[service]), timeout=60, message=f"{service} ready")
         yield env, ports, procs
     finally:
         stop_processes(procs.values())
@@ -55,13 +52,6 @@ def _all_published(db_template):
             return None
         ids += [event_id for event_id, _ in rows]
     return ids
-
-
-def _ready(port):
-    try:
-        return requests.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 def test_case_flows_across_service_processes_and_the_tail_sees_every_event(processes):

@@ -1,14 +1,13 @@
 """A street's files are data, never code: a template that reaches for Python's internals is refused by
 `doorstep street check` and by notify at load, naming the template, and whatever it tried does not happen."""
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from support.processes import DOORSTEP
 from services.notify.domain.templates import DEFAULT_TEMPLATES, TemplateError, load_templates
 
-DOORSTEP = str(Path(sys.executable).parent / "doorstep")
 
 PAYLOADS = [
     "{{ cycler.__init__.__globals__.os.popen('touch MARKER').read() }}",
