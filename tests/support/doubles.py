@@ -2,7 +2,8 @@
 from shared.consumer import consume
 from shared.db import utcnow
 from shared.service import DoorstepService, UnitOfWorkProvider
-from services.routing.domain import Decision, Unit, assign
+from services.routing.domain.assignments import assign
+from services.routing.domain.directory import Decision, Unit
 from services.routing.persistence import RoutingUnitOfWork
 
 FAILURES: dict[str, int] = {}  # event id -> how many more times FlakyRouting fails on it
