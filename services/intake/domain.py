@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import dataclasses
-import re
 import uuid
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -12,10 +11,6 @@ from shared.errors import Conflict, InvalidInput
 KINDS = ("consultation", "complaint", "request", "suggestion")  # 咨询 投诉 求助 建议
 URGENCIES = ("normal", "urgent", "critical")  # 一般 紧急 特急
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# A mobile or ID-card number standing on its own inside free text (a comment, an answer).
-_EMBEDDED_NUMBER_RE = re.compile(
-    r"(?<![0-9A-Za-z])(1[3-9][0-9]{9}|[1-9][0-9]{16}[0-9Xx])(?![0-9A-Za-z])")
-
 # Which status may follow which; one table, checked on every move:
 # 受理 | 不予受理 | 补正 → 补正后再提交 → 当场办结, or 收受分离 → 签收办理 → 办结 → 回访 → 结案.
 TRANSITIONS = {
@@ -227,16 +222,6 @@ class Case:
         self.answer = answer
         self.lead_unit = lead_unit or self.lead_unit
         return self.move_to("resolved", at, answer)
-
-
-def redact(text: str) -> str:
-    """Free text leaves intake with any phone or ID-card number in it masked (138****5678)."""
-    def mask(match):
-        number = match.group(1)
-        if len(number) == 11:
-            return f"{number[:3]}****{number[-4:]}"
-        return f"{number[:6]}{'*' * 11}{number[-1]}"
-    return _EMBEDDED_NUMBER_RE.sub(mask, text)
 
 
 def check_against_matter(cmd: SubmitCase, matter) -> dict:

@@ -2,8 +2,8 @@
 ``uow.emit(events.case_submitted(case, resident))`` and never spells an event's type or data itself.
 
 The data follows the type's schema (``shared/contract/schemas/intake/``); free text leaves with any phone or
-ID-card number in it masked (:func:`services.intake.domain.redact`), and a resident is referred to by id and a
-masked phone only.
+ID-card number in it masked (every event's data is, by :func:`shared.events.new_event`), and a resident is
+referred to by id and a masked phone only.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from shared.events import Outgoing
 from shared.personal_data import mask_phone
 from services.intake.appointments import Slot, Station
 from services.intake.catalog import Matter
-from services.intake.domain import WARNING_CASE_DEADLINE_DAYS, Case, RecordVisit, StartVideo, redact
+from services.intake.domain import WARNING_CASE_DEADLINE_DAYS, Case, RecordVisit, StartVideo
 
 
 def resident_ref(resident_id: str, phone: str) -> dict:
@@ -50,7 +50,7 @@ def case_accepted(case: Case, matter: Matter | None, resident: dict, at: datetim
 def case_status_changed(case: Case, previous: str, at: datetime, reason: str = "") -> Outgoing:
     data = {"case_id": case.id, "status": case.status, "previous_status": previous, "changed_at": at.isoformat()}
     if reason:
-        data["reason"] = redact(reason)
+        data["reason"] = reason
     return Outgoing("doorstep.intake.case.status_changed.v1", _case(case), data)
 
 
@@ -58,22 +58,22 @@ def case_rejected(case: Case, at: datetime) -> Outgoing:
     """不予受理, with the reason the resident is told."""
     return Outgoing("doorstep.intake.case.rejected.v1", _case(case), {
         "case_id": case.id, "resident_id": case.resident_id, "matter_code": case.matter_code,
-        "reason": redact(case.reason), "rejected_at": at.isoformat()})
+        "reason": case.reason, "rejected_at": at.isoformat()})
 
 
 def case_supplement_requested(case: Case, note: str, at: datetime) -> Outgoing:
     """补正: the materials the resident must still bring."""
     data = {"case_id": case.id, "resident_id": case.resident_id,
-            "missing_materials": [redact(m) for m in case.missing_materials], "requested_at": at.isoformat()}
+            "missing_materials": [m for m in case.missing_materials], "requested_at": at.isoformat()}
     if note:
-        data["note"] = redact(note)
+        data["note"] = note
     return Outgoing("doorstep.intake.case.supplement_requested.v1", _case(case), data)
 
 
 def case_resubmitted(case: Case, note: str, at: datetime) -> Outgoing:
     data = {"case_id": case.id, "resubmitted_at": at.isoformat()}
     if note:
-        data["note"] = redact(note)
+        data["note"] = note
     return Outgoing("doorstep.intake.case.resubmitted.v1", _case(case), data)
 
 
@@ -81,14 +81,14 @@ def case_settled(case: Case, at: datetime) -> Outgoing:
     """当场办结, with the answer given."""
     return Outgoing("doorstep.intake.case.settled.v1", _case(case), {
         "case_id": case.id, "resident_id": case.resident_id, "matter_code": case.matter_code,
-        "answer": redact(case.answer), "settled_at": at.isoformat()})
+        "answer": case.answer, "settled_at": at.isoformat()})
 
 
 def case_callback_recorded(case: Case, comment: str, reopened: bool, at: datetime) -> Outgoing:
     """回访: the rating, and whether it reopened the case."""
     data = {"case_id": case.id, "rating": case.rating, "reopened": reopened, "recorded_at": at.isoformat()}
     if comment:
-        data["comment"] = redact(comment)
+        data["comment"] = comment
     if case.lead_unit:
         data["lead_unit"] = case.lead_unit
     return Outgoing("doorstep.intake.case.callback_recorded.v1", _case(case), data)
@@ -96,7 +96,7 @@ def case_callback_recorded(case: Case, comment: str, reopened: bool, at: datetim
 
 def case_reopened(case: Case, comment: str, at: datetime) -> Outgoing:
     """A warning case (预警工单): routing handles it again within the warning deadline."""
-    data = {"case_id": case.id, "rating": case.rating, "reason": redact(comment or case.rating),
+    data = {"case_id": case.id, "rating": case.rating, "reason": comment or case.rating,
             "deadline_working_days": WARNING_CASE_DEADLINE_DAYS, "reopened_at": at.isoformat()}
     if case.lead_unit:
         data["previous_unit"] = case.lead_unit
@@ -150,7 +150,7 @@ def appointment_cancelled(appointment: dict, reason: str, at: datetime) -> Outgo
             "starts_at": appointment["starts_at"].isoformat(), "resident_id": appointment["resident_id"],
             "cancelled_at": at.isoformat()}
     if reason:
-        data["reason"] = redact(reason)
+        data["reason"] = reason
     return Outgoing("doorstep.intake.appointment.cancelled.v1", _appointment(appointment["id"]), data)
 
 

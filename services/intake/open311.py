@@ -18,7 +18,8 @@ from datetime import datetime, timedelta
 
 from shared.errors import InvalidInput, NotFound
 from services.intake.catalog import Catalog, Matter
-from services.intake.domain import SHANGHAI, STATUSES, ResidentDetails, SubmitCase, redact
+from services.intake.domain import SHANGHAI, STATUSES, ResidentDetails, SubmitCase
+from shared.personal_data import mask_text
 from services.intake.models import AREA_PATTERN, GeoReportRequest, GeoReportRequestsQuery
 
 CHANNEL = "online"
@@ -238,7 +239,7 @@ def _iso(value) -> str | None:
 
 def public_description(description: str) -> str:
     """The resident's words without the address kept for workers; numbers that identify a person masked."""
-    return redact((description or "").split(ADDRESS_MARK, 1)[0])
+    return mask_text((description or "").split(ADDRESS_MARK, 1)[0])
 
 
 def request_view(catalog: Catalog, case: dict) -> dict:
@@ -246,7 +247,7 @@ def request_view(catalog: Catalog, case: dict) -> dict:
     matter = catalog.get(case["matter_code"])
     notes = STATUS_NOTES.get(case["status"], "")
     if case["status"] == "supplement_requested" and case.get("missing_materials"):
-        notes += "：" + "、".join(case["missing_materials"])
+        notes += "：" + mask_text("、".join(case["missing_materials"]))
     return {
         "service_request_id": case["id"],
         "status": open311_status(case["status"]),

@@ -10,7 +10,8 @@ from shared.errors import Conflict, InvalidInput
 from shared.personal_data import find_raw_personal_data
 from shared.problems import invalid_params
 from services.intake.catalog import load_catalog
-from services.intake.domain import TRANSITIONS, check_against_matter, new_case, redact
+from services.intake.domain import TRANSITIONS, check_against_matter, new_case
+from shared.personal_data import mask_text as redact
 from services.intake.models import CallbackBody, CaseSearch, RejectBody, SubmitCaseBody, SupplementBody
 
 NOW = datetime(2026, 11, 23, 8, tzinfo=timezone.utc)
