@@ -11,6 +11,7 @@ import logging  # noqa: E402
 import click  # noqa: E402
 
 from doorstep.options import common_options, settings_or_exit  # noqa: E402
+from shared import logs  # noqa: E402
 from shared.config import SERVICES  # noqa: E402
 
 
@@ -34,7 +35,7 @@ def run(services, street, broker, db, port, host, migrate, demo):
     if port is not None and len(services) > 1:
         raise click.ClickException("--port applies to one service per process; name the service")
     settings = settings_or_exit(street=street, broker_uri=broker, db_template=db, http_port=port, http_host=host)
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
     if migrate is None:
         migrate = all(settings.db_url(s).startswith("sqlite") for s in services)
     if migrate:

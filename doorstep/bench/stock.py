@@ -19,11 +19,12 @@ def serve_stock(name: str) -> None:
     """`doorstep run <name>` with the stock service class (same logging, settings and shutdown)."""
     from nameko.containers import ServiceContainer
 
+    from shared import logs
     from shared.config import load_settings
     from doorstep import runner
 
     settings = stock_settings(load_settings())
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logs.configure()
     logging.getLogger("alembic").setLevel(logging.WARNING)
     container = ServiceContainer(stock_service_class(name), settings.nameko_config(name))
     container.start()
