@@ -49,7 +49,8 @@ def exact(model, value):
 @pytest.fixture
 def notify(embedded_settings, start_services, counter_token):
     write_notify_config(embedded_settings, quiet_hours=None, sender={"interval_s": 0.1},
-                        retry={"attempts_per_channel": 1, "base_delay_s": 0})
+                        retry={"attempts_per_channel": 1, "base_delay_s": 0},
+                        channels={"webhook": {"secret": "k", "allow_private": ["127.0.0.1"]}})
     settings, _ = start_services(embedded_settings, ["notify"])
     return settings, {role: counter_token(settings, role) for role in ("counter", "auditor", "admin")}
 

@@ -25,7 +25,7 @@ def test_a_case_gives_one_resident_message_and_one_unit_message(embedded_setting
                                                                  tmp_path):
     with SmtpServer(tmp_path / "mail") as smtp, WebhookReceiver() as hook:
         write_notify_config(embedded_settings, quiet_hours=None, sender={"interval_s": 0.1}, channels={
-            "email": {"host": "127.0.0.1", "port": smtp.port}, "webhook": {"secret": "k"}})
+            "email": {"host": "127.0.0.1", "port": smtp.port}, "webhook": {"secret": "k", "allow_private": ["127.0.0.1"]}})
         settings, _ = start_services(embedded_settings)
         token = counter_token(settings)
 

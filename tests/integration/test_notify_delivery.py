@@ -42,7 +42,7 @@ def _register(settings, token, recipient, contacts, channels=None):
 def _config(settings, **overrides):
     config = {"quiet_hours": None, "sender": {"interval_s": 0.1},
               "retry": {"attempts_per_channel": 3, "base_delay_s": 0.1, "max_delay_s": 1},
-              "channels": {"webhook": {"secret": SECRET, "timeout_s": 2}}}
+              "channels": {"webhook": {"secret": SECRET, "timeout_s": 2, "allow_private": ["127.0.0.1"]}}}
     config.update(overrides)
     write_notify_config(settings, **config)
 
@@ -50,7 +50,7 @@ def _config(settings, **overrides):
 def test_email_and_webhook_carry_the_rendered_chinese_message_signed(infra_settings, start_services, counter_token,
                                                                      tmp_path):
     with SmtpServer(tmp_path / "mail") as smtp, WebhookReceiver() as hook:
-        _config(infra_settings, channels={"webhook": {"secret": SECRET},
+        _config(infra_settings, channels={"webhook": {"secret": SECRET, "allow_private": ["127.0.0.1"]},
                                           "email": {"host": "127.0.0.1", "port": smtp.port,
                                                     "sender": "家门口服务站 <noreply@lujiazui.example>"}})
         settings, _ = start_services(infra_settings, ["notify"])
@@ -154,7 +154,7 @@ def test_retry_succeeds_on_the_third_attempt_and_a_permanent_failure_is_dead_let
     resident = f"resident:{data['resident_id']}"
     with WebhookReceiver(statuses=[503, 503, 200]) as flaky, WebhookReceiver(statuses=[500] * 10) as broken:
         _config(infra_settings, retry={"attempts_per_channel": 3, "base_delay_s": 0.1, "max_delay_s": 1},
-                channels={"webhook": {"secret": SECRET}, "sms": {"transport": "recording", "sign_name": "陆家嘴街道",
+                channels={"webhook": {"secret": SECRET, "allow_private": ["127.0.0.1"]}, "sms": {"transport": "recording", "sign_name": "陆家嘴街道",
                                                                  "access_key_id": "id", "access_key_secret": "k"}})
         settings, _ = start_services(infra_settings, ["notify"])
         token, admin = counter_token(settings), counter_token(settings, role="admin")

@@ -14,17 +14,23 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import socket
 import time
 from datetime import datetime, timezone
 
 import requests
 
 from services.notify.channels import DeliveryFailed, Outgoing
+from services.notify.domain.recipients import webhook_target_problem
 
 SIGNATURE_HEADER = "X-Doorstep-Signature"
 TIMESTAMP_HEADER = "X-Doorstep-Timestamp"
 DELIVERY_HEADER = "X-Doorstep-Delivery"
 TOLERANCE_S = 300
+
+
+def _resolve(host: str) -> list[str]:
+    return sorted({info[4][0] for info in socket.getaddrinfo(host, None)})
 
 
 def sign(secret: bytes, timestamp: int, body: bytes) -> str:
@@ -46,17 +52,21 @@ def verify(secret: bytes, body: bytes, timestamp: str | None, signature: str | N
 class WebhookChannel:
     name = "webhook"
 
-    def __init__(self, secret: str, *, timeout_s: float = 5.0, clock=time.time, session=None):
+    def __init__(self, secret: str, *, timeout_s: float = 5.0, clock=time.time, session=None,
+                 allow_private: tuple[str, ...] = (), resolve=_resolve):
         if not secret:
             raise ValueError("a webhook channel needs a secret")
         self.secret = secret.encode("utf-8")
+        self.allow_private = tuple(allow_private)
+        self.resolve = resolve
         self.timeout_s = float(timeout_s)
         self.clock = clock
         self.session = session or requests.Session()
 
     @classmethod
     def from_settings(cls, options: dict) -> "WebhookChannel":
-        return cls(options.get("secret", ""), timeout_s=options.get("timeout_s", 5.0))
+        return cls(options.get("secret", ""), timeout_s=options.get("timeout_s", 5.0),
+                   allow_private=tuple(options.get("allow_private") or ()))
 
     def payload(self, outgoing: Outgoing) -> bytes:
         return json.dumps({
@@ -69,6 +79,9 @@ class WebhookChannel:
     def send(self, outgoing: Outgoing) -> None:
         if not outgoing.address:
             raise DeliveryFailed("no webhook URL registered", permanent=True)
+        problem = webhook_target_problem(outgoing.address, self.allow_private, self.resolve)
+        if problem:  # checked again here: a name may have come to point inside since it was registered
+            raise DeliveryFailed(f"webhook URL {problem}", permanent=True)
         body = self.payload(outgoing)
         timestamp = int(self.clock())
         headers = {"Content-Type": "application/json; charset=utf-8", TIMESTAMP_HEADER: str(timestamp),

@@ -4,8 +4,10 @@ opt-outs per category, quiet hours — that decide the channels a message tries.
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import re
 from datetime import datetime, time, timedelta
+from urllib.parse import urlsplit
 from typing import Iterable, Mapping
 from zoneinfo import ZoneInfo
 
@@ -113,3 +115,66 @@ def plan_channels(preferences: Preferences, addressed: Iterable[str], default_ch
         return usable
     registered = tuple(c for c in CHANNELS if c in addressed)
     return registered or (default_channel,)
+
+
+# -- webhook targets ------------------------------------------------------------------------------------
+
+def webhook_target_problem(url: str, allowed: tuple[str, ...] = (), resolve=None) -> str | None:
+    """Why notify must not post to ``url``, or None.
+
+    A webhook address is given through the API by people with a token; unchecked, it would let them make
+    notify call the machine's own services (loopback), the cluster's (private ranges) or the cloud's metadata
+    endpoint (link-local). So: https only, and never an address in those ranges — unless the street's notify
+    settings allow-list the host or its network (``channels.webhook.allow_private``), for a receiver inside the
+    street's own network (which may then also speak plain http). The host is resolved: a name that points into
+    a forbidden range is refused too (checked again at each send).
+    """
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    if not host:
+        return "names no host"
+    if _allowed(host, (), allowed):
+        return None
+    if parts.scheme != "https":
+        return "must be an https URL"
+    try:
+        addresses = _addresses(host, resolve)
+    except OSError:
+        return None if resolve is None else f"host {host} cannot be resolved"
+    for address in addresses:
+        if _internal(address) and not _allowed(host, (address,), allowed):
+            return f"points to an internal address ({address})"
+    return None
+
+
+def _addresses(host: str, resolve=None) -> list[str]:
+    try:
+        return [str(ipaddress.ip_address(host))]
+    except ValueError:
+        pass
+    if resolve is None:
+        raise OSError("not resolved")
+    return resolve(host)
+
+
+def _internal(address: str) -> bool:
+    ip = ipaddress.ip_address(address)
+    return ip.is_loopback or ip.is_private or ip.is_link_local or ip.is_reserved or ip.is_multicast \
+        or ip.is_unspecified
+
+
+def _allowed(host: str, addresses, allowed: tuple[str, ...]) -> bool:
+    for entry in allowed:
+        if entry.lower() == host:
+            return True
+        try:
+            network = ipaddress.ip_network(entry, strict=False)
+        except ValueError:
+            continue
+        for address in [*addresses, host]:
+            try:
+                if ipaddress.ip_address(address) in network:
+                    return True
+            except ValueError:
+                continue
+    return False

@@ -1,8 +1,9 @@
 """A recipient's preferences, contact addresses (shown masked) and subscriptions to topics."""
 from __future__ import annotations
 
-from shared.errors import NotFound
-from services.notify.domain.recipients import ChangeContacts, ChangePreferences, Preferences, mask_address
+from shared.errors import InvalidInput, NotFound
+from services.notify.domain.recipients import (ChangeContacts, ChangePreferences, Preferences, mask_address,
+                                               webhook_target_problem)
 from services.notify.handlers.context import NotifyContext
 from services.notify.persistence import NotifyUnitOfWork
 
@@ -29,6 +30,12 @@ def get_contacts(uow: NotifyUnitOfWork, recipient: str) -> dict:
 
 def set_contacts(uow: NotifyUnitOfWork, ctx: NotifyContext, command: ChangeContacts) -> dict:
     """Register (or, with None, remove) a recipient's addresses; the answer shows them masked."""
+    webhook = command.addresses.get("webhook")
+    if webhook:
+        allowed = tuple((ctx.settings.channels.get("webhook") or {}).get("allow_private") or ())
+        problem = webhook_target_problem(webhook, allowed)
+        if problem:
+            raise InvalidInput("contacts.webhook", f"网址不可用（须为 https，不得指向内部地址） / {problem}")
     with uow:
         uow.recipients.replace_contacts(command.recipient, dict(command.addresses), ctx.clock())
         uow.commit()
