@@ -9,16 +9,11 @@ import sqlalchemy as sa
 
 from shared.db import engine_for
 from support.http import base_url
+from support import strategies
 
 # Text that includes what breaks naive code: NUL, lone surrogates, phone-like digits, very long strings.
-awkward_text = st.one_of(
-    st.text(max_size=30),
-    st.text(alphabet=st.characters(codec=None, exclude_categories=()), max_size=10),
-    st.sampled_from(["", " ", "\x00", "\ud800", "13812345678", "shixin", "property-repair", "x" * 3000]),
-)
-json_scalars = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), awkward_text)
-json_values = st.recursive(json_scalars, lambda inner: st.one_of(
-    st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)), max_leaves=8)
+awkward_text = strategies.awkward_text("shixin", "property-repair")
+json_values = strategies.json_values(awkward_text)
 
 resident = st.fixed_dictionaries({}, optional={
     "name": st.one_of(awkward_text, json_values), "phone": st.one_of(st.just("13812345678"), awkward_text),

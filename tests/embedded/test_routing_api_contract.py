@@ -15,6 +15,7 @@ from shared.events import new_event
 from services.routing.domain.directory import default_directory
 from services.routing.handlers.cases import route_case
 from services.routing.persistence import RoutingUnitOfWork
+from support import strategies
 
 TABLES = ("assignments", "routing_cases", "case_log", "outbox")
 
@@ -187,12 +188,8 @@ def test_every_endpoint_answers_its_documented_model(routing):
 
 
 # Text that breaks naive code (NUL, lone surrogates, a phone number, very long), and any JSON value.
-awkward_text = st.one_of(st.text(max_size=20), st.sampled_from(["", " ", "\x00", "\ud800", "13812345678",
-                                                                "shixin-oc", "wrong-area", "x" * 3000]))
-json_values = st.recursive(
-    st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=False), awkward_text),
-    lambda inner: st.one_of(st.lists(inner, max_size=3), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
-    max_leaves=6)
+awkward_text = strategies.awkward_text("shixin-oc", "wrong-area")
+json_values = strategies.json_values(awkward_text, max_leaves=6)
 BODIES = {
     "report": {"answer": awkward_text},
     "transfer": {"to_unit": st.sampled_from(["shixin-oc", "shixin-pm", "nowhere"]), "reason": awkward_text},

@@ -10,7 +10,7 @@ import eventlet
 import pytest
 import requests
 
-from services.intake import handlers
+from services.intake.handlers import appointments
 from services.intake.appointments import default_stations, is_open_day
 from support.clock import MovableClock, shanghai, use_clock
 from support.http import base_url
@@ -23,7 +23,7 @@ SLOT = shanghai(2026, 11, 24, 9, 0)  # Tuesday's first slot
 @pytest.fixture(autouse=True)
 def intake_on_monday_morning(monkeypatch):
     assert is_open_day(NOW.date()) and is_open_day(SLOT.date())
-    use_clock(monkeypatch, handlers.book_appointment, MovableClock(NOW))
+    use_clock(monkeypatch, appointments.book_appointment, MovableClock(NOW))
 
 
 def booking(starts_at, phone, station="meiyuan"):
