@@ -128,6 +128,20 @@ def test_an_extension_moves_the_deadline_only_when_approved():
         assignments.decide_extension(a, True)
 
 
+@pytest.mark.parametrize("due, days, extended", [
+    (at(2026, 12, 3), 2, at(2026, 12, 5)),   # end of Wed 2 Dec + 2 = end of Fri 4 Dec (not Mon 7)
+    (at(2026, 12, 5), 1, at(2026, 12, 8)),   # end of Fri 4 Dec + 1 = end of Mon 7 Dec
+    (at(2026, 9, 30), 2, at(2026, 10, 9)),   # end of Tue 29 Sep + 2 = end of Thu 8 Oct: 30 Sep, the holiday, 8 Oct
+])
+def test_an_extension_of_n_working_days_adds_exactly_n(due, days, extended):
+    a = assignment()
+    assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 28, 11), POLICY)
+    a.due_at = due
+    assignments.request_extension(a, days, "等配件")
+    assignments.decide_extension(a, True)
+    assert a.due_at == extended
+
+
 def test_a_breach_is_reminded_at_once_and_escalated_a_working_day_later():
     a = assignment()
     assignments.sign(a, D.units["shixin-pm"], at(2026, 9, 30, 11), POLICY)  # due at the end of 10 October

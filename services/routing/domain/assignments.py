@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from shared.errors import Conflict, Forbidden, InvalidInput
 from services.routing.domain.directory import Decision, Policy, TimeLimit, Unit
@@ -218,7 +218,9 @@ def decide_extension(assignment: Assignment, approve: bool) -> datetime | None:
     _require(assignment, ("signed", "in_progress"), "extend it")
     previous = assignment.due_at
     if approve:
-        assignment.due_at = TimeLimit(assignment.extension_days, "working_days").due(previous)
+        # A deadline is the end of its last day (midnight after it): N more working days count from that day,
+        # not from the day that starts at the deadline, or N would give N + 1.
+        assignment.due_at = TimeLimit(assignment.extension_days, "working_days").due(previous - timedelta(microseconds=1))
         assignment.extensions += 1
     assignment.extension_days = None
     return previous if approve else None
