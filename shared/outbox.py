@@ -153,6 +153,16 @@ class OutboxRelay(SharedExtension):
     def start(self):
         self._running = True
         self._gt = self.container.spawn_managed_thread(self._run, identifier="outbox_relay")
+        self.container.spawn_managed_thread(self._declare_exchange, identifier="outbox_declare")
+
+    def _declare_exchange(self):
+        """``<service>.events`` exists from start-up, so a subscriber can bind before the first event; if the
+        broker is away now, the first publish declares it."""
+        exchange = f"{self.container.service_name}.events"
+        try:
+            self.relay.publisher.ensure_exchange(exchange)
+        except Exception as exc:
+            log.warning("could not declare %s at start-up (it is declared with the first publish): %s", exchange, exc)
 
     def stop(self):
         self._running = False

@@ -168,3 +168,22 @@ def test_rows_published_from_memory_are_marked_sent_together_and_before_the_poll
              timeout=settings.relay_grace_s / 2, message="all rows marked sent")
     assert sum(marks) == 20 and len(marks) < 20  # one UPDATE for many publishes
     assert len(drain_queue(settings.broker_uri, queue)) == 20  # each published once
+
+
+def test_every_service_declares_its_exchange_at_start_up(infra_settings, start_services):
+    """A district system can bind its queue before the first event of a service that has published nothing."""
+    from support.waiting import wait_for
+
+    start_services(infra_settings, ["notify", "funds"])
+
+    def declared(name):
+        with kombu.Connection(infra_settings.broker_uri) as conn:
+            try:
+                conn.default_channel.exchange_declare(exchange=name, type="topic", passive=True)
+                return True
+            except Exception:
+                return False
+
+    for exchange in ("notify.events", "funds.events"):
+        wait_for(lambda: declared(exchange), timeout=10, message=f"{exchange} declared")
+    assert count_rows(infra_settings, "notify", "outbox") == 0  # nothing was published to declare it
