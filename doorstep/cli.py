@@ -36,6 +36,10 @@ def run(services, street, broker, db, port, host, migrate, demo):
         raise click.ClickException("--port applies to one service per process; name the service")
     settings = settings_or_exit(street=street, broker_uri=broker, db_template=db, http_port=port, http_host=host)
     logs.configure()
+    taken = runner.ports_in_use(settings, services)
+    if taken:
+        raise click.ClickException(f"port(s) {', '.join(map(str, taken))} already in use on {settings.http_host}: "
+                                   "is Doorstep running already? (--port or DOORSTEP_HTTP_PORT for another)")
     if migrate is None:
         migrate = all(settings.db_url(s).startswith("sqlite") for s in services)
     if migrate:
@@ -48,7 +52,8 @@ def run(services, street, broker, db, port, host, migrate, demo):
         click.echo(f"  {name:<8} API {base}/{name}/…   metrics {base}/metrics   health {base}/readyz")
     if demo:
         _print_demo(settings)
-    runner.run_forever(containers)
+    if not runner.run_forever(containers):
+        raise SystemExit(1)
 
 
 def _print_demo(settings):

@@ -52,8 +52,12 @@ def stop(containers: list[ServiceContainer]) -> None:
         container.stop()
 
 
-def run_forever(containers: list[ServiceContainer]) -> None:
-    """Block until SIGTERM/SIGINT (graceful stop) or until a container dies."""
+def run_forever(containers: list[ServiceContainer]) -> bool:
+    """Block until SIGTERM/SIGINT (graceful stop) or until a container dies; then stop the others.
+
+    Returns False when a container died: the process must then end (non-zero), not live on without it while
+    it keeps the other services' ports.
+    """
     stopping = eventlet.event.Event()
 
     def _on_signal(signum, _frame):
@@ -66,8 +70,29 @@ def run_forever(containers: list[ServiceContainer]) -> None:
     watchers = [eventlet.spawn(c.wait) for c in containers]
     for watcher in watchers:
         watcher.link(lambda gt: stopping.ready() or stopping.send(False))
-    stopping.wait()
-    stop(containers)
+    graceful = stopping.wait()
+    if not graceful:
+        log.error("a service container stopped on its own: stopping the others")
+    for container in reversed(containers):
+        try:
+            container.stop()
+        except Exception:  # the dead one, or one that cannot stop cleanly: it must not keep the process
+            container.kill()
+    return bool(graceful)
+
+
+def ports_in_use(settings: Settings, names) -> list[int]:
+    """The ports of ``names`` that something already listens on. eventlet listens with SO_REUSEPORT, so a
+    second `doorstep run` would otherwise share the port with the first and get half its requests."""
+    taken = []
+    for name in names:
+        port = settings.port(name)
+        with socket.socket() as probe:
+            try:
+                probe.bind((settings.http_host, port))
+            except OSError:
+                taken.append(port)
+    return taken
 
 
 def free_ports(names) -> dict[str, int]:
