@@ -74,13 +74,17 @@ def _print_demo(settings):
 @common_options
 @click.argument("services", nargs=-1, type=click.Choice(SERVICES))
 def migrate(services, street, broker, db):
-    """Upgrade SERVICES' databases (default: all) to the latest migration."""
+    """Upgrade SERVICES' databases (default: all) to the latest migration, creating missing ones."""
     from doorstep import runner
+    from shared.migrations import MissingDatabase
 
     settings = settings_or_exit(street=street, broker_uri=broker, db_template=db)
     for name in services or SERVICES:
-        runner.migrate(settings, [name])
-        click.echo(f"{name}: migrated ({settings.db_url(name).split('@')[-1]})")
+        try:
+            created = runner.migrate(settings, [name])
+        except MissingDatabase as exc:
+            raise click.ClickException(f"{name}: {exc}") from None
+        click.echo(f"{name}: {'created and ' if created else ''}migrated ({settings.db_url(name).split('@')[-1]})")
 
 
 from doorstep.api import api  # noqa: E402

@@ -10,7 +10,7 @@ import eventlet
 from nameko.containers import ServiceContainer
 
 from shared.config import SERVICES, Settings
-from shared.migrations import upgrade
+from shared.migrations import ensure_database, upgrade
 
 log = logging.getLogger("doorstep")
 
@@ -27,9 +27,15 @@ def service_class(name: str):
     return getattr(importlib.import_module(module), attr)
 
 
-def migrate(settings: Settings, names=SERVICES) -> None:
+def migrate(settings: Settings, names=SERVICES) -> list[str]:
+    """Upgrade each service's database, creating it first on a PostgreSQL server that lacks it; returns the
+    names of the databases created."""
+    created = []
     for name in names:
+        if ensure_database(settings.db_url(name)):
+            created.append(name)
         upgrade(name, settings.db_url(name))
+    return created
 
 
 def start(settings: Settings, names=SERVICES) -> list[ServiceContainer]:

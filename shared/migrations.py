@@ -35,6 +35,39 @@ def alembic_config(service: str) -> Config:
     return cfg
 
 
+class MissingDatabase(Exception):
+    """A service's database does not exist and cannot be created with the URL's credentials."""
+
+
+def ensure_database(url: str) -> bool:
+    """Create the PostgreSQL database named in ``url`` if the server has none of that name; True if created.
+
+    A newcomer points ``doorstep migrate`` at a fresh server; without this the first statement fails with a
+    traceback about a missing database. Where the user may not create databases, the error says what to run.
+    """
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "postgresql" or not parsed.database:
+        return False
+    server = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with server.connect() as conn:
+            if conn.execute(sa.text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": parsed.database}).first():
+                return False
+            try:
+                conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+            except sa.exc.ProgrammingError as exc:
+                raise MissingDatabase(
+                    f"database {parsed.database!r} does not exist on {parsed.host}, and user {parsed.username!r} "
+                    f"may not create it ({exc.orig.pgcode}); as a superuser run: CREATE DATABASE \"{parsed.database}\" "
+                    f"OWNER \"{parsed.username}\";") from None
+            return True
+    except sa.exc.OperationalError as exc:
+        raise MissingDatabase(f"cannot reach PostgreSQL at {parsed.host}:{parsed.port or 5432} as "
+                              f"{parsed.username!r}: {str(exc.orig).strip().splitlines()[0]}") from None
+    finally:
+        server.dispose()
+
+
 def upgrade(service: str, url: str, revision: str = "head") -> None:
     cfg = alembic_config(service)
     with engine_for(url).begin() as connection:

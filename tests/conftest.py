@@ -45,6 +45,12 @@ def pg_admin():
     conn.close()
 
 
+@pytest.fixture(scope="session")
+def pg_server(pg_admin) -> str:
+    """The reachable PostgreSQL server's URL, without a database: ``postgresql://user@host:port``."""
+    return PG_URL.rsplit("/", 1)[0]
+
+
 @pytest.fixture
 def pg_databases(pg_admin, request):
     """Four fresh databases, one per service; returns the URL template with {service}."""
