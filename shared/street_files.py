@@ -16,9 +16,14 @@ from typing import Any, Callable
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from shared.fields import Form
 from shared.problems import field_name, reason
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+# The codes of a street's matters, stations, units, areas and rules.
+Code = Form(r"^[a-z0-9][a-z0-9-]{0,79}$", "code", "应为小写字母、数字和“-”（最多80个）",
+            "must be lower-case letters, digits and '-' (at most 80)", "a code: lower-case letters, digits, '-'")
 
 # Where a file's entries are lists, an entry is named by its index and by the first of these it carries.
 LABELS = ("code", "id")

@@ -26,7 +26,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, Va
 from shared import street_files
 from shared.fields import Form, Required, invalid
 from shared.problems import reason
-from shared.street_files import StreetModel
+from shared.street_files import Code, StreetModel
 
 DEFAULT_CATALOG = Path(__file__).parent / "data" / "catalog.yaml"
 
@@ -40,9 +40,6 @@ REQUIRED = ("name", "handling", "time_limit_days", "unit")
 
 # -- the file's format --------------------------------------------------------------------------------------
 
-MatterCode = Form(r"^[a-z0-9][a-z0-9-]{0,79}$", "code", "应为小写字母、数字和“-”（最多80个）",
-                  "must be lower-case letters, digits and '-' (at most 80)",
-                  "a matter's code (事项编码), stable English: lower-case letters, digits, '-'")
 CategoryCode = Form(r"^[a-z0-9][a-z0-9-]{0,39}$", "code", "应为小写字母、数字和“-”（最多40个）",
                     "must be lower-case letters, digits and '-' (at most 40)",
                     "a category's code (事项类别): lower-case letters, digits, '-'")
@@ -110,7 +107,7 @@ class MatterDefaults(StreetModel):
 class MatterEntry(MatterDefaults):
     """A matter (事项). In a file that ``extends`` another, a known code changes only the fields given."""
 
-    code: MatterCode
+    code: Code = Field(description="the matter's code (事项编码), stable English")
     name: Required(100) = Field(None, description="the matter's name, as residents know it (事项名称)")
     category: CategoryCode = Field(None, description="its category, whose defaults it takes")
 
@@ -131,7 +128,7 @@ class CatalogFile(StreetModel):
 
     extends: str = Field(None, min_length=1, description="start from 'default' (the packaged catalog) or a file "
                                                          "beside this one")
-    remove: list[MatterCode] = Field(default_factory=list, description="matters of the extended catalog to drop")
+    remove: list[Code] = Field(default_factory=list, description="matters of the extended catalog to drop")
     categories: dict[CategoryCode, Annotated[CategoryEntry, BeforeValidator(
         _named, json_schema_input_type=Required(100) | CategoryEntry)]] = Field(
         default_factory=dict, description="code → name, or code → {name, defaults}")
