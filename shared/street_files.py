@@ -14,7 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Callable
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_validator
 
 from shared.fields import Form
 from shared.problems import field_name, reason
@@ -24,6 +24,13 @@ DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # The codes of a street's matters, stations, units, areas and rules.
 Code = Form(r"^[a-z0-9][a-z0-9-]{0,79}$", "code", "应为小写字母、数字和“-”（最多80个）",
             "must be lower-case letters, digits and '-' (at most 80)", "a code: lower-case letters, digits, '-'")
+
+# A unit of routing's directory, or the unit of the case's residential area in a role: "{area}-pm" is the
+# property company of the case's area.
+UnitRef = Form(r"^(\{area\}-[a-z0-9-]+|[a-z0-9][a-z0-9-]{0,79})$", "unit", "应为单位编码或居民区角色，如 {area}-rc",
+               "must be a unit code or an area role like '{area}-rc'",
+               "a unit (单位) of routing's directory, or the case's residential area's unit in a role: {area}-rc "
+               "(居委会), {area}-pm (物业), {area}-oc (业委会), {area}-police (社区民警)")
 
 # Where a file's entries are lists, an entry is named by its index and by the first of these it carries.
 LABELS = ("code", "id")
@@ -35,10 +42,19 @@ class StreetModel(BaseModel):
     schema says it means."""
 
     model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    _written: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _keep_the_order_written(cls, data: Any, handler):
+        entry = handler(data)
+        if isinstance(data, dict):
+            entry._written = tuple(data)
+        return entry
 
     def given(self) -> dict[str, Any]:
-        """The keys the file gives, with their validated values; a key left out is not there."""
-        return {name: getattr(self, name) for name in self.model_fields_set}
+        """The keys the file gives, in its order, with their validated values; a key left out is not there."""
+        return {name: getattr(self, name) for name in self._written}
 
 
 Entry = Callable[[tuple, Any], "tuple[str | None, tuple]"]

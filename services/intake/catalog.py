@@ -26,7 +26,7 @@ from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, Va
 from shared import street_files
 from shared.fields import Form, Required, invalid
 from shared.problems import reason
-from shared.street_files import Code, StreetModel
+from shared.street_files import Code, StreetModel, UnitRef
 
 DEFAULT_CATALOG = Path(__file__).parent / "data" / "catalog.yaml"
 
@@ -45,11 +45,6 @@ CategoryCode = Form(r"^[a-z0-9][a-z0-9-]{0,39}$", "code", "应为小写字母、
                     "a category's code (事项类别): lower-case letters, digits, '-'")
 AttributeCode = Form(r"^[a-z][a-z0-9_]{0,39}$", "code", "应为小写字母、数字和“_”", "must be lower-case letters, digits "
                      "and '_'", "a form field's code: lower-case letters, digits, '_'")
-# A unit code, or a role of the case's residential area: "{area}-rc", "{area}-pm", "{area}-oc".
-UnitRef = Form(r"^(\{area\}-[a-z]+|[a-z0-9][a-z0-9-]{0,39})$", "unit", "应为单位编码或居民区角色，如 {area}-rc",
-               "must be a unit code or an area role like '{area}-rc'",
-               "the default handling unit (承办单位): a unit code of routing's directory, or a unit of the case's "
-               "residential area: {area}-rc (居委会), {area}-pm (物业), {area}-oc (业委会)")
 
 
 def _distinct(channels: list[str]) -> list[str]:
@@ -99,7 +94,7 @@ class MatterDefaults(StreetModel):
     attributes: list[AttributeEntry] = Field(None, description="the form's fields (表单字段)")
     handling: Literal[HANDLINGS] = Field(None, description="station: settled here; routed: accepted here, handled "
                                                            "elsewhere (收受分离)")
-    unit: UnitRef = None
+    unit: UnitRef = Field(None, description="the default handling unit (承办单位)")
     time_limit_days: int = Field(None, ge=0, le=365, description="the time limit (办理时限) in working days")
     appointment: bool = Field(None, description="the resident books a slot first (网上预约); default false")
 
