@@ -96,7 +96,7 @@ def _forward(period: list[time]) -> tuple[time, time]:
     return opens, closes
 
 
-Period = Annotated[list[Clock], Field(min_length=2, max_length=2, description='["09:00", "11:30"]: opens, closes'),
+Period = Annotated[list[Clock], Field(min_length=2, max_length=2, description='opens, closes: ["09:00", "11:30"]'),
                    AfterValidator(_forward)]
 
 
