@@ -33,7 +33,7 @@ UnitRef = Form(r"^(\{area\}-[a-z0-9-]+|[a-z0-9][a-z0-9-]{0,79})$", "unit", "应�
                "(居委会), {area}-pm (物业), {area}-oc (业委会), {area}-police (社区民警)")
 
 # Where a file's entries are lists, an entry is named by its index and by the first of these it carries.
-LABELS = ("code", "id")
+LABELS = ("code", "id", "name")
 
 
 class StreetModel(BaseModel):
@@ -107,7 +107,8 @@ def _tidy(node: Any) -> None:
     if not isinstance(node, dict):
         return
     if isinstance(node.get("description"), str):
-        node["description"] = node["description"].replace("``", "`")  # a docstring's markup, for people
+        # A docstring's markup and line breaks, for an editor's hover.
+        node["description"] = " ".join(node["description"].replace("``", "`").split())
     # A key that may be left out but not written as null: no default to show.
     if "default" in node and node["default"] is None and not _nullable(node):
         del node["default"]
