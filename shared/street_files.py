@@ -19,7 +19,8 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_
 from shared.fields import Form
 from shared.problems import field_name, reason
 
-DIALECT = "https://json-schema.org/draft/2020-12/schema"
+# The schemas use only what draft 7 has, the draft editors' YAML support (yaml-language-server) implements.
+DIALECT = "http://json-schema.org/draft-07/schema#"
 
 # The codes of a street's matters, stations, units, areas and rules.
 Code = Form(r"^[a-z0-9][a-z0-9-]{0,79}$", "code", "应为小写字母、数字和“-”（最多80个）",
