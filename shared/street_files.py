@@ -5,9 +5,9 @@ keys and values of the wrong type or form, and the loader then checks what a sch
 a unit the directory lacks, a template reading a field its event lacks). The same model gives the JSON Schema a
 street's staff point their editor at (``doorstep street schema``), so the editor and the services agree.
 
-A problem names the file, the entry and the reason, in Chinese and English
-(``catalog.yaml: matters[3] (property-repair): handling: 应为以下之一… / must be one of …``); the rejected value
-is not repeated, the entry is named by its code.
+A model's problem names the file, the entry (by its code) and the reason, in Chinese and English, without
+repeating the rejected value: ``catalog.yaml: matters[3] (property-repair): handling: 应为以下之一… / must be one
+of …``.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, ValidationError, model_
 from shared.fields import Form
 from shared.problems import field_name, reason
 
-# The schemas use only what draft 7 has, the draft editors' YAML support (yaml-language-server) implements.
+# The schemas use only what draft 7 has: the draft editors' YAML support (yaml-language-server) implements.
 DIALECT = "http://json-schema.org/draft-07/schema#"
 
 # The codes of a street's matters, stations, units, areas and rules.

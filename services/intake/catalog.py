@@ -43,8 +43,8 @@ REQUIRED = ("name", "handling", "time_limit_days", "unit")
 CategoryCode = Form(r"^[a-z0-9][a-z0-9-]{0,39}$", "code", "应为小写字母、数字和“-”（最多40个）",
                     "must be lower-case letters, digits and '-' (at most 40)",
                     "a category's code (事项类别): lower-case letters, digits, '-'")
-AttributeCode = Form(r"^[a-z][a-z0-9_]{0,39}$", "code", "应为小写字母、数字和“_”", "must be lower-case letters, digits "
-                     "and '_'", "a form field's code: lower-case letters, digits, '_'")
+AttributeCode = Form(r"^[a-z][a-z0-9_]{0,39}$", "code", "应为小写字母、数字和“_”",
+                     "must be lower-case letters, digits and '_'", "a form field's code (表单字段编码)")
 
 
 def _distinct(channels: list[str]) -> list[str]:
