@@ -1,6 +1,8 @@
-"""A new street in one command: its Kubernetes overlay and the skeleton of its own configuration."""
+"""A new street in one command: its Kubernetes overlay and the skeleton of its own configuration; checking a
+street's files as the services will load them; the JSON Schemas editors check them with."""
 from __future__ import annotations
 
+import json
 import os
 import re
 from pathlib import Path
@@ -8,12 +10,16 @@ from pathlib import Path
 import click
 import yaml
 
+from shared.config import STREET_FILES
+from shared.street_files import json_schema
 from services.intake.appointments import DEFAULT_STATIONS
 from services.routing.domain.directory import DEFAULT_DIRECTORY
 
 # Where a checkout keeps them, relative to its top folder (the working directory of the commands).
 OVERLAYS = Path("deploy") / "k8s" / "overlays"
 BASE = Path("deploy") / "k8s" / "base"
+# In an overlay, beside street/: the street files' schemas, which each file's first line points an editor at.
+SCHEMAS = "schemas"
 _CODE_RE = re.compile(r"^[a-z][a-z0-9-]{1,31}$")
 
 _KUSTOMIZATION = """\
@@ -44,7 +50,8 @@ configMapGenerator:
     behavior: merge
     literals:
       - DOORSTEP_STREET={code}
-  # The street's own reference data (see street/), mounted in every pod at DOORSTEP_STREET_DIR.
+  # The street's own reference data (see street/), mounted in every pod at DOORSTEP_STREET_DIR. The files'
+  # JSON Schemas, for editors, are in schemas/ (`doorstep street schema --out schemas` renews them).
   - name: doorstep-street
     behavior: merge
     files:
@@ -69,7 +76,7 @@ metadata:
 """
 
 _CATALOG = """\
-# {name}: the matter catalog. Starts as the default; add, change or remove matters below
+{modeline}# {name}: the matter catalog. Starts as the default; add, change or remove matters below
 # (see services/intake/data/catalog.yaml for the fields), then check with `doorstep catalog check <this file>`.
 extends: default
 """
@@ -77,7 +84,7 @@ extends: default
 
 # Copied from the demo street: a new street has its own residential areas, units and stations.
 _COPIED = """\
-# {name}: {what}. Copied from the demo street's defaults ({source});
+{modeline}# {name}: {what}. Copied from the demo street's defaults ({source});
 # replace them with the street's own, then check with `doorstep street check {folder}`.
 """
 
@@ -105,14 +112,14 @@ def new_street(code: str, name: str, out: Path = OVERLAYS, image: str = "registr
     files = {
         target / "kustomization.yaml": _KUSTOMIZATION.format(**values),
         target / "namespace.yaml": _NAMESPACE.format(**values),
-        target / "street" / "catalog.yaml": _CATALOG.format(**values),
+        target / "street" / "catalog.yaml": _CATALOG.format(**values, modeline=modeline("catalog.yaml")),
         target / "street" / "directory.yaml": _copied(DEFAULT_DIRECTORY, "the 1+3+N units, areas and routing rules",
                                                       values, street_key=True),
         target / "street" / "stations.yaml": _copied(DEFAULT_STATIONS, "the service stations and their hours", values),
     }
     for path, text in files.items():
         path.write_text(text, "utf-8")
-    return list(files)
+    return list(files) + write_schemas(target / SCHEMAS)
 
 
 def _is_remote(base: Path | str) -> bool:
@@ -129,8 +136,52 @@ def _copied(source: Path, what: str, values: dict, street_key: bool = False) -> 
     body = "\n".join(line for line in source.read_text("utf-8").splitlines() if not line.startswith("#"))
     if street_key:
         body = re.sub(r"^street: .*$", f"street: {values['code']}", body, count=1, flags=re.M)
-    header = _COPIED.format(name=values["name"], what=what, source=source.name, folder=f"{values['code']}/street")
+    header = _COPIED.format(name=values["name"], what=what, source=source.name, folder=f"{values['code']}/street",
+                            modeline=modeline(source.name))
     return header + body.lstrip("\n") + "\n"
+
+
+# -- schemas ------------------------------------------------------------------------------------------------
+
+def street_file_models() -> dict:
+    """Each street file's model, by the file's name."""
+    from shared.workdays import HolidaysFile
+    from services.intake.appointments import StationsFile
+    from services.intake.catalog import CatalogFile
+    from services.notify.domain.templates import TemplatesFile
+    from services.notify.settings import NotifyFile
+    from services.routing.domain.directory import DirectoryFile
+
+    models = {"catalog": CatalogFile, "stations": StationsFile, "routing_directory": DirectoryFile,
+              "notify_config": NotifyFile, "notify_templates": TemplatesFile, "holidays": HolidaysFile}
+    return {STREET_FILES[kind]: model for kind, model in models.items()}
+
+
+def schema_name(filename: str) -> str:
+    """``catalog.yaml`` → ``catalog.schema.json``."""
+    return f"{Path(filename).stem}.schema.json"
+
+
+def schema_texts() -> dict[str, str]:
+    """Each street file's JSON Schema, as written: file name → text."""
+    return {schema_name(filename): json.dumps(json_schema(model, filename), ensure_ascii=False, indent=2) + "\n"
+            for filename, model in street_file_models().items()}
+
+
+def write_schemas(out: Path) -> list[Path]:
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for name, text in schema_texts().items():
+        (out / name).write_text(text, "utf-8")
+        written.append(out / name)
+    return written
+
+
+def modeline(filename: str) -> str:
+    """A street file's first line: where editors (yaml-language-server: VS Code, Neovim, …) find its schema,
+    relative to the file, in the overlay's schemas/ folder."""
+    return f"# yaml-language-server: $schema=../{SCHEMAS}/{schema_name(filename)}\n"
 
 
 class _EverySecretSet(dict):
@@ -148,7 +199,7 @@ def check_street(folder: Path) -> list[str]:
 
     Raises :class:`StreetError` listing every problem, so a street sees them all before it deploys.
     """
-    from shared.config import STREET_FILES, ConfigError
+    from shared.config import ConfigError
     from shared.workdays import HolidaysError, load_holidays
     from services.intake.appointments import StationsError, load_stations
     from services.intake.catalog import CatalogError, load_catalog
@@ -167,10 +218,7 @@ def check_street(folder: Path) -> list[str]:
         return f"{len(loaded.units)} units, {len(loaded.areas)} areas, {len(loaded.rules)} rules"
 
     def notify(path):
-        raw = yaml.safe_load(path.read_text("utf-8")) or {}
-        if not isinstance(raw, dict):
-            raise ConfigError(str(path), "must hold a mapping of notify settings")
-        return f"default channel {notify_settings.parse(raw, _EverySecretSet(), origin=path.name).default_channel}"
+        return f"default channel {notify_settings.load_file(path, _EverySecretSet()).default_channel}"
 
     def templates(path):
         return f"{sum(len(t) for t in load_templates([DEFAULT_TEMPLATES, path]).values())} templates in force"
@@ -196,7 +244,8 @@ def check_street(folder: Path) -> list[str]:
             lines.append(f"{filename}: {checks[kind](path)}")
         except (CatalogError, StationsError, DirectoryError, TemplateError, ConfigError, HolidaysError,
                 yaml.YAMLError) as exc:
-            problems.append(f"{filename}: {exc}")
+            # One line per problem, each naming the file by its name in the folder.
+            problems.extend(f"{filename}: {line.removeprefix(f'{path}: ')}" for line in str(exc).splitlines())
     if problems:
         raise StreetError("\n".join(problems))
     return lines
@@ -241,3 +290,13 @@ def street_check(folder):
         raise SystemExit(1) from None
     for line in lines:
         click.echo(line)
+
+
+@street.command("schema")
+@click.option("--out", required=True, type=click.Path(file_okay=False),
+              help="folder to write the schemas to, e.g. an overlay's schemas/")
+def street_schema(out):
+    """Write each street file's JSON Schema (catalog.schema.json, …), for editors to check and complete the files
+    with: a file's first line `# yaml-language-server: $schema=../schemas/<name>.schema.json` points at it."""
+    for path in write_schemas(Path(out)):
+        click.echo(f"wrote {path}")

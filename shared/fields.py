@@ -8,7 +8,7 @@ failure into a 400 problem naming the field), and none of them echoes the reject
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -39,6 +39,21 @@ class AnswerModel(BaseModel):
 def invalid(kind: str, zh: str, en: str) -> PydanticCustomError:
     """A rule's failure, worded for a worker in Chinese and English (``手机号应为11位数字 / must be …``)."""
     return PydanticCustomError(kind, "{zh} / {en}", {"zh": zh, "en": en})
+
+
+def matching(pattern: str, kind: str, zh: str, en: str) -> AfterValidator:
+    """Text of ``pattern``'s form; otherwise a failure that says which form, not pydantic's bare pattern."""
+    def check(value: str) -> str:
+        if not re.fullmatch(pattern, value):
+            raise invalid(kind, zh, en)
+        return value
+    return AfterValidator(check)
+
+
+def Form(pattern: str, kind: str, zh: str, en: str, description: str) -> Any:  # noqa: N802 (a type, spelt as one)
+    """Text of ``pattern``'s form, documented with it; a failure says in words which form is expected."""
+    return Annotated[str, matching(pattern, kind, zh, en),
+                     WithJsonSchema({"type": "string", "pattern": pattern, "description": description})]
 
 
 # -- text ---------------------------------------------------------------------------------------------------
@@ -153,6 +168,22 @@ def not_in_future(moment: datetime | date, now: datetime, field_zh: str = "日�
     today = now.astimezone(SHANGHAI).date()
     if (moment > now) if isinstance(moment, datetime) else (moment > today):
         raise invalid("future", f"{field_zh}不能晚于今天", "must not be in the future")
+
+
+CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def _clock(value: Any) -> time:
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(CLOCK_PATTERN, value):
+        raise invalid("clock", "应为时刻，如 22:00（上海时间）", "must be a time of day like 22:00 (Asia/Shanghai)")
+    return time(int(value[:2]), int(value[3:]))
+
+
+Clock = Annotated[time, BeforeValidator(_clock), PlainSerializer(lambda v: v.strftime("%H:%M"), return_type=str),
+                  WithJsonSchema({"type": "string", "pattern": CLOCK_PATTERN, "example": "22:00",
+                                  "description": "HH:MM, Asia/Shanghai"})]
 
 
 # -- money --------------------------------------------------------------------------------------------------

@@ -30,7 +30,10 @@ from zoneinfo import ZoneInfo
 
 import chinese_calendar
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, RootModel, ValidationError, model_validator
+from pydantic import ConfigDict, Field, RootModel, ValidationError, model_validator
+
+from shared.fields import invalid
+from shared.street_files import StreetModel, problems
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEFAULT_OPENING = time(8, 30)
@@ -44,31 +47,41 @@ _PACKAGE_NAMES = {"New Year's Day": "元旦", "Spring Festival": "春节", "Tomb
                   "National Day": "国庆节", "Anti-Fascist 70th Day": "抗战胜利纪念日"}
 
 
-class Holiday(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+class Holiday(StreetModel):
+    """A statutory holiday (法定节假日), its days off from the first to the last."""
+
+    model_config = ConfigDict(populate_by_name=True)
 
     name: Annotated[str, Field(min_length=1, max_length=20, description="e.g. 春节")]
-    first: date = Field(alias="from")
-    last: date = Field(alias="to")
+    # A date is a date whether YAML reads it as one or it is quoted.
+    first: date = Field(alias="from", strict=False, description="the first day off")
+    last: date = Field(alias="to", strict=False, description="the last day off")
 
     @model_validator(mode="after")
     def _forward(self):
         if self.last < self.first:
-            raise ValueError("'to' is before 'from'")
+            raise invalid("holiday", "结束日期早于开始日期", "'to' is before 'from'")
         return self
 
 
-class YearSchedule(BaseModel):
+class YearSchedule(StreetModel):
     """One year as the State Council's notice sets it: the holidays, and the weekend days worked instead."""
 
-    model_config = ConfigDict(extra="forbid")
-
     holidays: list[Holiday] = Field(default_factory=list)
-    working_days: list[date] = Field(default_factory=list, description="调休: weekend days that are worked")
+    working_days: list[Annotated[date, Field(strict=False)]] = Field(
+        default_factory=list, description="调休: weekend days that are worked")
+
+
+def _years(schema: dict) -> None:
+    # YAML's year keys are numbers; an editor sees them as the strings JSON keys are.
+    schema["propertyNames"] = {"pattern": "^(20[0-9]{2}|21[0-9]{2})$"}
 
 
 class HolidaysFile(RootModel[dict[Annotated[int, Field(ge=2000, le=2199)], YearSchedule]]):
-    """``holidays.yaml``: year → its schedule."""
+    """``holidays.yaml``: year → its schedule (国务院办公厅关于部分节假日安排的通知). A year given here is taken wholly
+    from here; others from the chinese_calendar package."""
+
+    model_config = ConfigDict(strict=True, json_schema_extra=_years)
 
 
 class HolidaysError(Exception):
@@ -146,11 +159,7 @@ def load_holidays(path: Path | str) -> HolidayCalendar:
     try:
         schedules = HolidaysFile.model_validate(raw).root
     except ValidationError as exc:
-        from shared.problems import field_name, reason
-
-        problems = [f"{path}: {field_name(e['loc'])}: {reason(e)}"
-                    for e in exc.errors(include_url=False, include_input=False)]
-        raise HolidaysError("\n".join(problems)) from None
+        raise HolidaysError("\n".join(problems(exc, path, raw))) from None
     for year, schedule in schedules.items():
         for day in [d for h in schedule.holidays for d in (h.first, h.last)] + schedule.working_days:
             if day.year != year:

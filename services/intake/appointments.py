@@ -10,11 +10,15 @@ import dataclasses
 from datetime import date, datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
 import yaml
+from pydantic import AfterValidator, Field, ValidationError
 
-from shared import workdays
+from shared import street_files, workdays
 from shared.errors import InvalidInput, NotFound
+from shared.fields import Clock, Required, invalid
+from shared.street_files import Code, StreetModel
 from services.intake.domain import SHANGHAI
 
 DEFAULT_STATIONS = Path(__file__).parent / "data" / "stations.yaml"
@@ -83,30 +87,50 @@ class StationsError(Exception):
     """A stations file cannot be used; the message names the file, the entry and the reason."""
 
 
+def _forward(period: list[time]) -> tuple[time, time]:
+    opens, closes = period
+    if opens >= closes:
+        raise invalid("hours", "应先开始后结束", "must open before it closes")
+    return opens, closes
+
+
+Period = Annotated[list[Clock], Field(min_length=2, max_length=2, description='opens, closes: ["09:00", "11:30"]'),
+                   AfterValidator(_forward)]
+
+
+class StationEntry(StreetModel):
+    """A doorstep service station (家门口服务站) and when residents may book it."""
+
+    code: Code = Field(description="the station's code, in bookings and slot ids")
+    name: Required(100) = Field(description="the station's name, as residents know it")
+    area: Code = Field(description="the residential area (居民区) it serves")
+    hours: list[Period] = Field(description="its opening periods on a working day, Asia/Shanghai")
+    slot_minutes: int = Field(ge=1, description="the length of an appointment slot (预约时段), in minutes")
+    capacity: int = Field(ge=1, description="appointments one slot takes")
+
+
+class StationsFile(StreetModel):
+    """``stations.yaml``: the street's service stations, their opening hours and appointment slots. A station is
+    open on Chinese working days: closed on statutory holidays, open on adjusted working weekends (调休)."""
+
+    stations: list[StationEntry] = Field(min_length=1)
+
+
 def load_stations(path: Path = DEFAULT_STATIONS) -> dict[str, Station]:
     try:
         raw = yaml.safe_load(Path(path).read_text("utf-8")) or {}
     except (OSError, yaml.YAMLError) as exc:
         raise StationsError(f"{path}: cannot be read: {exc}") from None
-    entries = raw.get("stations") if isinstance(raw, dict) else None
-    if not isinstance(entries, list) or not entries:
-        raise StationsError(f"{path}: needs a non-empty list under 'stations'")
+    try:
+        file = StationsFile.model_validate(raw)
+    except ValidationError as exc:
+        raise StationsError("\n".join(street_files.problems(exc, path, raw))) from None
     stations = {}
-    for index, entry in enumerate(entries):
-        where = f"{path}: stations[{index}]"
-        try:
-            hours = tuple((time.fromisoformat(a), time.fromisoformat(b)) for a, b in entry["hours"])
-            station = Station(str(entry["code"]), str(entry["name"]), str(entry["area"]), hours,
-                              int(entry["slot_minutes"]), int(entry["capacity"]))
-        except KeyError as exc:
-            raise StationsError(f"{where}: missing {exc.args[0]!r}") from None
-        except (TypeError, ValueError) as exc:
-            raise StationsError(f"{where}: {exc}") from None
-        if any(opens >= closes for opens, closes in hours) or station.slot_minutes < 1 or station.capacity < 1:
-            raise StationsError(f"{where} ({station.code}): hours must run forward, slot_minutes and capacity >= 1")
-        if station.code in stations:
-            raise StationsError(f"{where}: station {station.code!r} appears twice")
-        stations[station.code] = station
+    for index, entry in enumerate(file.stations):
+        if entry.code in stations:
+            raise StationsError(f"{path}: stations[{index}] ({entry.code}): station {entry.code!r} appears twice")
+        stations[entry.code] = Station(entry.code, entry.name, entry.area, tuple(entry.hours), entry.slot_minutes,
+                                       entry.capacity)
     return stations
 
 

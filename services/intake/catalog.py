@@ -3,23 +3,30 @@
 A catalog file has ``categories`` (code → name, or code → {name, defaults}) and ``matters``. A matter leaves
 out any field its category's ``defaults`` give. A street's file may start from another catalog::
 
-    extends: default            # or a path, relative to this file
+    extends: default            # or a file beside this one
     remove: [bulky-waste-collection]
     categories: {...}           # new categories, or new names/defaults for existing ones
     matters:                    # a known code changes only the fields given; a new code adds a matter
       - {code: property-repair, time_limit_days: 2}
 
-Loading collects every problem and raises one :class:`CatalogError` naming the file, the entry and the reason,
-so a street sees all its mistakes before it deploys (``doorstep catalog check``).
+The file's format is :class:`CatalogFile`. Loading collects every problem and raises one :class:`CatalogError`
+naming the file, the entry and the reason, so a street sees all its mistakes before it deploys
+(``doorstep catalog check``).
 """
 from __future__ import annotations
 
 import dataclasses
-import re
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Literal
 
 import yaml
+from pydantic import AfterValidator, BeforeValidator, Field, ValidationError, ValidationInfo, field_validator
+
+from shared import street_files
+from shared.fields import Form, Required, invalid
+from shared.problems import reason
+from shared.street_files import Code, StreetModel, UnitRef
 
 DEFAULT_CATALOG = Path(__file__).parent / "data" / "catalog.yaml"
 
@@ -28,17 +35,102 @@ HANDLINGS = ("station", "routed")
 # Open311 GeoReport v2 attribute datatypes.
 DATATYPES = ("string", "number", "datetime", "text", "singlevaluelist", "multivaluelist")
 LIST_DATATYPES = ("singlevaluelist", "multivaluelist")
+# What a matter must have once its category's defaults are applied.
+REQUIRED = ("name", "handling", "time_limit_days", "unit")
 
-CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,79}$")
-CATEGORY_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
-ATTRIBUTE_RE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
-# A unit code, or a role of the case's residential area: "{area}-rc", "{area}-pm", "{area}-oc".
-UNIT_RE = re.compile(r"^(\{area\}-[a-z]+|[a-z0-9][a-z0-9-]{0,39})$")
+# -- the file's format --------------------------------------------------------------------------------------
 
-MATTER_FIELDS = ("code", "name", "category", "channels", "materials", "attributes", "handling", "unit",
-                 "time_limit_days", "appointment")
-DEFAULTABLE = ("channels", "materials", "attributes", "handling", "unit", "time_limit_days", "appointment")
+CategoryCode = Form(r"^[a-z0-9][a-z0-9-]{0,39}$", "code", "应为小写字母、数字和“-”（最多40个）",
+                    "must be lower-case letters, digits and '-' (at most 40)",
+                    "a category's code (事项类别): lower-case letters, digits, '-'")
+AttributeCode = Form(r"^[a-z][a-z0-9_]{0,39}$", "code", "应为小写字母、数字和“_”",
+                     "must be lower-case letters, digits and '_'", "a form field's code (表单字段编码)")
 
+
+def _distinct(channels: list[str]) -> list[str]:
+    if len(set(channels)) != len(channels):
+        raise invalid("distinct", "渠道不能重复", "must not name a channel twice")
+    return channels
+
+
+Channels = Annotated[list[Literal[CHANNELS]], Field(min_length=1, json_schema_extra={"uniqueItems": True}),
+                     AfterValidator(_distinct)]
+
+
+class AttributeValueEntry(StreetModel):
+    """One choice of a list field (选项)."""
+
+    key: Annotated[str, Field(min_length=1, max_length=40, description="the choice's key, as a case carries it")]
+    name: Annotated[str, Field(min_length=1, max_length=100, description="the choice as residents read it")]
+
+
+class AttributeEntry(StreetModel):
+    """One field of a matter's form (表单字段), as Open311 describes a service attribute."""
+
+    code: AttributeCode
+    datatype: Literal[DATATYPES] = Field(description="Open311 datatype; the list datatypes take values")
+    required: bool = Field(False, description="the resident must fill it in (必填)")
+    description: str = Field("", description="the field's label, in Chinese")
+    values: list[AttributeValueEntry] = Field(default_factory=list, validate_default=True,
+                                              description="the choices of a singlevaluelist or multivaluelist")
+
+    @field_validator("values")
+    @classmethod
+    def _values_fit_the_datatype(cls, values, info: ValidationInfo):
+        datatype = info.data.get("datatype")  # absent when the datatype itself is wrong
+        if datatype in LIST_DATATYPES and not values:
+            raise invalid("values", f"{datatype} 需要选项", f"a {datatype} needs values")
+        if datatype and datatype not in LIST_DATATYPES and values:
+            raise invalid("values", f"{datatype} 没有选项", f"only list datatypes take values, not {datatype}")
+        return values
+
+
+class MatterDefaults(StreetModel):
+    """A category's defaults (类别默认值): what its matters take for any field they leave out."""
+
+    channels: Channels = Field(None, description="where it may be submitted (受理渠道); default: all of them")
+    materials: list[Required(100)] = Field(None, description="what the resident brings (所需材料); 补正 names the "
+                                                             "missing ones")
+    attributes: list[AttributeEntry] = Field(None, description="the form's fields (表单字段)")
+    handling: Literal[HANDLINGS] = Field(None, description="station: settled here; routed: accepted here, handled "
+                                                           "elsewhere (收受分离)")
+    unit: UnitRef = Field(None, description="the default handling unit (承办单位)")
+    time_limit_days: int = Field(None, ge=0, le=365, description="the time limit (办理时限) in working days")
+    appointment: bool = Field(None, description="the resident books a slot first (网上预约); default false")
+
+
+class MatterEntry(MatterDefaults):
+    """A matter (事项). In a file that ``extends`` another, a known code changes only the fields given."""
+
+    code: Code = Field(description="the matter's code (事项编码), stable English")
+    name: Required(100) = Field(None, description="the matter's name, as residents know it (事项名称)")
+    category: CategoryCode = Field(None, description="its category, whose defaults it takes")
+
+
+class CategoryEntry(StreetModel):
+    """A category of matters (事项类别)."""
+
+    name: Required(100) = Field(description="the category's name (类别名称)")
+    defaults: MatterDefaults = None
+
+
+def _named(value):
+    return {"name": value} if isinstance(value, str) else value
+
+
+class CatalogFile(StreetModel):
+    """``catalog.yaml``: the street's matter catalog (事项目录), whole or as changes to another catalog."""
+
+    extends: str = Field(None, min_length=1, description="start from 'default' (the packaged catalog) or a file "
+                                                         "beside this one")
+    remove: list[Code] = Field(default_factory=list, description="matters of the extended catalog to drop")
+    categories: dict[CategoryCode, Annotated[CategoryEntry, BeforeValidator(
+        _named, json_schema_input_type=Required(100) | CategoryEntry)]] = Field(
+        default_factory=dict, description="code → name, or code → {name, defaults}")
+    matters: list[MatterEntry] = Field(default_factory=list)
+
+
+# -- what the services use ----------------------------------------------------------------------------------
 
 @dataclasses.dataclass(frozen=True)
 class AttributeValue:
@@ -95,15 +187,13 @@ class Catalog:
 
 
 def load_catalog(path: Path | str = DEFAULT_CATALOG) -> Catalog:
-    """Read, merge (``extends``) and validate a catalog file; raise :class:`CatalogError` with every problem."""
+    """Read, merge (``extends``) and check a catalog file; raise :class:`CatalogError` with every problem."""
     raw_categories, raw_matters, problems = _read_merged(Path(path), seen=())
-    categories, defaults = {}, {}
-    for code, (where, entry) in raw_categories.items():
-        name, category_defaults = _check_category(code, entry, where, problems)
-        categories[code], defaults[code] = name, category_defaults
+    categories = {code: entry.name for code, (_, entry) in raw_categories.items()}
+    defaults = {code: entry.defaults.given() if entry.defaults else {} for code, (_, entry) in raw_categories.items()}
     matters = {}
-    for code, (where, entry) in raw_matters.items():
-        matter = _build_matter(entry, categories, defaults, where, problems)
+    for code, (where, given) in raw_matters.items():
+        matter = _build_matter(code, given, categories, defaults, where, problems)
         if matter is not None:
             matters[code] = matter
     if not matters and not problems:
@@ -118,8 +208,10 @@ def _inside(path: Path, folder: Path) -> bool:
 
 
 def _read_merged(path: Path, seen: tuple[Path, ...]):
-    """Categories and matters keyed by code, each with where it was last defined: (file: entry) for errors."""
-    problems: list[str] = []
+    """Categories and matters keyed by code, each with where it was last defined: (file: entry) for errors.
+
+    A file whose form is wrong stops here with all its problems: what it extends or defines means nothing yet.
+    """
     resolved = path.resolve()
     if resolved in seen:
         return {}, {}, [f"{path}: 'extends' makes a cycle"]
@@ -130,182 +222,63 @@ def _read_merged(path: Path, seen: tuple[Path, ...]):
     except yaml.YAMLError as exc:
         return {}, {}, [f"{path}: not valid YAML: {exc}".replace("\n", " ")]
     raw = raw if raw is not None else {}
-    if not isinstance(raw, dict):
-        return {}, {}, [f"{path}: must be a mapping with 'categories' and 'matters'"]
-    unknown = set(raw) - {"extends", "remove", "categories", "matters"}
-    if unknown:
-        problems.append(f"{path}: unknown top-level keys {sorted(unknown)}")
+    try:
+        file = CatalogFile.model_validate(raw)
+    except ValidationError as exc:
+        raise CatalogError(street_files.problems(exc, path, raw)) from None
 
-    categories: dict[str, tuple[str, object]] = {}
+    problems: list[str] = []
+    categories: dict[str, tuple[str, CategoryEntry]] = {}
     matters: dict[str, tuple[str, dict]] = {}
-    base = raw.get("extends")
-    if base is not None:
-        if not isinstance(base, str) or not base:
-            problems.append(f"{path}: extends: must be 'default' or a file path")
+    if file.extends is not None:
+        base_path = DEFAULT_CATALOG if file.extends == "default" else (path.parent / file.extends)
+        if file.extends != "default" and not _inside(base_path, path.parent):
+            # A street's file may name only files of its own folder: not the tokens file, not /etc/passwd.
+            problems.append(f"{path}: extends: {file.extends!r} is outside the street's folder; name 'default' or "
+                            "a file beside this one")
         else:
-            base_path = DEFAULT_CATALOG if base == "default" else (path.parent / base)
-            if base != "default" and not _inside(base_path, path.parent):
-                # A street's file may name only files of its own folder: not the tokens file, not /etc/passwd.
-                problems.append(f"{path}: extends: {base!r} is outside the street's folder; name 'default' or a "
-                                "file beside this one")
-            else:
-                categories, matters, base_problems = _read_merged(base_path, seen + (resolved,))
-                problems.extend(base_problems)
+            categories, matters, base_problems = _read_merged(base_path, seen + (resolved,))
+            problems.extend(base_problems)
 
-    removals = raw.get("remove") or []
-    if not isinstance(removals, list):
-        problems.append(f"{path}: remove: must be a list of matter codes")
-        removals = []
-    for code in removals:
+    for code in file.remove:
         if matters.pop(code, None) is None:
             problems.append(f"{path}: remove: {code!r} is not in the catalog it extends")
-
-    raw_categories = raw.get("categories") or {}
-    if not isinstance(raw_categories, dict):
-        problems.append(f"{path}: categories: must be a mapping of code to name")
-        raw_categories = {}
-    for code, entry in raw_categories.items():
-        where = f"{path}: categories.{code}"
-        if not isinstance(code, str) or not CATEGORY_RE.match(code):
-            problems.append(f"{where}: the code must be lower-case letters, digits and '-'")
-            continue
-        categories[code] = (where, entry)
-
-    raw_matters = raw.get("matters") or []
-    if not isinstance(raw_matters, list):
-        problems.append(f"{path}: matters: must be a list")
-        raw_matters = []
+    for code, category in file.categories.items():
+        categories[code] = (f"{path}: categories.{code}", category)
     local_codes: set[str] = set()
-    for index, entry in enumerate(raw_matters):
-        code = entry.get("code") if isinstance(entry, dict) else None
-        where = f"{path}: matters[{index}]" + (f" ({code})" if isinstance(code, str) else "")
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: must be a mapping")
+    for index, entry in enumerate(file.matters):
+        where = f"{path}: matters[{index}] ({entry.code})"
+        if entry.code in local_codes:
+            problems.append(f"{where}: duplicate code {entry.code!r}")
             continue
-        if not isinstance(code, str) or not CODE_RE.match(code):
-            problems.append(f"{where}: code: must be lower-case letters, digits and '-' (at most 80)")
-            continue
-        if code in local_codes:
-            problems.append(f"{where}: duplicate code {code!r}")
-            continue
-        local_codes.add(code)
-        if code in matters:  # a street changes only the fields it names
-            entry = {**matters[code][1], **entry}
-        matters[code] = (where, entry)
+        local_codes.add(entry.code)
+        given = entry.given()
+        if entry.code in matters:  # a street changes only the fields it names
+            given = {**matters[entry.code][1], **given}
+        matters[entry.code] = (where, given)
     return categories, matters, problems
 
 
-def _check_category(code, entry, where, problems) -> tuple[str, dict]:
-    if isinstance(entry, str):
-        name, defaults = entry, {}
-    elif isinstance(entry, dict):
-        name, defaults = entry.get("name"), entry.get("defaults") or {}
-        unknown = set(entry) - {"name", "defaults"}
-        if unknown:
-            problems.append(f"{where}: unknown keys {sorted(unknown)}")
-        if not isinstance(defaults, dict):
-            problems.append(f"{where}: defaults: must be a mapping")
-            defaults = {}
-        bad = set(defaults) - set(DEFAULTABLE)
-        if bad:
-            problems.append(f"{where}: defaults: {sorted(bad)} cannot be defaulted; allowed {list(DEFAULTABLE)}")
-    else:
-        name, defaults = None, {}
-    if not isinstance(name, str) or not name.strip():
-        problems.append(f"{where}: needs a name")
-        name = code
-    return name, defaults
-
-
-def _build_matter(entry: dict, categories, defaults, where, problems) -> Matter | None:
-    before = len(problems)
-
-    def fail(field, reason):
-        problems.append(f"{where}: {field}: {reason}" if field else f"{where}: {reason}")
-
-    unknown = set(entry) - set(MATTER_FIELDS)
-    if unknown:
-        fail("", f"unknown fields {sorted(unknown)}; allowed {list(MATTER_FIELDS)}")
-    category = entry.get("category")
+def _build_matter(code: str, given: dict, categories, defaults, where, problems) -> Matter | None:
+    category = given.get("category")
     if category not in categories:
-        fail("", f"unknown category {category!r}")
+        problems.append(f"{where}: unknown category {category!r}")
         return None
-    merged = {**defaults.get(category, {}), **entry}
-
-    name = merged.get("name")
-    if not isinstance(name, str) or not name.strip() or len(name) > 100:
-        fail("name", "is required (at most 100 characters)")
-    handling = merged.get("handling")
-    if handling not in HANDLINGS:
-        fail("handling", f"{handling!r} is not one of {', '.join(HANDLINGS)}")
-    limit = merged.get("time_limit_days")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= 365:
-        fail("time_limit_days", f"{limit!r} is not a whole number of working days from 0 to 365")
-    channels = merged.get("channels", list(CHANNELS))
-    if not isinstance(channels, list) or not channels or any(c not in CHANNELS for c in channels):
-        fail("channels", f"{channels!r} must be a non-empty list of {', '.join(CHANNELS)}")
-    elif len(set(channels)) != len(channels):
-        fail("channels", "lists a channel twice")
-    materials = merged.get("materials", [])
-    if not isinstance(materials, list) or any(not isinstance(m, str) or not m.strip() for m in materials):
-        fail("materials", "must be a list of non-empty names")
-    unit = merged.get("unit")
-    if unit is None:
-        fail("unit", "is required: the default handling unit")
-    elif not isinstance(unit, str) or not UNIT_RE.match(unit):
-        fail("unit", f"{unit!r} is not a unit code or an area role like '{{area}}-rc'")
-    appointment = merged.get("appointment", False)
-    if not isinstance(appointment, bool):
-        fail("appointment", "must be true or false")
-    attributes = _build_attributes(merged.get("attributes", []), fail)
-    if len(problems) > before:
+    merged = {**defaults[category], **given}
+    missing = [field for field in REQUIRED if field not in merged]
+    problems.extend(f"{where}: {field}: {reason({'type': 'missing'})}" for field in missing)
+    if missing:
         return None
-    return Matter(code=entry["code"], name=name.strip(), category=category, handling=handling,
-                  time_limit_days=limit, channels=tuple(channels), materials=tuple(materials),
-                  attributes=attributes, unit=unit, appointment=appointment)
+    return Matter(code=code, name=merged["name"], category=category, handling=merged["handling"],
+                  time_limit_days=merged["time_limit_days"], channels=tuple(merged.get("channels", CHANNELS)),
+                  materials=tuple(merged.get("materials", ())),
+                  attributes=tuple(_attribute(a) for a in merged.get("attributes", ())), unit=merged["unit"],
+                  appointment=merged.get("appointment", False))
 
 
-def _build_attributes(raw, fail) -> tuple[FormAttribute, ...]:
-    if not isinstance(raw, list):
-        fail("attributes", "must be a list")
-        return ()
-    built, codes = [], set()
-    for index, attr in enumerate(raw):
-        field = f"attributes[{index}]"
-        if not isinstance(attr, dict):
-            fail(field, "must be a mapping")
-            continue
-        unknown = set(attr) - {"code", "datatype", "required", "description", "values"}
-        if unknown:
-            fail(field, f"unknown keys {sorted(unknown)}")
-        code = attr.get("code")
-        if not isinstance(code, str) or not ATTRIBUTE_RE.match(code):
-            fail(f"{field}.code", "must be lower-case letters, digits and '_'")
-            continue
-        if code in codes:
-            fail(f"{field}.code", f"duplicate attribute {code!r}")
-        codes.add(code)
-        datatype = attr.get("datatype")
-        if datatype not in DATATYPES:
-            fail(f"{field}.datatype", f"{datatype!r} is not one of {', '.join(DATATYPES)}")
-            continue
-        required = attr.get("required", False)
-        if not isinstance(required, bool):
-            fail(f"{field}.required", "must be true or false")
-        values = attr.get("values") or []
-        parsed_values = []
-        if datatype in LIST_DATATYPES and not values:
-            fail(f"{field}.values", f"a {datatype} needs values")
-        elif datatype not in LIST_DATATYPES and values:
-            fail(f"{field}.values", f"only list datatypes take values, not {datatype}")
-        for value_index, value in enumerate(values if isinstance(values, list) else [None]):
-            if not isinstance(value, dict) or not value.get("key") or not isinstance(value.get("name"), str):
-                fail(f"{field}.values[{value_index}]", "needs a key and a name")
-                continue
-            parsed_values.append(AttributeValue(str(value["key"]), value["name"]))
-        built.append(FormAttribute(code, datatype, required is True, str(attr.get("description") or ""),
-                                   tuple(parsed_values)))
-    return tuple(built)
+def _attribute(entry: AttributeEntry) -> FormAttribute:
+    return FormAttribute(entry.code, entry.datatype, entry.required, entry.description,
+                         tuple(AttributeValue(v.key, v.name) for v in entry.values))
 
 
 @lru_cache(maxsize=None)

@@ -5,14 +5,12 @@
 """
 from __future__ import annotations
 
-import re
-from datetime import time
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AfterValidator, BeforeValidator, Field, PlainSerializer, WithJsonSchema, model_validator
+from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema, model_validator
 
-from shared.fields import AnswerModel, ApiModel, Instant, Mobile, Text, invalid
+from shared.fields import AnswerModel, ApiModel, Clock, Instant, Mobile, Text, invalid, matching
 from services.notify.domain.delivery import STATUSES
 from services.notify.domain.recipients import (CATEGORY_PATTERN, CHANNELS, RECIPIENT_KINDS, RECIPIENT_PATTERN,
                                                STREET_QUIET_HOURS, TOPIC_PATTERN, ChangeContacts, ChangePreferences,
@@ -23,57 +21,33 @@ from services.notify.domain.recipients import (CATEGORY_PATTERN, CHANNELS, RECIP
 Channel = Annotated[Literal[CHANNELS], Field(description="a channel: email, webhook, sms, wechat, file or console")]
 Status = Annotated[Literal[STATUSES], Field(description="queued, deferred (quiet hours, rate limit), sent or failed")]
 
-
-def _matching(pattern: str, kind: str, zh: str, en: str):
-    def check(value: str) -> str:
-        if not re.fullmatch(pattern, value):
-            raise invalid(kind, zh, en)
-        return value
-    return AfterValidator(check)
-
-
 _RECIPIENT_FORMS = ", ".join(f"{kind}:<code>" if kind == "unit" else f"{kind}:<id>" for kind in RECIPIENT_KINDS)
-Recipient = Annotated[str, _matching(RECIPIENT_PATTERN, "recipient", f"收件人应为 {_RECIPIENT_FORMS} 之一",
-                                     f"must be one of {_RECIPIENT_FORMS}"),
+Recipient = Annotated[str, matching(RECIPIENT_PATTERN, "recipient", f"收件人应为 {_RECIPIENT_FORMS} 之一",
+                                    f"must be one of {_RECIPIENT_FORMS}"),
                       WithJsonSchema({"type": "string", "pattern": RECIPIENT_PATTERN, "example": "unit:shixin-pm",
                                       "description": f"a recipient (收件人): {_RECIPIENT_FORMS}"})]
-Topic = Annotated[str, _matching(TOPIC_PATTERN, "topic", "主题应为 unit:<code>、area:<code>、team:<id> 或 project:<id>",
-                                 "must be unit:<code>, area:<code>, team:<id> or project:<id>"),
+Topic = Annotated[str, matching(TOPIC_PATTERN, "topic", "主题应为 unit:<code>、area:<code>、team:<id> 或 project:<id>",
+                                "must be unit:<code>, area:<code>, team:<id> or project:<id>"),
                   WithJsonSchema({"type": "string", "pattern": TOPIC_PATTERN, "example": "area:shixin",
                                   "description": "a topic (订阅主题): a unit's handlers, a residential area's hearing "
                                                  "notices, a team, a project"})]
-Category = Annotated[str, _matching(CATEGORY_PATTERN, "category", "类别应为小写代码，如 hearing",
-                                    "must be a lower-case category code like hearing"),
+Category = Annotated[str, matching(CATEGORY_PATTERN, "category", "类别应为小写代码，如 hearing",
+                                   "must be a lower-case category code like hearing"),
                      WithJsonSchema({"type": "string", "pattern": CATEGORY_PATTERN, "example": "hearing",
                                      "description": "a category of notices (通知类别)"})]
-
-CLOCK_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-
-
-def _clock(value: Any) -> time:
-    if isinstance(value, time):
-        return value
-    if not isinstance(value, str) or not re.fullmatch(CLOCK_PATTERN, value):
-        raise invalid("clock", "应为时刻，如 22:00（上海时间）", "must be a time of day like 22:00 (Asia/Shanghai)")
-    return time(int(value[:2]), int(value[3:]))
-
-
-Clock = Annotated[time, BeforeValidator(_clock), PlainSerializer(lambda v: v.strftime("%H:%M"), return_type=str),
-                  WithJsonSchema({"type": "string", "pattern": CLOCK_PATTERN, "example": "22:00",
-                                  "description": "HH:MM, Asia/Shanghai"})]
 
 # Contact addresses (联系方式), each as its channel takes it.
 EMAIL_PATTERN = r"^[^@\s]{1,64}@[A-Za-z0-9.\-]{1,190}\.[A-Za-z]{2,}$"
 OPENID_PATTERN = r"^[A-Za-z0-9_\-]{10,64}$"
 WEBHOOK_PATTERN = r"^https?://[^\s/]+(/\S*)?$"
 
-Email = Annotated[Text(254), _matching(EMAIL_PATTERN, "email", "电子邮件地址无效", "must be an e-mail address"),
+Email = Annotated[Text(254), matching(EMAIL_PATTERN, "email", "电子邮件地址无效", "must be an e-mail address"),
                   WithJsonSchema({"type": "string", "maxLength": 254, "pattern": EMAIL_PATTERN,
                                   "example": "wang@example.org", "description": "e-mail address (personal data)"})]
-OpenId = Annotated[str, _matching(OPENID_PATTERN, "openid", "微信 openid 无效", "must be a WeChat openid"),
+OpenId = Annotated[str, matching(OPENID_PATTERN, "openid", "微信 openid 无效", "must be a WeChat openid"),
                    WithJsonSchema({"type": "string", "pattern": OPENID_PATTERN, "example": "oABCD1234567890xyz",
                                    "description": "the recipient's openid with the street's WeChat Official Account"})]
-WebhookUrl = Annotated[Text(500), _matching(WEBHOOK_PATTERN, "webhook", "应为 http(s) 网址", "must be an http(s) URL"),
+WebhookUrl = Annotated[Text(500), matching(WEBHOOK_PATTERN, "webhook", "应为 http(s) 网址", "must be an http(s) URL"),
                        WithJsonSchema({"type": "string", "maxLength": 500, "pattern": WEBHOOK_PATTERN,
                                        "example": "https://hotline.example.gov/hooks/doorstep",
                                        "description": "where signed webhook requests are posted"})]

@@ -27,7 +27,11 @@ def test_a_file_sets_channels_and_secrets_come_from_the_environment(tmp_path):
     ("quiet_hours: {start: '25:00', end: '08:00'}\n", "quiet_hours.start"),
     ("retry: {attempts_per_channel: 0}\n", "retry.attempts_per_channel"),
     ("channels:\n  email: {password_env: NOT_SET_ANYWHERE}\n", "channels.email.password_env"),
-    ("colour: red\n", "unknown keys"),
+    ("colour: red\n", "colour: 不是可用的字段 / is not a known field"),
+    ("channels:\n  email: {pasword_env: SMTP_PASSWORD}\n", "channels.email.pasword_env"),
+    ("channels:\n  webhook: {secret: s, secret_env: HOOK_SECRET}\n",
+     "channels.webhook: secret 与 secret_env 只能给一个 / give secret or secret_env, not both"),
+    ("sender: {batch_size: '50'}\n", "sender.batch_size: 应为整数 / must be an integer"),
 ])
 def test_a_wrong_value_stops_start_up_naming_it(tmp_path, text, setting):
     (tmp_path / "notify.yaml").write_text(text, "utf-8")

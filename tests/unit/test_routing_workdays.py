@@ -124,7 +124,7 @@ def test_a_bad_holidays_file_names_the_entry(tmp_path):
                     "  working_day: [2027-02-14]\n", "utf-8")
     with pytest.raises(HolidaysError) as error:
         load_holidays(path)
-    assert "2027.holidays[0]: 值无效 / 'to' is before 'from'" in str(error.value)
+    assert "2027.holidays[0] (春节): 结束日期早于开始日期 / 'to' is before 'from'" in str(error.value)
     assert "2027.working_day: 不是可用的字段 / is not a known field" in str(error.value)
     path.write_text("2027:\n  working_days: [2028-01-02]\n", "utf-8")
     with pytest.raises(HolidaysError, match="2028-01-02 is not in 2027"):

@@ -27,7 +27,6 @@ RECIPIENT_RE = re.compile(rf"^({'|'.join((*RECIPIENT_KINDS, 'subscribers'))}):{_
 # What others subscribe to: a unit (its handlers), a residential area (hearing notices), a team, a project.
 TOPIC_PATTERN = r"^(unit|area|team|project):[A-Za-z0-9_.\-]{1,80}$"
 CATEGORY_PATTERN = r"^[a-z][a-z0-9-]{0,39}$"
-CATEGORY_RE = re.compile(CATEGORY_PATTERN)
 
 
 def mask_address(channel: str, address: str) -> str:

@@ -1,6 +1,7 @@
 """Templates as data: per event type, the notices it causes, for whom, and their wording per channel (Jinja2,
-undefined fields an error). Loading checks every field a template reads against the event's schema, so a wrong
-template fails at start-up, naming the file, the event type and the template.
+undefined fields an error). The file's format is :class:`TemplatesFile`; loading also checks every field a
+template reads against the event's schema, so a wrong template fails at start-up, naming the file, the event
+type and the template.
 
 A street's file is data, never code: templates render in Jinja2's immutable sandbox with no globals, and a
 template may read only its event's ``data`` (and names it sets itself); one that reaches for anything else —
@@ -11,17 +12,21 @@ from __future__ import annotations
 import dataclasses
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Annotated, Any, Iterable, Mapping
 
 import jinja2
 import jinja2.meta
 import jinja2.nodes
 import jinja2.sandbox
 import yaml
+from pydantic import BeforeValidator, ConfigDict, Field, RootModel, ValidationError, model_validator
 
+from shared import street_files
 from shared.events import Registry, registry
+from shared.fields import Form, invalid
+from shared.street_files import Code, StreetModel
 from services.notify.domain.digest import DIGEST_KEY, DIGEST_SCHEMA
-from services.notify.domain.recipients import CATEGORY_RE, CHANNELS, RECIPIENT_RE
+from services.notify.domain.recipients import CATEGORY_PATTERN, RECIPIENT_RE
 
 DEFAULT_TEMPLATES = Path(__file__).parents[1] / "data" / "templates.yaml"
 STREET_TEMPLATES = Path(__file__).parents[1] / "data" / "streets"
@@ -115,6 +120,97 @@ class MessageTemplate:
         return Message(recipient, self.template, rendered.subject, rendered.body)
 
 
+# -- the file's format --------------------------------------------------------------------------------------
+
+class ChannelTextEntry(StreetModel):
+    """A channel's own wording, over the template's (each a Jinja2 template reading ``data``)."""
+
+    subject: str = Field(None, min_length=1)
+    body: str = Field(None, min_length=1)
+    params: dict[str, str] = Field(default_factory=dict, description="SMS template parameters, WeChat template "
+                                                                     "keywords")
+    provider_template: str = Field("", description="the SMS template code or WeChat template id registered with the "
+                                                   "provider")
+    link: str = Field(None, min_length=1, description="where a WeChat message leads")
+
+
+class ChannelTextsEntry(StreetModel):
+    """Per channel, wording over the template's."""
+
+    email: ChannelTextEntry = None
+    webhook: ChannelTextEntry = None
+    sms: ChannelTextEntry = None
+    wechat: ChannelTextEntry = None
+    file: ChannelTextEntry = None
+    console: ChannelTextEntry = None
+
+
+def _listed(value: Any) -> Any:
+    return [value] if isinstance(value, str) else value
+
+
+Wording = Annotated[str, Field(min_length=1, description="a Jinja2 template; `data` is the event's data")]
+Category = Form(CATEGORY_PATTERN, "category", "类别应为小写代码，如 hearing", "must be a lower-case code like hearing",
+                "the notice's category (通知类别), for opt-outs: a resident may decline hearing notices")
+_PARTS = ("recipient", "subject", "body")
+
+
+class TemplateEntry(StreetModel):
+    """A notice an event causes (通知模板): for whom, and what it says. A street's file replaces a template of the
+    same name, or removes it with ``disabled: true``."""
+
+    model_config = ConfigDict(json_schema_extra={
+        "if": {"required": ["disabled"], "properties": {"disabled": {"const": True}}},
+        "else": {"required": list(_PARTS)}})
+
+    template: Code = Field(description="the template's name, unique per event type")
+    disabled: bool = Field(False, description="remove the template of this name")
+    recipient: Annotated[list[Annotated[str, Field(min_length=1)]], BeforeValidator(
+        _listed, json_schema_input_type=Wording | list[Wording]), Field(min_length=1)] = Field(
+        None, description="one reference or a list: resident:<id>, unit:<code>, handler:<id>, supervisor:<id>, "
+                          "donor:<id>, team:<id>, subscribers:<topic>; one whose field is absent is left out")
+    category: Category = "general"
+    mandatory: bool = Field(False, description="sent whatever the recipient opted out of")
+    urgent_when: str = Field(None, min_length=1, description="a Jinja2 expression; an urgent notice ignores quiet "
+                                                             "hours and the rate limit")
+    when: str = Field(None, min_length=1, description="a Jinja2 expression; the notice is sent only if it holds")
+    subject: Wording = None
+    body: Wording = None
+    channels: ChannelTextsEntry = None
+
+    @model_validator(mode="after")
+    def _complete_unless_disabled(self):
+        missing = [part for part in _PARTS if part not in self.model_fields_set]
+        if missing and not self.disabled:
+            raise invalid("template_parts", f"缺少 {'、'.join(missing)}", f"{', '.join(missing)} missing "
+                          "(a template needs recipient, subject and body unless disabled)")
+        return self
+
+
+def _known_event_types(schema: dict) -> None:
+    # The event types a street may word, for editors to offer; the loader refuses any other.
+    entries = schema.pop("additionalProperties")
+    schema["properties"] = {t.type: {**entries, "description": t.schema.get("title", "")} for t in registry()}
+    schema["properties"][DIGEST_KEY] = {**entries, "description": "a unit's daily digest (not an event)"}
+    schema["additionalProperties"] = False
+
+
+class TemplatesFile(RootModel[dict[str, list[TemplateEntry]]]):
+    """``templates.yaml``: per event type, the notices it causes; over the defaults by template name."""
+
+    model_config = ConfigDict(strict=True, json_schema_extra=_known_event_types)
+
+
+def _template_entry(loc: tuple, raw: Any) -> tuple[str | None, tuple]:
+    """An entry is named by its event type and template: ``doorstep.routing.case.routed.v1/case-routed-unit``."""
+    entries = raw.get(loc[0]) if isinstance(raw, dict) and loc else None
+    if len(loc) >= 2 and isinstance(entries, list) and isinstance(loc[1], int) and loc[1] < len(entries):
+        name = entries[loc[1]].get("template") if isinstance(entries[loc[1]], dict) else None
+        if isinstance(name, str):
+            return f"{loc[0]}/{name}", loc[2:]
+    return None, loc
+
+
 Templates = Mapping[str, list[MessageTemplate]]
 
 
@@ -163,9 +259,7 @@ def _outside_data(tree: jinja2.nodes.Template) -> str | None:
     return None
 
 
-def _compile(where: str, source, schema: dict, *, expression: bool = False):
-    if not isinstance(source, str):
-        raise TemplateError(f"{where} must be text")
+def _compile(where: str, source: str, schema: dict, *, expression: bool = False):
     try:
         tree = _ENV.parse("{{ %s }}" % source if expression else source)
         outside = _outside_data(tree)
@@ -211,42 +305,30 @@ def _check_optional_fields_guarded(where: str, template: "MessageTemplate", sche
         raise TemplateError(f"{where} reaches outside its event's data: {exc}") from None
 
 
-def _load_entry(origin: str, type_name: str, entry: dict, schema: dict) -> MessageTemplate:
-    name = entry.get("template")
-    if not name or not isinstance(name, str):
-        raise TemplateError(f"{origin}: {type_name}: an entry has no 'template' name")
-    where = f"{origin}: {type_name}/{name}"
-    for part in ("recipient", "subject", "body"):
-        if not entry.get(part):
-            raise TemplateError(f"{where}: {part} is missing")
-    recipients = entry["recipient"] if isinstance(entry["recipient"], list) else [entry["recipient"]]
-    category = entry.get("category", "general")
-    if not isinstance(category, str) or not CATEGORY_RE.match(category):
-        raise TemplateError(f"{where}: category {category!r} is not a lower-case code")
+def _load_entry(origin: str, type_name: str, entry: TemplateEntry, schema: dict) -> MessageTemplate:
+    where = f"{origin}: {type_name}/{entry.template}"
+
+    def optional(part: str, source: str | None, *, expression: bool = False):
+        return _compile(f"{where}: {part}", source, schema, expression=expression) if source else None
+
     channels = {}
-    for channel, text in (entry.get("channels") or {}).items():
-        if channel not in CHANNELS:
-            raise TemplateError(f"{where}: channels.{channel} is not a channel ({', '.join(CHANNELS)})")
-        text = text or {}
+    for channel, text in (entry.channels.given() if entry.channels else {}).items():
         channels[channel] = ChannelText(
-            subject=_compile(f"{where}: channels.{channel}.subject", text["subject"], schema)
-            if "subject" in text else None,
-            body=_compile(f"{where}: channels.{channel}.body", text["body"], schema) if "body" in text else None,
-            params={k: _compile(f"{where}: channels.{channel}.params.{k}", v, schema)
-                    for k, v in (text.get("params") or {}).items()},
-            provider_template=str(text.get("provider_template", "")),
-            link=_compile(f"{where}: channels.{channel}.link", text["link"], schema) if "link" in text else None,
+            subject=optional(f"channels.{channel}.subject", text.subject),
+            body=optional(f"channels.{channel}.body", text.body),
+            params={k: _compile(f"{where}: channels.{channel}.params.{k}", v, schema) for k, v in text.params.items()},
+            provider_template=text.provider_template,
+            link=optional(f"channels.{channel}.link", text.link),
         )
     template = MessageTemplate(
-        template=name,
-        recipients=tuple(_compile(f"{where}: recipient", r, schema) for r in recipients),
-        subject=_compile(f"{where}: subject", entry["subject"], schema),
-        body=_compile(f"{where}: body", entry["body"], schema),
-        category=category,
-        mandatory=bool(entry.get("mandatory", False)),
-        urgent_when=_compile(f"{where}: urgent_when", entry["urgent_when"], schema, expression=True)
-        if entry.get("urgent_when") else None,
-        when=_compile(f"{where}: when", entry["when"], schema, expression=True) if entry.get("when") else None,
+        template=entry.template,
+        recipients=tuple(_compile(f"{where}: recipient", r, schema) for r in entry.recipient),
+        subject=_compile(f"{where}: subject", entry.subject, schema),
+        body=_compile(f"{where}: body", entry.body, schema),
+        category=entry.category,
+        mandatory=entry.mandatory,
+        urgent_when=optional("urgent_when", entry.urgent_when, expression=True),
+        when=optional("when", entry.when, expression=True),
         channels=channels,
     )
     _check_optional_fields_guarded(where, template, schema)
@@ -256,33 +338,44 @@ def _load_entry(origin: str, type_name: str, entry: dict, schema: dict) -> Messa
 def load_templates(path: Path | Iterable[Path] = DEFAULT_TEMPLATES, reg: Registry | None = None) -> dict[
         str, list[MessageTemplate]]:
     """Load templates from one file, or several where a later file overrides an earlier one by template
-    name (a street's own wording); ``disabled: true`` in a later file removes a template."""
+    name (a street's own wording); ``disabled: true`` in a later file removes a template. A file's problems
+    are raised together, each naming the file, the event type and the template."""
     reg = reg or registry()
     paths = [Path(path)] if isinstance(path, (str, Path)) else [Path(p) for p in path]
     loaded: dict[str, list[MessageTemplate]] = {}
     for file in paths:
         raw = yaml.safe_load(file.read_text("utf-8")) or {}
-        if not isinstance(raw, dict):
-            raise TemplateError(f"{file}: must map event types to lists of templates")
-        for type_name, entries in raw.items():
+        try:
+            parsed = TemplatesFile.model_validate(raw).root
+        except ValidationError as exc:
+            raise TemplateError("\n".join(street_files.problems(exc, file, raw, _template_entry))) from None
+        problems = []
+        for type_name, entries in parsed.items():
             if type_name == DIGEST_KEY:
                 schema = DIGEST_SCHEMA
             else:
                 try:
                     schema = reg.get(type_name).schema
                 except KeyError:
-                    raise TemplateError(f"{file}: {type_name}: not a known event type") from None
-            current = loaded.setdefault(type_name, [])
-            for entry in entries or []:
-                if entry.get("disabled"):
-                    current[:] = [t for t in current if t.template != entry.get("template")]
+                    problems.append(f"{file}: {type_name}: not a known event type")
                     continue
-                template = _load_entry(str(file), type_name, entry, schema)
+            current = loaded.setdefault(type_name, [])
+            for entry in entries:
+                if entry.disabled:
+                    current[:] = [t for t in current if t.template != entry.template]
+                    continue
+                try:
+                    template = _load_entry(str(file), type_name, entry, schema)
+                except TemplateError as exc:
+                    problems.append(str(exc))
+                    continue
                 replaced = [i for i, t in enumerate(current) if t.template == template.template]
                 if replaced:
                     current[replaced[0]] = template
                 else:
                     current.append(template)
+        if problems:
+            raise TemplateError("\n".join(problems))
     return loaded
 
 

@@ -1,7 +1,8 @@
 """The street's directory: units (1+3+N), areas, routing rules and the policy of time limits and transfers, loaded
 and checked from ``data/directory.yaml`` (or the street's own file); routing a case with its explanation.
 
-A bad file fails at load with the file, the entry and the problem named.
+The file's format is :class:`DirectoryFile`. A bad file fails at load with every problem, each naming the file,
+the entry and the reason.
 """
 from __future__ import annotations
 
@@ -10,11 +11,16 @@ import re
 from datetime import datetime, time, timedelta, timezone
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated, Any
 
 import yaml
+from pydantic import (AfterValidator, BeforeValidator, ConfigDict, Field, PlainValidator, ValidationError,
+                      WithJsonSchema, field_validator, model_validator)
 
-from shared import workdays
+from shared import street_files, workdays
 from shared.errors import InvalidInput
+from shared.fields import Required, invalid
+from shared.street_files import Code, StreetModel, UnitRef
 
 DEFAULT_DIRECTORY = Path(__file__).parents[1] / "data" / "directory.yaml"
 
@@ -53,20 +59,12 @@ class TimeLimit:
         return {self.unit: self.amount}
 
     @classmethod
-    def parse(cls, raw, where: str) -> "TimeLimit":
-        if isinstance(raw, str):  # the stored form, "working_days:3"
-            unit, _, amount = raw.partition(":")
-            raw = {unit: float(amount)}
-        if not isinstance(raw, dict) or len(raw) != 1:
-            raise DirectoryError(f"{where}: a time limit is one of {list(_LIMIT_UNITS)} with a number, got {raw!r}")
-        (unit, amount), = raw.items()
+    def parse(cls, stored: str, where: str) -> "TimeLimit":
+        """A limit as :meth:`stored` wrote it: ``working_days:3``."""
+        unit, _, amount = str(stored).partition(":")
         if unit not in _LIMIT_UNITS:
             raise DirectoryError(f"{where}: unknown time unit {unit!r}; one of {list(_LIMIT_UNITS)}")
-        if not isinstance(amount, (int, float)) or isinstance(amount, bool) or amount <= 0:
-            raise DirectoryError(f"{where}: {unit} must be a positive number, got {amount!r}")
-        if unit == "working_days" and not float(amount).is_integer():
-            raise DirectoryError(f"{where}: working_days must be whole, got {amount!r}")
-        return cls(amount, unit)
+        return cls(float(amount), unit)
 
     def stored(self) -> str:
         return f"{self.unit}:{self.amount}"
@@ -216,26 +214,191 @@ class Directory:
         return code if code in self.units else "unknown"
 
 
-def _parse_hours(raw: str, where: str) -> tuple[time, time]:
-    match = re.fullmatch(r"(\d{2}):(\d{2})-(\d{2}):(\d{2})", str(raw))
-    if not match:
-        raise DirectoryError(f"{where}: working_hours must look like '08:30-17:30', got {raw!r}")
-    h1, m1, h2, m2 = map(int, match.groups())
-    try:
-        opening, closing = time(h1, m1), time(h2, m2)
-    except ValueError as exc:
-        raise DirectoryError(f"{where}: working_hours {raw!r}: {exc}") from None
+# -- the file's format --------------------------------------------------------------------------------------
+
+_HOURS_PATTERN = r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-3]):[0-5][0-9]$"
+
+
+def _working_hours(value: Any) -> tuple[time, time]:
+    if not isinstance(value, str) or not re.fullmatch(_HOURS_PATTERN, value):
+        raise invalid("working_hours", "应为办公时间，如 08:30-17:30", "must look like 08:30-17:30")
+    opening, closing = time(int(value[:2]), int(value[3:5])), time(int(value[6:8]), int(value[9:]))
     if opening >= closing:
-        raise DirectoryError(f"{where}: working_hours {raw!r} close before they open")
+        raise invalid("working_hours", "应先开门后关门", "must close after they open")
     return opening, closing
 
 
-def _check_units_exist(template: str, units: dict, areas: dict, where: str) -> None:
+WorkingHours = Annotated[tuple[time, time], PlainValidator(_working_hours),
+                         WithJsonSchema({"type": "string", "pattern": _HOURS_PATTERN, "examples": ["08:30-17:30"],
+                                         "description": "opening-closing, HH:MM-HH:MM, Asia/Shanghai"})]
+
+_SCALAR = {"type": ["string", "number", "boolean"]}
+_CONDITION = {"anyOf": [_SCALAR, {"type": "array", "items": _SCALAR, "minItems": 1}],
+              "description": "the value the case must have, or a list of values"}
+
+
+def _condition(value: Any) -> Any:
+    values = value if isinstance(value, list) else [value]
+    if not values or not all(isinstance(v, (str, int, float, bool)) for v in values):
+        raise invalid("condition", "应为一个值或一组值", "must be a value or a list of values")
+    return value
+
+
+# A case's fact must equal the value, or one of the list's.
+Condition = Annotated[Any, AfterValidator(_condition), WithJsonSchema(_CONDITION)]
+
+
+class TimeLimitEntry(StreetModel):
+    """A time limit (时限): one of working_days, working_hours or hours, with its number."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1, "maxProperties": 1})
+
+    working_days: int = Field(None, ge=1, description="to the end of the N-th working day after the start (工作日)")
+    working_hours: float = Field(None, gt=0, description="hours within the unit's working hours (工作时)")
+    hours: float = Field(None, gt=0, description="calendar hours, nights and holidays included")
+
+    @model_validator(mode="after")
+    def _one_unit(self):
+        if len(self.model_fields_set) != 1:
+            raise invalid("time_limit", "应为 working_days、working_hours 或 hours 之一及其数值",
+                          "must be one of working_days, working_hours or hours with its number")
+        return self
+
+    def limit(self) -> TimeLimit:
+        (unit, amount), = self.given().items()
+        return TimeLimit(amount, unit)
+
+
+class TierConditions(StreetModel):
+    """What a case must be for a tier or rule to apply; every condition given must hold."""
+
+    matter_code: Condition = Field(None, description="the matter's code (事项编码) in intake's catalog")
+    category: Condition = Field(None, description="the matter's category")
+    urgency: Condition = Field(None, description="the case's urgency: normal, urgent (紧急), critical (特急)")
+    kind: Condition = Field(None, description="request, complaint, consultation …")
+    channel: Condition = Field(None, description="where it came in: counter, online, phone, video")
+
+
+def _area_attributes(schema: dict) -> None:
+    # An area's own attributes are conditions too, as "area.<attribute>"; no other key is.
+    schema["patternProperties"] = {r"^area\.[A-Za-z0-9_]+$": _CONDITION}
+    schema["additionalProperties"] = False
+
+
+class RuleConditions(TierConditions):
+    """What a case must be for the rule to apply: its own facts, or its residential area's attributes as
+    ``area.<attribute>`` (``has_owners_committee`` for short)."""
+
+    model_config = ConfigDict(extra="allow", json_schema_extra=_area_attributes)
+    __pydantic_extra__: dict[str, Condition]
+
+    area: Condition = Field(None, description="the residential area's code (居民区)")
+    has_owners_committee: Condition = Field(None, description="whether the case's area has an owners' committee "
+                                                              "(业委会)")
+
+
+class AssistEntry(StreetModel):
+    """A unit that assists the lead (协办)."""
+
+    unit: UnitRef
+    required: bool = Field(True, description="the case waits for it (必须协办); false: it is informed and may help")
+
+
+def _unit_only(value: Any) -> Any:
+    return {"unit": value} if isinstance(value, str) else value
+
+
+class RuleEntry(StreetModel):
+    """A routing rule (派单规则). The first rule whose conditions hold places the case."""
+
+    id: Code = Field(description="the rule's name, shown in the explanation of a routing")
+    when: RuleConditions = Field(None, description="every condition must hold; none: always")
+    unit: UnitRef = Field(description="the lead unit (主办)")
+    assist: list[Annotated[AssistEntry, BeforeValidator(_unit_only, json_schema_input_type=UnitRef | AssistEntry)]] \
+        = Field(default_factory=list, description="units assisting (协办): a unit, or {unit, required}")
+    deadline: TimeLimitEntry = Field(None, description="the handling time, over the tier's")
+    escalation: list[UnitRef] = Field(default_factory=list, description="who is told when it is overdue (督办), in "
+                                                                        "order")
+    why: str = Field("", description="the rule's reason, shown in the explanation")
+
+
+class UnitEntry(StreetModel):
+    """A handling unit (承办单位) of the street's 1+3+N."""
+
+    code: Code
+    name: Required(100) = Field(description="the unit's name")
+    kind: Code = Field(description="department, residents-committee, owners-committee, property-company, "
+                                   "community-police, partner …")
+    area: Code = Field(None, description="the residential area it belongs to, if any")
+    handlers: list[Required(100)] = Field(default_factory=list, description="who handles its cases (承办人)")
+    working_hours: WorkingHours = Field(None, description="its own hours, over the policy's")
+    supervisor: Code = Field(None, description="the unit that supervises it (督办); else the arbitration unit")
+
+
+class AreaEntry(StreetModel):
+    """A residential area (居民区). Its other attributes (police, partners …) are free, and rules may test them as
+    ``area.<attribute>``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    name: Required(100)
+    has_owners_committee: bool = Field(description="whether it has an owners' committee (业委会); without one the "
+                                                   "residents' committee acts for it")
+
+
+class TierEntry(StreetModel):
+    """Time limits for the cases the conditions pick."""
+
+    when: TierConditions = Field(None, description="every condition must hold; none: the default tier")
+    sign: TimeLimitEntry = Field(description="time to sign for the case after dispatch (签收)")
+    handle: TimeLimitEntry = Field(description="time to resolve it after signing (办结)")
+
+
+class PolicyEntry(StreetModel):
+    """Time limits and limits on transfers; left out, the 12345 hotline's rules."""
+
+    working_hours: WorkingHours = Field(None, description="a unit's opening hours, unless it sets its own; default "
+                                                          "08:30-17:30")
+    tiers: list[TierEntry] = Field(None, description="by the case's urgency and kind, the first that matches; the "
+                                                     "last one, with no conditions, is the default")
+    first_contact: TimeLimitEntry = Field(None, description="to reach the resident (先行联系); default 1 working day")
+    warning: TimeLimitEntry = Field(None, description="a warning case's deadline (预警工单); default 3 working days")
+    escalate_after: TimeLimitEntry = Field(None, description="how far past its deadline a case is escalated (督办); "
+                                                             "default 1 working day")
+    max_transfers: int = Field(Policy.max_transfers, ge=0, description="a further transfer escalates instead")
+    arbitration_unit: Code = Field(None, description="where returned cases are arbitrated (退单仲裁); default the "
+                                                     "triage unit")
+
+    @field_validator("tiers")
+    @classmethod
+    def _last_is_the_default(cls, tiers: list[TierEntry]) -> list[TierEntry]:
+        if tiers and tiers[-1].when and tiers[-1].when.given():
+            raise invalid("tiers", "最后一档应不设条件（默认档）", "the last tier must have no conditions (the default)")
+        return tiers
+
+
+class DirectoryFile(StreetModel):
+    """``directory.yaml``: the street's 1+3+N handling units, its residential areas, the routing rules and the
+    policy of time limits."""
+
+    street: Code = Field(None, description="the street's code (DOORSTEP_STREET)")
+    triage_unit: Code = Field(description="where a case no rule places goes (分拨)")
+    policy: PolicyEntry = Field(None, description="time limits and transfers")
+    units: list[UnitEntry] = Field(default_factory=list)
+    areas: dict[Code, AreaEntry] = Field(default_factory=dict, description="residential areas by code")
+    rules: list[RuleEntry] = Field(default_factory=list, description="first match wins")
+
+
+# -- loading: what needs the whole directory ----------------------------------------------------------------
+
+def _units_exist(template: str, units: dict, areas: dict) -> str | None:
+    """Why a unit or "{area}-…" template names no unit, or None."""
     if _TEMPLATE_RE.search(template):
         if not any(template.replace("{area}", a) in units for a in areas):
-            raise DirectoryError(f"{where}: {template!r} names no unit in any area")
+            return f"{template!r} names no unit in any area"
     elif template not in units:
-        raise DirectoryError(f"{where}: unknown unit {template!r}")
+        return f"unknown unit {template!r}"
+    return None
 
 
 def load_directory(path: Path = DEFAULT_DIRECTORY) -> Directory:
@@ -244,116 +407,72 @@ def load_directory(path: Path = DEFAULT_DIRECTORY) -> Directory:
         raw = yaml.safe_load(path.read_text("utf-8")) or {}
     except yaml.YAMLError as exc:
         raise DirectoryError(f"{path}: not valid YAML: {exc}") from None
-    unknown_top = set(raw) - {"street", "triage_unit", "units", "areas", "rules", "policy"}
-    if unknown_top:
-        raise DirectoryError(f"{path}: unknown keys {sorted(unknown_top)}")
-
-    default_hours = (workdays.DEFAULT_OPENING, workdays.DEFAULT_CLOSING)
-    raw_policy = raw.get("policy") or {}
-    if "working_hours" in raw_policy:
-        default_hours = _parse_hours(raw_policy["working_hours"], f"{path}: policy.working_hours")
+    try:
+        file = DirectoryFile.model_validate(raw)
+    except ValidationError as exc:
+        raise DirectoryError("\n".join(street_files.problems(exc, path, raw))) from None
+    problems: list[str] = []
+    policy = file.policy or PolicyEntry()
+    default_hours = policy.working_hours or (workdays.DEFAULT_OPENING, workdays.DEFAULT_CLOSING)
 
     units: dict[str, Unit] = {}
-    for index, entry in enumerate(raw.get("units") or []):
-        where = f"{path}: units[{index}]"
-        entry = dict(entry or {})
-        unknown = set(entry) - {"code", "name", "kind", "area", "handlers", "working_hours", "supervisor"}
-        if unknown:
-            raise DirectoryError(f"{where}: unknown keys {sorted(unknown)}")
-        for key in ("code", "name", "kind"):
-            if not entry.get(key):
-                raise DirectoryError(f"{where}: missing {key}")
-        if entry["code"] in units:
-            raise DirectoryError(f"{where}: unit {entry['code']!r} is defined twice")
-        opening, closing = (_parse_hours(entry["working_hours"], where) if "working_hours" in entry
-                            else default_hours)
-        units[entry["code"]] = Unit(entry["code"], entry["name"], entry["kind"], entry.get("area"),
-                                    tuple(entry.get("handlers") or ()), opening, closing, entry.get("supervisor"))
-
-    areas = raw.get("areas") or {}
-    for code, area in areas.items():
-        if not isinstance(area, dict) or "name" not in area or "has_owners_committee" not in area:
-            raise DirectoryError(f"{path}: areas.{code}: needs a name and has_owners_committee")
-    for unit in units.values():
-        if unit.area is not None and unit.area not in areas:
-            raise DirectoryError(f"{path}: unit {unit.code}: unknown area {unit.area!r}")
-        if unit.supervisor is not None and unit.supervisor not in units:
-            raise DirectoryError(f"{path}: unit {unit.code}: supervisor {unit.supervisor!r} is not a unit")
-    area_keys = {f"area.{k}" for area in areas.values() for k in area} | {"has_owners_committee"}
+    for index, entry in enumerate(file.units):
+        where = f"{path}: units[{index}] ({entry.code})"
+        if entry.code in units:
+            problems.append(f"{where}: unit {entry.code!r} is defined twice")
+            continue
+        opening, closing = entry.working_hours or default_hours
+        units[entry.code] = Unit(entry.code, entry.name, entry.kind, entry.area, tuple(entry.handlers), opening,
+                                 closing, entry.supervisor)
+    areas = {code: area.model_dump() for code, area in file.areas.items()}
+    for index, entry in enumerate(file.units):
+        where = f"{path}: units[{index}] ({entry.code})"
+        if entry.area is not None and entry.area not in areas:
+            problems.append(f"{where}: unknown area {entry.area!r}")
+        if entry.supervisor is not None and entry.supervisor not in units:
+            problems.append(f"{where}: supervisor {entry.supervisor!r} is not a unit")
+    area_keys = {f"area.{k}" for area in areas.values() for k in area}
 
     rules: list[Rule] = []
     seen: set[str] = set()
-    for index, entry in enumerate(raw.get("rules") or []):
-        rule_id = (entry or {}).get("id")
-        where = f"{path}: rules[{index}] ({rule_id})"
-        if not rule_id:
-            raise DirectoryError(f"{path}: rules[{index}]: missing id")
-        if rule_id in seen:
-            raise DirectoryError(f"{where}: rule id is used twice")
-        seen.add(rule_id)
-        unknown = set(entry) - {"id", "when", "unit", "assist", "deadline", "escalation", "why"}
+    for index, entry in enumerate(file.rules):
+        where = f"{path}: rules[{index}] ({entry.id})"
+        if entry.id in seen:
+            problems.append(f"{where}: rule id is used twice")
+        seen.add(entry.id)
+        when = entry.when.given() if entry.when else {}
+        unknown = set(when) - set(RuleConditions.model_fields) - area_keys
         if unknown:
-            raise DirectoryError(f"{where}: unknown keys {sorted(unknown)}")
-        when = entry.get("when") or {}
-        unknown = set(when) - _CASE_CONDITIONS - area_keys
-        if unknown:
-            raise DirectoryError(f"{where}: unknown condition {sorted(unknown)}")
-        if "unit" not in entry:
-            raise DirectoryError(f"{where}: missing unit")
-        _check_units_exist(entry["unit"], units, areas, f"{where}: unit")
-        assists = []
-        for j, assist in enumerate(entry.get("assist") or []):
-            if isinstance(assist, str):
-                assist = {"unit": assist}
-            if not isinstance(assist, dict) or "unit" not in assist:
-                raise DirectoryError(f"{where}: assist[{j}]: needs a unit")
-            _check_units_exist(assist["unit"], units, areas, f"{where}: assist[{j}]")
-            assists.append((assist["unit"], bool(assist.get("required", True))))
-        deadline = TimeLimit.parse(entry["deadline"], f"{where}: deadline") if "deadline" in entry else None
-        escalation = tuple(entry.get("escalation") or ())
-        for code in escalation:
-            _check_units_exist(code, units, areas, f"{where}: escalation")
-        rules.append(Rule(rule_id, when, entry["unit"], tuple(assists), deadline, escalation, entry.get("why", "")))
+            problems.append(f"{where}: unknown condition {sorted(unknown)}")
+        named = [("unit", entry.unit)] + [(f"assist[{j}]", a.unit) for j, a in enumerate(entry.assist)] + \
+                [(f"escalation[{j}]", code) for j, code in enumerate(entry.escalation)]
+        problems.extend(f"{where}: {field}: {why}" for field, template in named
+                        if (why := _units_exist(template, units, areas)))
+        rules.append(Rule(entry.id, when, entry.unit, tuple((a.unit, a.required) for a in entry.assist),
+                          entry.deadline.limit() if entry.deadline else None, tuple(entry.escalation), entry.why))
 
-    triage = raw.get("triage_unit")
-    if triage not in units:
-        raise DirectoryError(f"{path}: triage_unit {triage!r} is not a unit")
-    policy = _load_policy(raw_policy, units, triage, f"{path}: policy")
-    return Directory(units, areas, tuple(rules), triage, policy)
-
-
-def _load_policy(raw: dict, units: dict, triage: str, where: str) -> Policy:
-    unknown = set(raw) - {"tiers", "first_contact", "warning", "escalate_after", "max_transfers",
-                          "arbitration_unit", "working_hours"}
-    if unknown:
-        raise DirectoryError(f"{where}: unknown keys {sorted(unknown)}")
-    defaults = Policy()
-    tiers = []
-    for index, tier in enumerate(raw.get("tiers") or []):
-        when = tier.get("when") or {}
-        bad = set(when) - {"urgency", "kind", "category", "matter_code", "channel"}
-        if bad:
-            raise DirectoryError(f"{where}.tiers[{index}]: unknown condition {sorted(bad)}")
-        for key in ("sign", "handle"):
-            if key not in tier:
-                raise DirectoryError(f"{where}.tiers[{index}]: missing {key}")
-        tiers.append(Tier(when, TimeLimit.parse(tier["sign"], f"{where}.tiers[{index}].sign"),
-                          TimeLimit.parse(tier["handle"], f"{where}.tiers[{index}].handle")))
-    if tiers and tiers[-1].when:
-        raise DirectoryError(f"{where}.tiers: the last tier must have no conditions (the default)")
-    max_transfers = raw.get("max_transfers", defaults.max_transfers)
-    if not isinstance(max_transfers, int) or max_transfers < 0:
-        raise DirectoryError(f"{where}.max_transfers: a whole number >= 0, got {max_transfers!r}")
+    if file.triage_unit not in units:
+        problems.append(f"{path}: triage_unit: {file.triage_unit!r} is not a unit")
     # Without an arbitration unit of its own, a street arbitrates where it triages.
-    arbitration = raw.get("arbitration_unit", triage)
+    arbitration = policy.arbitration_unit or file.triage_unit
     if arbitration not in units:
-        raise DirectoryError(f"{where}.arbitration_unit: {arbitration!r} is not a unit")
+        problems.append(f"{path}: policy.arbitration_unit: {arbitration!r} is not a unit")
+    if problems:
+        raise DirectoryError("\n".join(problems))
+    return Directory(units, areas, tuple(rules), file.triage_unit, _policy(policy, arbitration))
+
+
+def _policy(entry: PolicyEntry, arbitration: str) -> Policy:
+    defaults = Policy()
+    tiers = tuple(Tier(tier.when.given() if tier.when else {}, tier.sign.limit(), tier.handle.limit())
+                  for tier in entry.tiers or ())
 
     def limit(key):
-        return TimeLimit.parse(raw[key], f"{where}.{key}") if key in raw else getattr(defaults, key)
+        given = getattr(entry, key)
+        return given.limit() if given else getattr(defaults, key)
 
-    return Policy(tuple(tiers) or defaults.tiers, limit("first_contact"), limit("warning"),
-                  limit("escalate_after"), max_transfers, arbitration)
+    return Policy(tiers or defaults.tiers, limit("first_contact"), limit("warning"), limit("escalate_after"),
+                  entry.max_transfers, arbitration)
 
 
 @lru_cache(maxsize=None)
