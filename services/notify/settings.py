@@ -98,6 +98,9 @@ class WebhookOptions(ChannelOptions):
     secret: str = Field(None, description="the HMAC key requests are signed with; better given as secret_env")
     secret_env: EnvVar = None
     timeout_s: float = Field(None, gt=0)
+    allow_private: list[str] = Field(None, description=(
+        "hosts or networks (CIDR) inside the street's own network that may receive webhooks, plain http "
+        "included; every other target must be https to a public address"))
 
 
 class SmsOptions(ChannelOptions):
