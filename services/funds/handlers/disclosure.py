@@ -11,7 +11,7 @@ from services.funds import persistence as p
 from services.funds.domain.chart import FOUNDATION_BOOK, area_book
 from services.funds.repositories import FundsUnitOfWork
 from services.funds.handlers.autonomy import project_report, project_spent
-from services.funds.handlers.foundation import event_report, foundation_totals, fund_report
+from services.funds.handlers.foundation import event_report_of, foundation_totals_of, fund_report_of
 from services.funds.handlers.ledger import request_of, run_once, shanghai, transfer_view
 
 
@@ -54,9 +54,9 @@ def _area_report(uow, area: str, year: int) -> dict:
 
 
 def _foundation_report(uow, year: int) -> dict:
-    totals = foundation_totals(year, uow)
-    funds = [fund_report(f["code"], uow) for f in uow.records.all(p.special_funds)]
-    reports = [event_report(event["code"], uow) for event in uow.records.all(p.charity_events)
+    totals = foundation_totals_of(uow, year)
+    funds = [fund_report_of(uow, f["code"]) for f in uow.records.all(p.special_funds)]
+    reports = [event_report_of(uow, event["code"]) for event in uow.records.all(p.charity_events)
                if event["held_on"].year == year]
     return {"kind": "foundation", **totals, "events": reports, "funds": funds}
 

@@ -285,14 +285,21 @@ def grant_from_fund(fund_code: str, grant: Grant, key: str, uow: FundsUnitOfWork
                     perform=perform)
 
 
+# Each report has a reader that opens its own unit of work and a form for a unit of work already open (a
+# disclosure draws several reports inside its own transaction, under its book's lock).
+
 def event_report(event_code: str, uow: FundsUnitOfWork) -> dict:
     with uow:
-        event = _event(uow, event_code, field=None)
-        lot_rows = uow.records.all(p.lots, p.lots.c.event_code == event_code, p.lots.c.lot_number)
-        donors_by_id = {r["id"]: r for r in uow.records.all(p.donors)}
-        sales = uow.records.all(p.market_sales, p.market_sales.c.event_code == event_code, p.market_sales.c.sold_at)
-        gifts = uow.records.all(p.donations, p.donations.c.event_code == event_code, p.donations.c.received_at)
-        auction, market = _event_proceeds(uow, event_code)
+        return event_report_of(uow, event_code)
+
+
+def event_report_of(uow: FundsUnitOfWork, event_code: str) -> dict:
+    event = _event(uow, event_code, field=None)
+    lot_rows = uow.records.all(p.lots, p.lots.c.event_code == event_code, p.lots.c.lot_number)
+    donors_by_id = {r["id"]: r for r in uow.records.all(p.donors)}
+    sales = uow.records.all(p.market_sales, p.market_sales.c.event_code == event_code, p.market_sales.c.sold_at)
+    gifts = uow.records.all(p.donations, p.donations.c.event_code == event_code, p.donations.c.received_at)
+    auction, market = _event_proceeds(uow, event_code)
     donated = sum(g["amount"] for g in gifts)
     return {
         "event": {"code": event["code"], "name": event["name"], "held_on": event["held_on"].isoformat(),
@@ -314,10 +321,14 @@ def event_report(event_code: str, uow: FundsUnitOfWork) -> dict:
 
 def fund_report(fund_code: str, uow: FundsUnitOfWork) -> dict:
     with uow:
-        fund = special_fund(uow, fund_code)
-        sources = uow.records.all(p.fund_sources, p.fund_sources.c.fund_code == fund_code)
-        fund_grants = uow.records.all(p.grants, p.grants.c.fund_code == fund_code, p.grants.c.granted_at)
-        balance = uow.ledger.balance(fund["account_code"])
+        return fund_report_of(uow, fund_code)
+
+
+def fund_report_of(uow: FundsUnitOfWork, fund_code: str) -> dict:
+    fund = special_fund(uow, fund_code)
+    sources = uow.records.all(p.fund_sources, p.fund_sources.c.fund_code == fund_code)
+    fund_grants = uow.records.all(p.grants, p.grants.c.fund_code == fund_code, p.grants.c.granted_at)
+    balance = uow.ledger.balance(fund["account_code"])
     granted = sum(g["amount"] for g in fund_grants)
     return {"code": fund["code"], "name": fund["name"], "purpose": fund["purpose"], "account": fund["account_code"],
             "founded_at": shanghai(fund["founded_at"]), "founding_amount": format_fen(fund["founding_amount"]),
@@ -356,20 +367,24 @@ def donor_statement(donor_id: str, uow: FundsUnitOfWork) -> dict:
 def foundation_totals(year: int | None, uow: FundsUnitOfWork) -> dict:
     """Totals per event, per special fund and per donor (for a year of receipt, or all years)."""
     with uow:
-        gifts = uow.records.all(p.donations, sa.true() if year is None else p.donations.c.receipt_year == year)
-        donors_by_id = {r["id"]: r for r in uow.records.all(p.donors)}
-        charity_events = uow.records.all(p.charity_events)
-        funds = uow.records.all(p.special_funds)
-        fund_balances = {f["code"]: uow.ledger.balance(f["account_code"]) for f in funds}
-        per_event = []
-        for event in charity_events:
-            if year is not None and event["held_on"].year != year:
-                continue
-            auction, market = _event_proceeds(uow, event["code"])
-            donated = sum(g["amount"] for g in gifts if g["event_code"] == event["code"])
-            per_event.append({"code": event["code"], "name": event["name"], "auction": format_fen(auction),
-                              "market": format_fen(market), "donations": format_fen(donated),
-                              "total": format_fen(auction + market + donated)})
+        return foundation_totals_of(uow, year)
+
+
+def foundation_totals_of(uow: FundsUnitOfWork, year: int | None) -> dict:
+    gifts = uow.records.all(p.donations, sa.true() if year is None else p.donations.c.receipt_year == year)
+    donors_by_id = {r["id"]: r for r in uow.records.all(p.donors)}
+    charity_events = uow.records.all(p.charity_events)
+    funds = uow.records.all(p.special_funds)
+    fund_balances = {f["code"]: uow.ledger.balance(f["account_code"]) for f in funds}
+    per_event = []
+    for event in charity_events:
+        if year is not None and event["held_on"].year != year:
+            continue
+        auction, market = _event_proceeds(uow, event["code"])
+        donated = sum(g["amount"] for g in gifts if g["event_code"] == event["code"])
+        per_event.append({"code": event["code"], "name": event["name"], "auction": format_fen(auction),
+                          "market": format_fen(market), "donations": format_fen(donated),
+                          "total": format_fen(auction + market + donated)})
     per_donor: dict[str, int] = {}
     for gift in gifts:
         per_donor[gift["donor_id"]] = per_donor.get(gift["donor_id"], 0) + gift["amount"]
