@@ -137,3 +137,15 @@ def test_postings_across_two_books_in_parallel_do_not_deadlock(funds_db):
     foundation_bank = ledger.account_balance("foundation:bank", None, uow_for(funds_db))
     assert foundation_bank["balance"] == "9100.00"  # 10000 + 100 − 1000
     assert all(r["ok"] for r in ledger.verify_all(uow_for(funds_db)))
+
+
+def test_the_longest_key_names_a_cofunding_posted_in_both_books(funds_db):
+    project_id = approved_project(funds_db, budget="3000.00")
+    _, donor = foundation.register_donor(RegisterDonor("company", "社区公益伙伴"), None, uow_for(funds_db))
+    foundation.record_donation(donation({"donor_id": donor["id"], "amount": "1000.00"}), "seed", uow_for(funds_db))
+    key = "k" * 120  # the longest a request may send; each book's posting adds its suffix to it
+    body = {"partner": "社区公益基金会", "from_foundation": True, "amount": "100.00", "line": 1}
+    status, cofunded = autonomy.cofund_project(project_id, command(models.CofundingBody, body), key,
+                                               uow_for(funds_db))
+    assert status == 201 and cofunded["foundation_transfer_id"]
+    assert all(r["ok"] for r in ledger.verify_all(uow_for(funds_db)))
