@@ -63,7 +63,9 @@ def _whole_yuan(value: Any) -> Any:
     return value
 
 
-Amount = Annotated[PositiveFen, BeforeValidator(_whole_yuan)]
+Amount = Annotated[PositiveFen, BeforeValidator(_whole_yuan), WithJsonSchema({
+    "type": "string", "pattern": r"^(?!0*(\.0*)?$)[0-9]{1,12}(\.[0-9]{1,2})?$", "examples": ["49028.10"],
+    "description": "yuan, a decimal string with at most two decimals, more than zero"})]
 
 
 def _blank_is_absent(value: Any) -> Any:
