@@ -122,6 +122,13 @@ def _missing() -> Exception:
     return invalid("missing", "必填", "is required")
 
 
+def _one_of(model, first: str, second: str):
+    """A model that takes exactly one of two fields."""
+    if (getattr(model, first) is None) == (getattr(model, second) is None):
+        raise invalid("one_of", f"须填且只填 {first} 或 {second} 之一", f"give exactly one of {first} or {second}")
+    return model
+
+
 # -- paths ----------------------------------------------------------------------------------------------------
 
 class BookPath(ApiModel):
@@ -159,9 +166,7 @@ class LegBody(ApiModel):
 
     @model_validator(mode="after")
     def _one_side(self):
-        if (self.debit is None) == (self.credit is None):
-            raise invalid("leg_side", "借方与贷方须填且只填一项", "give exactly one of debit or credit")
-        return self
+        return _one_of(self, "debit", "credit")
 
     def leg(self) -> Leg:
         return debit(self.account, self.debit) if self.debit is not None else credit(self.account, self.credit)
@@ -390,9 +395,7 @@ class FundSourceBody(ApiModel):
 
     @model_validator(mode="after")
     def _one_source(self):
-        if (self.event is None) == (self.donation is None):
-            raise invalid("fund_source", "须填且只填 event 或 donation 之一", "give exactly one of event or donation")
-        return self
+        return _one_of(self, "event", "donation")
 
     def source(self) -> FundSource:
         return FundSource("event", self.event) if self.event is not None else FundSource("donation", str(self.donation))
