@@ -23,7 +23,7 @@ from services.funds.domain.autonomy import (DECISIONS, PROJECT_STATUSES, Allocat
 from services.funds.domain.foundation import (DONATION_KINDS, DONOR_KINDS, LOT_STATUSES, SOURCE_KINDS, FoundFund,
                                               FundSource, Grant, MarketSale, NewEvent, NewLot, RecordDonation,
                                               RegisterDonor)
-from services.funds.domain.ledger import KINDS, Leg, TransferDraft, credit, debit
+from services.funds.domain.ledger import KINDS, Leg, ManualTransfer, credit, debit
 
 # -- the pieces -----------------------------------------------------------------------------------------------
 
@@ -181,9 +181,8 @@ class TransferBody(Keyed):
     occurred_at: Instant | None = Field(None, description="when it happened; not before the book's last entry "
                                                           "(left out: now)")
 
-    def draft(self, key: str) -> TransferDraft:
-        return TransferDraft(self.book, key, "manual", self.memo, tuple(leg.leg() for leg in self.legs),
-                             self.occurred_at)
+    def command(self) -> ManualTransfer:
+        return ManualTransfer(self.book, self.memo, tuple(leg.leg() for leg in self.legs), self.occurred_at)
 
 
 class ReversalBody(Keyed):

@@ -53,7 +53,7 @@ class FundsService(DoorstepService):
          problems=(404, 409), summary="post a treasurer's own transfer between accounts of one book",
          tags=("ledger",))
     def post_transfer(self, request, body: models.TransferBody):
-        return ledger.post_manual_transfer(body.draft(_key(request, body)), self.uow)
+        return ledger.post_manual_transfer(body.command(), _key(request, body), self.uow)
 
     @api("POST", "/funds/transfers/<uuid:transfer_id>/reversal", roles=POST, body=models.ReversalBody,
          answers=_answers(models.TransferView), problems=(409,),

@@ -32,7 +32,7 @@ def transfer(debit, credit, amount, memo, at=None):
 
 
 def post(body, key, uow):
-    return ledger.post_manual_transfer(body.draft(key), uow)
+    return ledger.post_manual_transfer(body.command(), key, uow)
 
 
 def as_of(day):

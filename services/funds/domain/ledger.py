@@ -85,6 +85,15 @@ def credit(account: str, fen: int) -> Leg:
 
 
 @dataclasses.dataclass(frozen=True)
+class ManualTransfer:
+    """A treasurer's own transfer (e.g. a bank fee) between accounts already in the book's chart."""
+    book: str
+    memo: str
+    legs: tuple[Leg, ...]
+    occurred_at: datetime | None  # None: when it is posted
+
+
+@dataclasses.dataclass(frozen=True)
 class TransferDraft:
     """What a use case wants posted; the ledger gives it a sequence, a hash and running balances."""
     book: str

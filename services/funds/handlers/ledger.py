@@ -23,8 +23,8 @@ from services.funds import metrics
 from services.funds.domain.autonomy import PROJECT_STATUSES
 from services.funds.domain.chart import FOUNDATION_BOOK, area_chart, foundation_chart
 from services.funds.domain.ledger import (
-    AccountSpec, ChainVerifier, Leg, PostedTransfer, TransferDraft, accounts_touched, apply_legs, reversal_legs,
-    transfer_hash,
+    AccountSpec, ChainVerifier, Leg, ManualTransfer, PostedTransfer, TransferDraft, accounts_touched, apply_legs,
+    reversal_legs, transfer_hash,
 )
 from services.funds.domain.ledger import trial_balance as debit_credit_columns
 from services.funds.repositories import FundsUnitOfWork, OperationRepository, fund_balances, project_counts
@@ -196,13 +196,15 @@ def transfer_view(t: PostedTransfer) -> dict:
     }
 
 
-def post_manual_transfer(draft: TransferDraft, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def post_manual_transfer(transfer: ManualTransfer, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """A treasurer's own transfer (e.g. a bank fee), between accounts already in the book's chart."""
+    # Drafted before the books are locked: legs that do not balance are refused without waiting for them.
+    draft = TransferDraft(transfer.book, key, "manual", transfer.memo, transfer.legs, transfer.occurred_at)
+
     def perform(now):
         return transfer_view(post(uow, [draft], now)[0])
 
-    request = {k: v for k, v in dataclasses.asdict(draft).items() if k != "idempotency_key"}
-    return run_once(uow, key=draft.idempotency_key, kind="transfer", request=request, books=[draft.book],
+    return run_once(uow, key=key, kind="transfer", request=request_of(transfer), books=[transfer.book],
                     perform=perform)
 
 
