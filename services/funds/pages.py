@@ -1,7 +1,17 @@
 """The printable disclosure page (公示): the published JSON document laid out for a notice board."""
 from __future__ import annotations
 
+import base64
+import hashlib
 from html import escape
+
+from shared.http import PAGE_CSP as SHARED_CSP
+
+STYLE = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse;margin:1em 0}"
+         "td,th{border:1px solid #999;padding:.3em .6em;text-align:left}@media print{.chain{font-size:8pt}}")
+# The page's one style sheet is inline; the policy admits exactly it, by its hash, and no other inline style.
+_STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode("utf-8")).digest()).decode("ascii")
+PAGE_CSP = SHARED_CSP.replace("style-src 'self'", f"style-src 'self' 'sha256-{_STYLE_HASH}'")
 
 
 def _yuan(text: str | None) -> str:
@@ -56,8 +66,6 @@ def disclosure_html(doc: dict) -> str:
                  f"链头 chain head <code>{escape(chain['head'])}</code><br>Verify: fetch "
                  f"/funds/disclosures/{escape(doc['id'])}/ledger and run <code>doorstep ledger verify --export "
                  f"FILE</code>; the chain must end at this head.</p>")
-    style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto}table{border-collapse:collapse;margin:1em 0}"
-             "td,th{border:1px solid #999;padding:.3em .6em;text-align:left}@media print{.chain{font-size:8pt}}")
     return (f"<!doctype html><html lang=zh-CN><head><meta charset=utf-8><title>{escape(title)}</title>"
-            f"<style>{style}</style></head><body>{''.join(parts)}</body></html>")
+            f"<style>{STYLE}</style></head><body>{''.join(parts)}</body></html>")
 

@@ -54,7 +54,7 @@ transfers = sa.Table(
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("book", sa.String(60), nullable=False),
     sa.Column("sequence", sa.BigInteger, nullable=False),
-    sa.Column("idempotency_key", sa.String(130), nullable=False, unique=True),
+    sa.Column("idempotency_key", sa.String(140), nullable=False, unique=True),  # a request's key and a suffix
     sa.Column("kind", sa.String(30), nullable=False),
     sa.Column("memo", sa.String(300), nullable=False),
     sa.Column("occurred_at", UTCDateTime(), nullable=False),

@@ -8,6 +8,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import engine_for
 from shared.errors import Conflict, InvalidInput
+from services.funds import models
 from services.funds.repositories import FundsUnitOfWork
 from services.funds.handlers import ledger
 
@@ -27,34 +28,42 @@ def transfer(debit, credit, amount, memo, at=None):
             "legs": [{"account": debit, "debit": amount}, {"account": credit, "credit": amount}]}
     if at:
         body["occurred_at"] = at
-    return body
+    return models.TransferBody.model_validate(body)
+
+
+def post(body, key, uow):
+    return ledger.post_manual_transfer(body.command(), key, uow)
+
+
+def as_of(day):
+    return models.AsOfQuery(as_of=day).as_of
 
 
 def test_posting_twice_with_one_key_returns_the_first_result_and_changes_nothing(funds):
     uow, _ = funds
     body = transfer(BANK, GIFTS, "500.00", "a gift")
-    status, first = ledger.post_manual_transfer(body, "gift-1", uow)
-    again_status, again = ledger.post_manual_transfer(body, "gift-1", uow)
+    status, first = post(body, "gift-1", uow)
+    again_status, again = post(body, "gift-1", uow)
     assert (status, again_status) == (201, 200) and again == first
     assert ledger.account_balance(BANK, None, uow)["balance"] == "500.00"
     with pytest.raises(Conflict, match="different request"):
-        ledger.post_manual_transfer(transfer(BANK, GIFTS, "600.00", "a gift"), "gift-1", uow)
+        post(transfer(BANK, GIFTS, "600.00", "a gift"), "gift-1", uow)
     with pytest.raises(InvalidInput, match="not in the chart"):
-        ledger.post_manual_transfer(transfer("foundation:nowhere", GIFTS, "1.00", "x"), "bad-1", uow)
+        post(transfer("foundation:nowhere", GIFTS, "1.00", "x"), "bad-1", uow)
 
 
 def test_a_correction_is_a_reversal_pointing_at_what_it_corrects(funds):
     uow, _ = funds
-    ledger.post_manual_transfer(transfer(BANK, GIFTS, "1000.00", "gift"), "gift", uow)
-    _, fee = ledger.post_manual_transfer(transfer(FEES, BANK, "12.50", "bank fee (wrong amount)"), "fee", uow)
-    _, reversal = ledger.reverse_transfer(fee["id"], {"reason": "wrong amount"}, "fee-reversal", uow)
+    post(transfer(BANK, GIFTS, "1000.00", "gift"), "gift", uow)
+    _, fee = post(transfer(FEES, BANK, "12.50", "bank fee (wrong amount)"), "fee", uow)
+    _, reversal = ledger.reverse_transfer(fee["id"], "wrong amount", "fee-reversal", uow)
     assert reversal["reverses"] == fee["id"] and reversal["sequence"] == fee["sequence"] + 1
     assert [(leg["account"], leg["amount_fen"]) for leg in reversal["legs"]] == [(FEES, -1250), (BANK, 1250)]
     assert ledger.account_balance(FEES, None, uow)["balance"] == "0.00"
     with pytest.raises(Conflict, match="already reversed"):
-        ledger.reverse_transfer(fee["id"], {"reason": "again"}, "fee-reversal-2", uow)
+        ledger.reverse_transfer(fee["id"], "again", "fee-reversal-2", uow)
     with pytest.raises(Conflict, match="itself a reversal"):
-        ledger.reverse_transfer(reversal["id"], {"reason": "undo"}, "undo-reversal", uow)
+        ledger.reverse_transfer(reversal["id"], "undo", "undo-reversal", uow)
     # The original stays as it was: immutable, and still in the chain.
     verification = ledger.verify_book("foundation", uow)
     assert verification["ok"] and verification["entries"] == 3
@@ -62,25 +71,25 @@ def test_a_correction_is_a_reversal_pointing_at_what_it_corrects(funds):
 
 def test_entries_are_in_time_order_and_balances_read_as_of_any_date(funds):
     uow, _ = funds
-    ledger.post_manual_transfer(transfer(BANK, GIFTS, "100.00", "d1", "2026-01-05T10:00:00+08:00"), "d1", uow)
-    ledger.post_manual_transfer(transfer(BANK, GIFTS, "250.00", "d2", "2026-02-05T10:00:00+08:00"), "d2", uow)
-    ledger.post_manual_transfer(transfer(FEES, BANK, "30.00", "fee", "2026-03-05T10:00:00+08:00"), "f1", uow)
+    post(transfer(BANK, GIFTS, "100.00", "d1", "2026-01-05T10:00:00+08:00"), "d1", uow)
+    post(transfer(BANK, GIFTS, "250.00", "d2", "2026-02-05T10:00:00+08:00"), "d2", uow)
+    post(transfer(FEES, BANK, "30.00", "fee", "2026-03-05T10:00:00+08:00"), "f1", uow)
     with pytest.raises(Conflict, match="time order"):
-        ledger.post_manual_transfer(transfer(BANK, GIFTS, "1.00", "late", "2026-02-01T10:00:00+08:00"), "x", uow)
+        post(transfer(BANK, GIFTS, "1.00", "late", "2026-02-01T10:00:00+08:00"), "x", uow)
     tomorrow = (datetime.now(timezone.utc) + timedelta(days=1)).isoformat()
     with pytest.raises(InvalidInput, match="future"):
-        ledger.post_manual_transfer(transfer(BANK, GIFTS, "1.00", "early", tomorrow), "y", uow)
-    balance = lambda day: ledger.account_balance(BANK, ledger.parse_as_of(day), uow)["balance"]  # noqa: E731
+        post(transfer(BANK, GIFTS, "1.00", "early", tomorrow), "y", uow)
+    balance = lambda day: ledger.account_balance(BANK, as_of(day), uow)["balance"]  # noqa: E731
     assert [balance(day) for day in ("2026-01-04", "2026-01-05", "2026-02-28", "2026-03-05")] == [
         "0.00", "100.00", "350.00", "320.00"]
-    trial = ledger.trial_balance("foundation", ledger.parse_as_of("2026-02-28"), uow)
+    trial = ledger.trial_balance("foundation", as_of("2026-02-28"), uow)
     assert trial["through_entry"] == 2 and trial["total_debit"] == "350.00" and trial["balanced"]
 
 
 def test_verification_names_an_altered_balance_or_a_removed_entry(funds):
     uow, engine = funds
     for n in range(1, 5):
-        ledger.post_manual_transfer(transfer(BANK, GIFTS, f"{n}.00", f"gift {n}"), f"g{n}", uow)
+        post(transfer(BANK, GIFTS, f"{n}.00", f"gift {n}"), f"g{n}", uow)
     assert ledger.verify_book("foundation", uow)["ok"]
 
     with engine.begin() as conn:

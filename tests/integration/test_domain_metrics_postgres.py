@@ -6,7 +6,7 @@ from sqlalchemy.orm import sessionmaker
 
 from shared.db import engine_for
 from shared.migrations import upgrade
-from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
+from services.funds import models
 from services.funds.domain.ledger import InsufficientFunds
 from services.funds.repositories import FundsUnitOfWork
 from services.funds.handlers import autonomy
@@ -34,20 +34,21 @@ def test_concurrent_postings_leave_the_balance_gauges_at_the_ledgers_figures(pg_
     def uow():
         return FundsUnitOfWork(sessionmaker(engine_for(url), expire_on_commit=False), "lujiazui")
 
-    autonomy.allocate("shixin", {"year": 2026, "amount": "5000.00"}, "alloc-shixin-2026", uow())
+    autonomy.allocate("shixin", models.AllocationBody(year=2026, amount="5000.00").command(), "alloc-shixin-2026",
+                      uow())
     body = {"area": "shixin", "year": 2026, "title": "楼道歇歇椅",
             "team": {"name": "楼组志愿者", "lead": "王阿姨", "members": ["李师傅"]},
             "budget": [{"name": "椅子", "amount": "1000.00"}]}
-    _, project = autonomy.propose_project(parse_propose_project(body), body, None, uow())
-    autonomy.hold_hearing(project["id"], parse_hearing(HEARING), HEARING, "hearing-1", uow())
+    _, project = autonomy.propose_project(models.ProjectBody.model_validate(body).command(), None, uow())
+    autonomy.hold_hearing(project["id"], models.HearingBody.model_validate(HEARING).command(), "hearing-1", uow())
     count_before = sample("doorstep_funds_postings_total", book_type="autonomy", kind="expense")
     yuan_before = sample("doorstep_funds_posted_yuan_total", book_type="autonomy", kind="expense")
 
     def spend(n):
         spent = {"line": 1, "amount": "50.00", "payee": f"五金店{n}", "receipt_ref": f"FP-{n:03d}"}
         try:
-            return autonomy.record_expense(project["id"], parse_record_expense(spent, f"spend-{n}"),
-                                           spent, uow())[0]
+            return autonomy.record_expense(project["id"], models.ExpenseBody.model_validate(spent).command(),
+                                           f"spend-{n}", uow())[0]
         except InsufficientFunds:
             return 409
 

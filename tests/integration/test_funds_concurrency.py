@@ -7,8 +7,8 @@ import pytest
 
 from support.funds import run_parallel, uow_for
 from shared.errors import Conflict
-from services.funds.domain.autonomy import parse_hearing, parse_propose_project, parse_record_expense
-from services.funds.domain.foundation import RegisterDonor, parse_record_donation
+from services.funds import models
+from services.funds.domain.foundation import RegisterDonor
 from services.funds.domain.ledger import InsufficientFunds
 from services.funds.handlers import autonomy, foundation, ledger
 
@@ -16,20 +16,30 @@ HEARING = {"held_on": "2026-03-02", "attendees": ["王阿姨", "李师傅", "张
            "votes": {"for": 4, "against": 0, "abstain": 1}, "minutes": "同意立项", "decision": "approve"}
 
 
+def command(model, body):
+    """The command a request with this body hands its use case."""
+    return model.model_validate(body).command()
+
+
+def donation(body):
+    return command(models.DonationBody, body)
+
+
+def expense(body):
+    return command(models.ExpenseBody, body)
+
+
 def approved_project(url, budget="1000.00", allocation="5000.00"):
-    autonomy.allocate("shixin", {"year": 2026, "amount": allocation}, "alloc-shixin-2026", uow_for(url))
+    autonomy.allocate("shixin", command(models.AllocationBody, {"year": 2026, "amount": allocation}),
+                      "alloc-shixin-2026", uow_for(url))
     body = {"area": "shixin", "year": 2026, "title": "楼道歇歇椅",
             "team": {"name": "楼组志愿者", "lead": "王阿姨", "members": ["李师傅"]},
             "budget": [{"name": "椅子", "amount": budget}]}
-    _, project = autonomy.propose_project(parse_propose_project(body), body, None, uow_for(url))
-    _, approved = autonomy.hold_hearing(project["id"], parse_hearing(HEARING), HEARING,
+    _, project = autonomy.propose_project(command(models.ProjectBody, body), None, uow_for(url))
+    _, approved = autonomy.hold_hearing(project["id"], command(models.HearingBody, HEARING),
                                         f"hearing-{project['id']}", uow_for(url))
     assert approved["status"] == "approved"
     return project["id"]
-
-
-
-
 
 def test_parallel_spends_never_overspend_a_budget(funds_db):
     project_id = approved_project(funds_db, budget="1000.00")
@@ -37,8 +47,7 @@ def test_parallel_spends_never_overspend_a_budget(funds_db):
     def spend(n):
         body = {"line": 1, "amount": "100.00", "payee": f"五金店{n}", "receipt_ref": f"FP-{n:03d}"}
         key = f"spend-{n}"
-        return lambda: autonomy.record_expense(project_id, parse_record_expense(body, key), body,
-                                               uow_for(funds_db))
+        return lambda: autonomy.record_expense(project_id, expense(body), key, uow_for(funds_db))
 
     outcomes, peak = run_parallel([spend(n) for n in range(30)])
 
@@ -61,8 +70,7 @@ def test_parallel_donations_get_receipt_numbers_without_gaps_or_duplicates(funds
     def donate(n):
         body = {"donor_id": donor["id"], "amount": f"{n + 1}.00", "received_at": "2026-05-01T10:00:00+08:00"}
         key = f"gift-{n}"
-        return lambda: foundation.record_donation(parse_record_donation(body, key), body,
-                                                  uow_for(funds_db))
+        return lambda: foundation.record_donation(donation(body), key, uow_for(funds_db))
 
     outcomes, peak = run_parallel([donate(n) for n in range(40)])
 
@@ -81,8 +89,7 @@ def test_the_same_request_retried_in_parallel_posts_once(funds_db):
     body = {"donor_id": donor["id"], "amount": "8888.00", "received_at": "2026-05-01T10:00:00+08:00"}
 
     def retry():
-        return foundation.record_donation(parse_record_donation(body, "gift-once"), body,
-                                          uow_for(funds_db))
+        return foundation.record_donation(donation(body), "gift-once", uow_for(funds_db))
 
     outcomes, peak = run_parallel([retry for _ in range(20)])
 
@@ -99,28 +106,27 @@ def test_the_same_request_retried_in_parallel_posts_once(funds_db):
     # The same key for a different request is refused rather than silently answered with the first result.
     other = {**body, "amount": "1.00"}
     with pytest.raises(Conflict, match="different request"):
-        foundation.record_donation(parse_record_donation(other, "gift-once"), other, uow_for(funds_db))
+        foundation.record_donation(donation(other), "gift-once", uow_for(funds_db))
 
 
 def test_postings_across_two_books_in_parallel_do_not_deadlock(funds_db):
     project_id = approved_project(funds_db, budget="3000.00")
     _, donor = foundation.register_donor(RegisterDonor("company", "社区公益伙伴"), None, uow_for(funds_db))
     seed = {"donor_id": donor["id"], "amount": "10000.00"}
-    foundation.record_donation(parse_record_donation(seed, "seed-gift"), seed, uow_for(funds_db))
+    foundation.record_donation(donation(seed), "seed-gift", uow_for(funds_db))
 
     def cofund(n):  # locks the area's book and the foundation's
         body = {"partner": "社区公益基金会", "from_foundation": True, "amount": "100.00", "line": 1}
-        return lambda: autonomy.cofund_project(project_id, body, f"cofund-{n}", uow_for(funds_db))
+        return lambda: autonomy.cofund_project(project_id, command(models.CofundingBody, body), f"cofund-{n}",
+                                               uow_for(funds_db))
 
     def donate(n):  # the foundation's book only
         body = {"donor_id": donor["id"], "amount": "10.00"}
-        return lambda: foundation.record_donation(parse_record_donation(body, f"more-{n}"), body,
-                                                  uow_for(funds_db))
+        return lambda: foundation.record_donation(donation(body), f"more-{n}", uow_for(funds_db))
 
     def spend(n):  # the area's book only
         body = {"line": 1, "amount": "50.00", "payee": "花店", "receipt_ref": f"H-{n}"}
-        return lambda: autonomy.record_expense(project_id, parse_record_expense(body, f"sp-{n}"),
-                                               body, uow_for(funds_db))
+        return lambda: autonomy.record_expense(project_id, expense(body), f"sp-{n}", uow_for(funds_db))
 
     calls = [make(n) for n in range(10) for make in (cofund, donate, spend)]
     outcomes, _ = run_parallel(calls)
@@ -130,4 +136,16 @@ def test_postings_across_two_books_in_parallel_do_not_deadlock(funds_db):
     assert view["spent"] == "500.00" and view["budget"][0]["available"] == "3500.00"  # 3000 + 1000 − 500
     foundation_bank = ledger.account_balance("foundation:bank", None, uow_for(funds_db))
     assert foundation_bank["balance"] == "9100.00"  # 10000 + 100 − 1000
+    assert all(r["ok"] for r in ledger.verify_all(uow_for(funds_db)))
+
+
+def test_the_longest_key_names_a_cofunding_posted_in_both_books(funds_db):
+    project_id = approved_project(funds_db, budget="3000.00")
+    _, donor = foundation.register_donor(RegisterDonor("company", "社区公益伙伴"), None, uow_for(funds_db))
+    foundation.record_donation(donation({"donor_id": donor["id"], "amount": "1000.00"}), "seed", uow_for(funds_db))
+    key = "k" * 120  # the longest a request may send; each book's posting adds its suffix to it
+    body = {"partner": "社区公益基金会", "from_foundation": True, "amount": "100.00", "line": 1}
+    status, cofunded = autonomy.cofund_project(project_id, command(models.CofundingBody, body), key,
+                                               uow_for(funds_db))
+    assert status == 201 and cofunded["foundation_transfer_id"]
     assert all(r["ok"] for r in ledger.verify_all(uow_for(funds_db)))

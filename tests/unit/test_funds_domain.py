@@ -1,5 +1,5 @@
 """Funds' pure domain: balanced legs, running figures and the non-negative rule, the hash chain and its verifier,
-the trial balance, the auction lot and the project lifecycle, and command parsing."""
+the trial balance, the auction lot and the project lifecycle, and the rules the commands carry."""
 import dataclasses
 from datetime import datetime, timedelta, timezone
 
@@ -8,9 +8,9 @@ import pytest
 from shared.errors import Conflict, InvalidInput
 from shared.events import SchemaViolation, new_event
 from shared.money import format_fen, format_yuan_grouped, parse_yuan
-from services.funds.domain.autonomy import Project, parse_hearing, parse_propose_project
+from services.funds.domain.autonomy import Hearing, Project, ProposeProject
 from services.funds.domain.chart import area_chart, budget_line_accounts, foundation_chart
-from services.funds.domain.foundation import Lot, check_grant_purpose, parse_record_donation, parse_register_donor
+from services.funds.domain.foundation import Lot, RegisterDonor, check_grant_purpose
 from services.funds.domain.ledger import (
     GENESIS_HASH, AccountState, ChainVerifier, InsufficientFunds, PostedTransfer, TransferDraft, apply_legs, credit,
     debit, transfer_hash, trial_balance,
@@ -188,31 +188,20 @@ def test_a_project_moves_through_the_three_meetings_only_in_order():
         rejected.move_to("approved")
 
 
-def test_commands_name_the_wrong_field():
-    base = {"area": "shixin", "year": 2026, "title": "自治花园", "team": {"name": "t", "lead": "王阿姨", "members": ["李"]},
-            "budget": [{"name": "花苗", "amount": "3000.00"}]}
-    cmd = parse_propose_project(base)
-    assert cmd.total == 300_000 and cmd.members == ("王阿姨", "李")
-    for patch, field in [({"budget": [{"name": "花苗", "amount": 1.5}]}, "budget/0/amount"),
-                         ({"team": {"name": "t", "members": ["李"]}}, "team.lead"),
-                         ({"area": "Shi Xin"}, "area"), ({"year": 1999}, "year")]:
-        with pytest.raises(InvalidInput) as info:
-            parse_propose_project({**base, **patch})
-        assert info.value.field == field
-    vote = {"held_on": "2026-03-10", "attendees": ["a", "b"], "minutes": "m", "decision": "approve",
-            "votes": {"for": 2, "against": 1, "abstain": 0}}
-    with pytest.raises(InvalidInput, match="3 votes from 2 attendees"):
-        parse_hearing(vote)
-    with pytest.raises(InvalidInput, match="not a date"):
-        parse_hearing({**vote, "attendees": ["a", "b", "c"], "held_on": "10/03/2026"})
-    with pytest.raises(InvalidInput, match="one of company, individual, anonymous"):
-        parse_register_donor({"kind": "ghost"})
-    in_kind = parse_record_donation({"donor_id": "x", "kind": "in_kind", "valuation": "1200.00",
-                                     "description": "轮椅 4 台", "valuation_basis": "发票价"}, "k")
-    assert (in_kind.amount, in_kind.received_at) == (120_000, None)
-    with pytest.raises(InvalidInput) as info:
-        parse_record_donation({"donor_id": "x", "kind": "in_kind", "valuation": "1.00", "description": "书"}, "k")
-    assert info.value.field == "valuation_basis"
+def test_commands_carry_the_rules_of_the_domain():
+    proposal = ProposeProject.of(area="shixin", year=2026, title="自治花园", description="", team_name="t",
+                                 lead="王阿姨", members=["李"], budget=[("花苗", 300_000), ("工具", 150_000)])
+    assert proposal.members == ("王阿姨", "李") and proposal.total == 450_000  # the lead is on the team
+    assert [(line.line_no, line.name) for line in proposal.budget] == [(1, "花苗"), (2, "工具")]
+    day = datetime(2026, 3, 10).date()
+    with pytest.raises(InvalidInput, match="3 votes from 2 attendees") as info:
+        Hearing(day, ("a", "b"), 2, 1, 0, "m", "approve")
+    assert info.value.field == "votes"
+    with pytest.raises(InvalidInput, match="more votes for than against") as info:
+        Hearing(day, ("a", "b", "c"), 1, 1, 1, "m", "approve")
+    assert info.value.field == "decision"
+    assert Hearing(day, ("a", "b", "c"), 1, 1, 1, "m", "reject").decision == "reject"
+    assert RegisterDonor("anonymous", "王先生").name == "" and RegisterDonor("individual", "王先生").name == "王先生"
     with pytest.raises(InvalidInput, match="may only pay for 'art-education'"):
         check_grant_purpose("art-education", "elderly-care")
 

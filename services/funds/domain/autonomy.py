@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import date, datetime
+from typing import Iterable
 
 from shared.errors import Conflict, InvalidInput
-from shared.input import text_field as text
-from shared.money import parse_yuan
-from services.funds.domain.fields import code, day, moment, names, whole_number
 
 PROJECT_STATUSES = ("proposed", "approved", "rejected", "evaluated", "closed")
 TRANSITIONS = {
@@ -18,6 +16,16 @@ TRANSITIONS = {
     "rejected": set(),
     "closed": set(),
 }
+MEETING_KINDS = ("hearing", "coordination", "evaluation")
+DECISIONS = ("approve", "reject")
+
+
+@dataclasses.dataclass(frozen=True)
+class Allocation:
+    """The street's yearly allocation (街道拨款) to an area's autonomy fund."""
+    year: int
+    amount: int
+    allocated_at: datetime | None  # None: now
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,34 +46,19 @@ class ProposeProject:
     members: tuple[str, ...]
     budget: tuple[BudgetLine, ...]
 
+    @classmethod
+    def of(cls, *, area: str, year: int, title: str, description: str, team_name: str, lead: str,
+           members: Iterable[str], budget: Iterable[tuple[str, int]]) -> "ProposeProject":
+        """The lead is a member of the team; budget lines are numbered from 1 in the order given."""
+        members = tuple(members)
+        if lead not in members:
+            members = (lead, *members)
+        lines = tuple(BudgetLine(number, name, amount) for number, (name, amount) in enumerate(budget, start=1))
+        return cls(area, year, title, description, team_name, lead, members, lines)
+
     @property
     def total(self) -> int:
         return sum(line.amount for line in self.budget)
-
-
-def parse_propose_project(body: dict) -> ProposeProject:
-    team = body.get("team")
-    if not isinstance(team, dict):
-        raise InvalidInput("team", "is required: {name, lead, members}")
-    lead = text(team, "lead", max_len=50, prefix="team.")
-    members = tuple(names(team, "members"))
-    if lead not in members:
-        members = (lead, *members)
-    lines = body.get("budget")
-    if not isinstance(lines, list) or not lines:
-        raise InvalidInput("budget", "is required: a list of {name, amount}")
-    if len(lines) > 20:
-        raise InvalidInput("budget", "has more than 20 lines")
-    budget = []
-    for index, line in enumerate(lines):
-        if not isinstance(line, dict):
-            raise InvalidInput(f"budget/{index}", "must be an object {name, amount}")
-        budget.append(BudgetLine(index + 1, text(line, "name", max_len=60, prefix=f"budget/{index}/"),
-                                 parse_yuan(line.get("amount"), f"budget/{index}/amount")))
-    return ProposeProject(
-        area=code(body, "area"), year=whole_number(body, "year", low=2009, high=2100), title=text(body, "title"),
-        description=text(body, "description", required=False, max_len=2000),
-        team_name=text(team, "name", max_len=60, prefix="team."), lead=lead, members=members, budget=tuple(budget))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -79,21 +72,12 @@ class Hearing:
     minutes: str
     decision: str  # approve | reject
 
-
-def parse_hearing(body: dict) -> Hearing:
-    attendees = tuple(names(body, "attendees"))
-    votes = body.get("votes")
-    if not isinstance(votes, dict):
-        raise InvalidInput("votes", "is required: {for, against, abstain}")
-    counts = [whole_number(votes, k, prefix="votes.", high=10_000) for k in ("for", "against", "abstain")]
-    if sum(counts) > len(attendees):
-        raise InvalidInput("votes", f"{sum(counts)} votes from {len(attendees)} attendees")
-    decision = body.get("decision")
-    if decision not in ("approve", "reject"):
-        raise InvalidInput("decision", "must be approve or reject")
-    if decision == "approve" and counts[0] <= counts[1]:
-        raise InvalidInput("decision", "approval needs more votes for than against")
-    return Hearing(day(body, "held_on"), attendees, *counts, text(body, "minutes", max_len=5000), decision)
+    def __post_init__(self):
+        votes = self.votes_for + self.votes_against + self.abstain
+        if votes > len(self.attendees):
+            raise InvalidInput("votes", f"{votes} votes from {len(self.attendees)} attendees")
+        if self.decision == "approve" and self.votes_for <= self.votes_against:
+            raise InvalidInput("decision", "approval needs more votes for than against")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -102,10 +86,6 @@ class Coordination:
     held_on: date
     attendees: tuple[str, ...]
     minutes: str
-
-
-def parse_coordination(body: dict) -> Coordination:
-    return Coordination(day(body, "held_on"), tuple(names(body, "attendees")), text(body, "minutes", max_len=5000))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -118,21 +98,8 @@ class Evaluation:
     findings: str
 
 
-def parse_evaluation(body: dict) -> Evaluation:
-    scores = body.get("scores")
-    if not isinstance(scores, dict) or not scores:
-        raise InvalidInput("scores", "is required: {criterion: 0–100}")
-    for criterion in scores:
-        if not isinstance(criterion, str) or len(criterion) > 40:
-            raise InvalidInput("scores", "criteria are names of at most 40 characters")
-        whole_number(scores, criterion, high=100, prefix="scores.")
-    return Evaluation(day(body, "held_on"), tuple(names(body, "attendees")), dict(scores),
-                      whole_number(body, "satisfaction", high=100), text(body, "findings", max_len=5000))
-
-
 @dataclasses.dataclass(frozen=True)
 class RecordExpense:
-    key: str
     line_no: int
     amount: int
     payee: str
@@ -141,10 +108,17 @@ class RecordExpense:
     spent_at: datetime | None  # None: now
 
 
-def parse_record_expense(body: dict, key: str) -> RecordExpense:
-    return RecordExpense(key, whole_number(body, "line", low=1, high=20), parse_yuan(body.get("amount"), "amount"),
-                         text(body, "payee", max_len=100), text(body, "receipt_ref", max_len=60),
-                         text(body, "description", required=False, max_len=500), moment(body, "spent_at"))
+@dataclasses.dataclass(frozen=True)
+class Cofunding:
+    """A partner adds money to a budget line; the foundation (from_foundation) grants it out of a special fund
+    (fund_code, for its purpose) or out of its unrestricted money."""
+    partner: str
+    amount: int
+    line_no: int
+    from_foundation: bool
+    fund_code: str | None
+    purpose: str | None
+    funded_at: datetime | None  # None: now
 
 
 @dataclasses.dataclass

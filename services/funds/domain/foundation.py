@@ -2,15 +2,15 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime
+from datetime import date, datetime
 
 from shared.errors import Conflict, InvalidInput
-from shared.input import text_field as text
-from shared.money import format_fen, parse_yuan
-from services.funds.domain.fields import code, moment
+from shared.money import format_fen
 
 DONOR_KINDS = ("company", "individual", "anonymous")
 DONATION_KINDS = ("cash", "in_kind")
+LOT_STATUSES = ("open", "sold", "paid", "unsold")
+SOURCE_KINDS = ("event", "donation")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -18,14 +18,9 @@ class RegisterDonor:
     kind: str
     name: str
 
-
-def parse_register_donor(body: dict) -> RegisterDonor:
-    kind = body.get("kind")
-    if kind not in DONOR_KINDS:
-        raise InvalidInput("kind", f"must be one of {', '.join(DONOR_KINDS)}")
-    if kind == "anonymous":
-        return RegisterDonor(kind, "")
-    return RegisterDonor(kind, text(body, "name", max_len=100))
+    def __post_init__(self):
+        if self.kind == "anonymous":  # an anonymous donor's name is not kept, whatever was said
+            object.__setattr__(self, "name", "")
 
 
 def donor_display_name(kind: str, name: str) -> str:
@@ -35,7 +30,6 @@ def donor_display_name(kind: str, name: str) -> str:
 
 @dataclasses.dataclass(frozen=True)
 class RecordDonation:
-    key: str
     donor_id: str
     kind: str
     amount: int           # cash received, or the in-kind valuation
@@ -45,25 +39,31 @@ class RecordDonation:
     received_at: datetime | None  # None: now
 
 
-def parse_record_donation(body: dict, key: str) -> RecordDonation:
-    kind = body.get("kind", "cash")
-    if kind not in DONATION_KINDS:
-        raise InvalidInput("kind", f"must be one of {', '.join(DONATION_KINDS)}")
-    if kind == "in_kind":
-        amount = parse_yuan(body.get("valuation"), "valuation")
-        description = text(body, "description", max_len=500)
-        basis = text(body, "valuation_basis", max_len=200)
-    else:
-        amount = parse_yuan(body.get("amount"), "amount")
-        description = text(body, "description", required=False, max_len=500)
-        basis = ""
-    event_code = code(body, "event_code") if body.get("event_code") else None
-    return RecordDonation(key, text(body, "donor_id", max_len=36), kind, amount, description, basis, event_code,
-                          moment(body, "received_at"))
-
-
 def receipt_number(year: int, number: int) -> str:
     return f"{year}-{number:06d}"
+
+
+@dataclasses.dataclass(frozen=True)
+class NewEvent:
+    """A charity event (慈善之夜, 公益市集) whose auction, market and gifts are reported together."""
+    code: str
+    name: str
+    held_on: date
+    place: str
+
+
+@dataclasses.dataclass(frozen=True)
+class NewLot:
+    lot_number: int
+    title: str
+    donor_id: str
+
+
+@dataclasses.dataclass(frozen=True)
+class MarketSale:
+    description: str
+    amount: int
+    sold_at: datetime | None  # None: now
 
 
 @dataclasses.dataclass
@@ -113,24 +113,24 @@ class FundSource:
     ref: str
 
 
-def parse_found_fund(body: dict) -> tuple[str, str, str, list[FundSource]]:
-    fund_code = code(body, "code")
-    name = text(body, "name", max_len=100)
-    purpose = code(body, "purpose")
-    sources = body.get("sources")
-    if not isinstance(sources, list) or not sources:
-        raise InvalidInput("sources", "name at least one source: {\"event\": code} or {\"donation\": id}")
-    parsed = []
-    for index, source in enumerate(sources):
-        if not isinstance(source, dict) or len(source) != 1 or next(iter(source)) not in ("event", "donation"):
-            raise InvalidInput(f"sources/{index}", "must be {\"event\": code} or {\"donation\": id}")
-        kind, ref = next(iter(source.items()))
-        if not isinstance(ref, str) or not ref:
-            raise InvalidInput(f"sources/{index}/{kind}", "must be a non-empty string")
-        parsed.append(FundSource(kind, ref))
-    if len(set(parsed)) != len(parsed):
-        raise InvalidInput("sources", "a source is named twice")
-    return fund_code, name, purpose, parsed
+@dataclasses.dataclass(frozen=True)
+class FoundFund:
+    """A restricted special fund (专项基金) founded from named sources, each used for one fund only."""
+    code: str
+    name: str
+    purpose: str
+    sources: tuple[FundSource, ...]
+    founded_at: datetime | None  # None: now
+
+
+@dataclasses.dataclass(frozen=True)
+class Grant:
+    """A payment out of a special fund to a project, for the fund's purpose."""
+    purpose: str
+    recipient: str
+    project: str
+    amount: int
+    granted_at: datetime | None  # None: now
 
 
 def check_grant_purpose(fund_purpose: str, requested_purpose: str) -> None:

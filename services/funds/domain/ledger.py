@@ -85,6 +85,15 @@ def credit(account: str, fen: int) -> Leg:
 
 
 @dataclasses.dataclass(frozen=True)
+class ManualTransfer:
+    """A treasurer's own transfer (e.g. a bank fee) between accounts already in the book's chart."""
+    book: str
+    memo: str
+    legs: tuple[Leg, ...]
+    occurred_at: datetime | None  # None: when it is posted
+
+
+@dataclasses.dataclass(frozen=True)
 class TransferDraft:
     """What a use case wants posted; the ledger gives it a sequence, a hash and running balances."""
     book: str
@@ -107,11 +116,11 @@ def check_legs(legs: Sequence[Leg], book: str) -> None:
     seen = set()
     for index, leg in enumerate(legs):
         if not isinstance(leg.amount, int) or isinstance(leg.amount, bool) or leg.amount == 0:
-            raise InvalidInput(f"legs/{index}", "amount must be a non-zero integer number of fen")
+            raise InvalidInput(f"legs[{index}]", "amount must be a non-zero integer number of fen")
         if leg.account in seen:
-            raise InvalidInput(f"legs/{index}/account", f"{leg.account} appears twice; merge the legs")
+            raise InvalidInput(f"legs[{index}].account", f"{leg.account} appears twice; merge the legs")
         if not leg.account.startswith(book + ":"):
-            raise InvalidInput(f"legs/{index}/account", f"{leg.account} is not an account of book {book}")
+            raise InvalidInput(f"legs[{index}].account", f"{leg.account} is not an account of book {book}")
         seen.add(leg.account)
     total = sum(leg.amount for leg in legs)
     if total != 0:

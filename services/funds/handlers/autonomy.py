@@ -7,25 +7,23 @@ import uuid
 import sqlalchemy as sa
 
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.input import text_field as text
-from shared.money import format_fen, parse_yuan
+from shared.money import format_fen
+from services.funds import events
 from services.funds import persistence as p
-from services.funds.domain import fields
-from services.funds.domain.autonomy import Coordination, Evaluation, Hearing, Project, ProposeProject, RecordExpense
+from services.funds.domain.autonomy import (
+    Allocation, BudgetLine, Cofunding, Coordination, Evaluation, Hearing, Project, ProposeProject, RecordExpense,
+)
 from services.funds.domain.chart import FOUNDATION_BOOK, area_book, budget_line_accounts, grant_expense_account
 from services.funds.domain.foundation import check_grant_purpose
 from services.funds.domain.ledger import TransferDraft, credit, debit
 from services.funds.repositories import FundsUnitOfWork
 from services.funds.handlers.foundation import special_fund
-from services.funds.handlers.ledger import ensure_book, post, run_once, shanghai
+from services.funds.handlers.ledger import ensure_book, post, request_of, run_once, shanghai
 
 
-def allocate(area: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def allocate(area: str, allocation: Allocation, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """The street's yearly allocation to an area's autonomy fund."""
-    if not fields.CODE_RE.match(area):
-        raise InvalidInput("area", "must be a residential-area code")
-    year = fields.whole_number(body, "year", low=2009, high=2100)
-    amount = parse_yuan(body.get("amount"), "amount")
+    year, amount = allocation.year, allocation.amount
     book = area_book(area)
     ensure_book(uow, book)
 
@@ -34,16 +32,17 @@ def allocate(area: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int
             raise Conflict(f"{area} already has its {year} allocation")
         [transfer] = post(uow, [TransferDraft(book, key, "allocation", f"{year} autonomy fund allocation", (
             debit(f"{book}:bank", amount), credit(f"{book}:revenue:allocation", amount)),
-            fields.moment(body, "allocated_at"))], now)
+            allocation.allocated_at)], now)
         allocated_at = transfer.occurred_at
         uow.records.insert(p.allocations, area=area, year=year, amount=amount, transfer_id=transfer.id,
                            allocated_at=allocated_at)
         return {"area": area, "year": year, "amount": format_fen(amount), "transfer_id": transfer.id}
 
-    return run_once(uow, key=key, kind="allocation", request={"area": area, **body}, books=[book], perform=perform)
+    return run_once(uow, key=key, kind="allocation", request=request_of(allocation, area=area), books=[book],
+                    perform=perform)
 
 
-def propose_project(cmd: ProposeProject, body: dict, key: str | None, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def propose_project(cmd: ProposeProject, key: str | None, uow: FundsUnitOfWork) -> tuple[int, dict]:
     book = area_book(cmd.area)
     ensure_book(uow, book)
 
@@ -60,7 +59,7 @@ def propose_project(cmd: ProposeProject, body: dict, key: str | None, uow: Funds
                                amount=line.amount, account_code=budget.code, expense_account_code=expense.code)
         return {"id": project_id, "status": "proposed", "budget_total": format_fen(cmd.total)}
 
-    return run_once(uow, key=key, kind="project", request=body, books=[book], perform=perform)
+    return run_once(uow, key=key, kind="project", request=request_of(cmd), books=[book], perform=perform)
 
 
 def _project(uow, project_id: str) -> tuple[Project, dict]:
@@ -82,7 +81,7 @@ def _project_book(uow, project_id: str) -> str:
     return area_book(row["area"])
 
 
-def hold_hearing(project_id: str, hearing: Hearing, body: dict, key: str, uow: FundsUnitOfWork):
+def hold_hearing(project_id: str, hearing: Hearing, key: str, uow: FundsUnitOfWork):
     """事前听证: approval reserves the whole budget from the area's fund (refused if the fund lacks it)."""
     book = _project_book(uow, project_id)
 
@@ -105,22 +104,17 @@ def hold_hearing(project_id: str, hearing: Hearing, body: dict, key: str, uow: F
                                                   f"reserve budget of {project_id} {project.title}"[:300],
                                                   legs, None)], now, specs)
             transfer_id = transfer.id
-            uow.emit("doorstep.funds.project.approved.v1", subject=f"project/{project_id}", data={
-                "project_id": project_id, "area": project.area, "year": project.year, "title": project.title,
-                "team": {"name": row["team_name"], "members": len(row["members"])},
-                "budget_total": format_fen(total),
-                "budget": [{"line": line["line_no"], "name": line["name"], "amount": format_fen(line["amount"])}
-                           for line in lines],
-                "hearing": {"held_on": hearing.held_on.isoformat(), **details["votes"]},
-                "approved_at": now.isoformat(), "transfer_id": transfer_id})
+            budget = [BudgetLine(line["line_no"], line["name"], line["amount"]) for line in lines]
+            uow.emit(events.project_approved(project, row["team_name"], len(row["members"]), budget, hearing, now,
+                                             transfer_id))
         uow.records.update(p.projects, p.projects.c.id == project_id, status=project.status, updated_at=now)
         return {"id": project_id, "status": project.status, "transfer_id": transfer_id}
 
-    return run_once(uow, key=key, kind="hearing", request={"project_id": project_id, **body}, books=[book],
+    return run_once(uow, key=key, kind="hearing", request=request_of(hearing, project_id=project_id), books=[book],
                     perform=perform)
 
 
-def hold_coordination(project_id: str, meeting: Coordination, body: dict, key: str | None, uow: FundsUnitOfWork):
+def hold_coordination(project_id: str, meeting: Coordination, key: str | None, uow: FundsUnitOfWork):
     """事中协调: recorded while the project is being carried out."""
     def perform(now):
         project, _ = _project(uow, project_id)
@@ -130,11 +124,11 @@ def hold_coordination(project_id: str, meeting: Coordination, body: dict, key: s
         return {"id": project_id, "status": project.status, "meeting": "coordination",
                 "held_on": meeting.held_on.isoformat()}
 
-    return run_once(uow, key=key, kind="coordination", request={"project_id": project_id, **body}, books=[],
+    return run_once(uow, key=key, kind="coordination", request=request_of(meeting, project_id=project_id), books=[],
                     perform=perform)
 
 
-def record_expense(project_id: str, cmd: RecordExpense, body: dict, uow: FundsUnitOfWork):
+def record_expense(project_id: str, cmd: RecordExpense, key: str, uow: FundsUnitOfWork):
     """Spend against a budget line; the line's available budget and the bank can never go below zero."""
     book = _project_book(uow, project_id)
 
@@ -146,7 +140,7 @@ def record_expense(project_id: str, cmd: RecordExpense, body: dict, uow: FundsUn
         if line is None:
             raise InvalidInput("line", f"project {project_id} has no budget line {cmd.line_no}")
         [transfer] = post(uow, [TransferDraft(
-            book, cmd.key, "expense", f"{project_id} #{cmd.line_no} to {cmd.payee} ({cmd.receipt_ref})"[:300],
+            book, key, "expense", f"{project_id} #{cmd.line_no} to {cmd.payee} ({cmd.receipt_ref})"[:300],
             (debit(line["expense_account_code"], cmd.amount), credit(f"{book}:bank", cmd.amount)),
             cmd.spent_at)], now)
         spent_at = transfer.occurred_at
@@ -154,19 +148,17 @@ def record_expense(project_id: str, cmd: RecordExpense, body: dict, uow: FundsUn
         uow.records.insert(p.expenses, id=expense_id, project_id=project_id, line_no=cmd.line_no, amount=cmd.amount,
                            payee=cmd.payee, receipt_ref=cmd.receipt_ref, description=cmd.description,
                            transfer_id=transfer.id, spent_at=spent_at)
-        uow.emit("doorstep.funds.expense.posted.v1", subject=f"expense/{expense_id}", data={
-            "expense_id": expense_id, "book": book, "project_id": project_id, "line": cmd.line_no,
-            "amount": format_fen(cmd.amount), "payee": cmd.payee, "receipt_ref": cmd.receipt_ref,
-            "spent_at": spent_at.isoformat(), "transfer_id": transfer.id})
+        uow.emit(events.expense_posted(expense_id, book, cmd.amount, cmd.payee, spent_at, transfer.id,
+                                       project_id=project_id, line=cmd.line_no, receipt_ref=cmd.receipt_ref))
         available = uow.ledger.balance(line["account_code"])["available"]
         return {"id": expense_id, "project_id": project_id, "line": cmd.line_no, "amount": format_fen(cmd.amount),
                 "line_available": format_fen(available), "transfer_id": transfer.id}
 
-    return run_once(uow, key=cmd.key, kind="expense", request={"project_id": project_id, **body}, books=[book],
+    return run_once(uow, key=key, kind="expense", request=request_of(cmd, project_id=project_id), books=[book],
                     perform=perform)
 
 
-def hold_evaluation(project_id: str, evaluation: Evaluation, body: dict, key: str | None, uow: FundsUnitOfWork):
+def hold_evaluation(project_id: str, evaluation: Evaluation, key: str | None, uow: FundsUnitOfWork):
     """事后评议: scores, resident satisfaction and findings; the project can then be closed."""
     def perform(now):
         project, _ = _project(uow, project_id)
@@ -178,11 +170,11 @@ def hold_evaluation(project_id: str, evaluation: Evaluation, body: dict, key: st
         uow.records.update(p.projects, p.projects.c.id == project_id, status=project.status, updated_at=now)
         return {"id": project_id, "status": project.status}
 
-    return run_once(uow, key=key, kind="evaluation", request={"project_id": project_id, **body}, books=[],
-                    perform=perform)
+    return run_once(uow, key=key, kind="evaluation", request=request_of(evaluation, project_id=project_id),
+                    books=[], perform=perform)
 
 
-def close_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
+def close_project(project_id: str, key: str, uow: FundsUnitOfWork):
     """Close an evaluated project: what is left on its budget lines goes back to the area's fund."""
     book = _project_book(uow, project_id)
 
@@ -199,24 +191,21 @@ def close_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
             [transfer] = post(uow, [TransferDraft(book, key, "budget-release",
                                                   f"release unspent budget of {project_id}", legs, None)], now)
             transfer_id = transfer.id
-        spent = _project_spent(uow, project_id)
+        spent = project_spent(uow, project_id)
         uow.records.update(p.projects, p.projects.c.id == project_id, status="closed", released=released,
                            updated_at=now)
         evaluation = uow.records.one(p.meetings, (p.meetings.c.project_id == project_id)
                                      & (p.meetings.c.kind == "evaluation"))
-        uow.emit("doorstep.funds.project.closed.v1", subject=f"project/{project_id}", data={
-            "project_id": project_id, "area": project.area, "year": project.year, "title": project.title,
-            "budget_total": format_fen(_project_budget(uow, project_id)), "spent": format_fen(spent),
-            "released": format_fen(released), "satisfaction": evaluation["details"]["satisfaction"],
-            "closed_at": now.isoformat(), "transfer_id": transfer_id})
+        uow.emit(events.project_closed(project, _project_budget(uow, project_id), spent, released,
+                                       evaluation["details"]["satisfaction"], now, transfer_id))
         return {"id": project_id, "status": "closed", "spent": format_fen(spent), "released": format_fen(released),
                 "transfer_id": transfer_id}
 
-    return run_once(uow, key=key, kind="close", request={"project_id": project_id, **body}, books=[book],
+    return run_once(uow, key=key, kind="close", request=request_of(project_id=project_id), books=[book],
                     perform=perform)
 
 
-def _project_spent(uow, project_id: str) -> int:
+def project_spent(uow, project_id: str) -> int:
     return int(uow.records.scalar(sa.select(sa.func.coalesce(sa.func.sum(p.expenses.c.amount), 0))
                                   .where(p.expenses.c.project_id == project_id)))
 
@@ -229,15 +218,11 @@ def _project_budget(uow, project_id: str) -> int:
     return planned + int(cofunded)
 
 
-def cofund_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
+def cofund_project(project_id: str, cofunding: Cofunding, key: str, uow: FundsUnitOfWork):
     """A partner (or the foundation, from a special fund or unrestricted) adds money to a project's budget line.
     The foundation's grant and the area's receipt are posted together, one in each book."""
-    partner = text(body, "partner", max_len=100)
-    amount = parse_yuan(body.get("amount"), "amount")
-    line_no = fields.whole_number(body, "line", low=1, high=20)
-    from_foundation = bool(body.get("from_foundation"))
-    fund_code = fields.code(body, "fund_code") if body.get("fund_code") else None
-    purpose = fields.code(body, "purpose") if fund_code else None
+    partner, amount, line_no = cofunding.partner, cofunding.amount, cofunding.line_no
+    from_foundation, fund_code, purpose = cofunding.from_foundation, cofunding.fund_code, cofunding.purpose
     project_book = _project_book(uow, project_id)
     if from_foundation:
         ensure_book(uow, FOUNDATION_BOOK)
@@ -251,7 +236,7 @@ def cofund_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
         if line is None:
             raise InvalidInput("line", f"project {project_id} has no budget line {line_no}")
         specs = budget_line_accounts(project.area, project_id, line_no, line["name"])
-        funded_at = fields.moment(body, "funded_at")
+        funded_at = cofunding.funded_at
         drafts = [TransferDraft(project_book, f"{key}#area", "cofunding",
                                 f"{partner} co-funds {project_id} #{line_no}"[:300], (
                                       debit(f"{project_book}:bank", amount),
@@ -279,16 +264,14 @@ def cofund_project(project_id: str, body: dict, key: str, uow: FundsUnitOfWork):
                 uow.records.insert(p.grants, id=cofunding_id, fund_code=fund_code, purpose=purpose,
                                    recipient=f"{project_id} {project.title}"[:100], project_id=project_id,
                                    amount=amount, transfer_id=posted[1].id, granted_at=funded_at)
-            uow.emit("doorstep.funds.expense.posted.v1", subject=f"grant/{cofunding_id}", data={
-                "expense_id": cofunding_id, "book": FOUNDATION_BOOK, "fund_code": fund_code,
-                "project_id": project_id, "amount": format_fen(amount), "payee": f"{project.area} {project.title}",
-                "spent_at": funded_at.isoformat(), "transfer_id": posted[1].id})
+            uow.emit(events.expense_posted(cofunding_id, FOUNDATION_BOOK, amount, f"{project.area} {project.title}",
+                                           funded_at, posted[1].id, project_id=project_id, fund_code=fund_code))
         return {"id": cofunding_id, "project_id": project_id, "partner": partner, "amount": format_fen(amount),
                 "line": line_no, "area_transfer_id": posted[0].id,
                 "foundation_transfer_id": posted[1].id if from_foundation else None}
 
-    return run_once(uow, key=key, kind="cofunding", request={"project_id": project_id, **body}, books=books,
-                    perform=perform)
+    return run_once(uow, key=key, kind="cofunding", request=request_of(cofunding, project_id=project_id),
+                    books=books, perform=perform)
 
 
 def project_view(project_id: str, uow: FundsUnitOfWork) -> dict:

@@ -5,25 +5,20 @@ from __future__ import annotations
 import uuid
 
 from shared.errors import InvalidInput, NotFound
-from shared.money import format_fen, parse_yuan
+from shared.money import format_fen
+from services.funds import events
 from services.funds import persistence as p
-from services.funds.domain import fields
 from services.funds.domain.chart import FOUNDATION_BOOK, area_book
 from services.funds.repositories import FundsUnitOfWork
-from services.funds.handlers.autonomy import project_report
-from services.funds.handlers.foundation import event_report, foundation_totals, fund_report
-from services.funds.handlers.ledger import run_once, shanghai, transfer_view
+from services.funds.handlers.autonomy import project_report, project_spent
+from services.funds.handlers.foundation import event_report_of, foundation_totals_of, fund_report_of
+from services.funds.handlers.ledger import request_of, run_once, shanghai, transfer_view
 
 
-def publish_disclosure(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
-    """Publish a year's report of a book with the chain head it was drawn from: anyone holding the disclosure
-    can fetch the ledger export and check it against that head."""
-    year = fields.whole_number(body, "year", low=2009, high=2100)
-    if body.get("area"):
-        area = fields.code(body, "area")
-        book = area_book(area)
-    else:
-        area, book = None, FOUNDATION_BOOK
+def publish_disclosure(year: int, area: str | None, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
+    """Publish a year's report (公示) of the foundation's book, or of an area's autonomy fund, with the chain head
+    it was drawn from: anyone holding the disclosure can fetch the ledger export and check it against that head."""
+    book = area_book(area) if area else FOUNDATION_BOOK
 
     def perform(now):
         head = uow.ledger.book(book)
@@ -37,13 +32,11 @@ def publish_disclosure(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int,
         uow.records.insert(p.disclosures, id=disclosure_id, book=book, year=year,
                            chain_sequence=head["head_sequence"], chain_head=head["head_hash"], body=document,
                            published_at=now)
-        uow.emit("doorstep.funds.disclosure.published.v1", subject=f"disclosure/{disclosure_id}", data={
-            "disclosure_id": disclosure_id, "book": book, "area": area, "year": year, "chain": chain,
-            "json_path": f"/funds/disclosures/{disclosure_id}", "html_path": f"/funds/disclosures/{disclosure_id}/html",
-            "published_at": now.isoformat()})
+        uow.emit(events.disclosure_published(disclosure_id, book, area, year, chain, now))
         return document
 
-    return run_once(uow, key=key, kind="disclosure", request=body, books=[book], perform=perform)
+    return run_once(uow, key=key, kind="disclosure", request=request_of(year=year, area=area), books=[book],
+                    perform=perform)
 
 
 def _area_report(uow, area: str, year: int) -> dict:
@@ -56,19 +49,16 @@ def _area_report(uow, area: str, year: int) -> dict:
     return {"kind": "autonomy-fund", "area": area,
             "allocation": format_fen(allocation["amount"]) if allocation else format_fen(0),
             "projects": projects_report,
-            "spent_total": format_fen(sum(parse_yuan(r["spent"], "spent", allow_zero=True)
-                                          for r in projects_report)),
+            "spent_total": format_fen(sum(project_spent(uow, row["id"]) for row in rows)),
             "unreserved_fund": format_fen(unreserved["available"]), "bank": format_fen(bank["balance"])}
 
 
 def _foundation_report(uow, year: int) -> dict:
-    totals = foundation_totals(year, uow)
-    funds = [fund_report(f["code"], uow) for f in uow.records.all(p.special_funds)]
-    events = []
-    for event in uow.records.all(p.charity_events):
-        if event["held_on"].year == year:
-            events.append(event_report(event["code"], uow))
-    return {"kind": "foundation", **totals, "events": events, "funds": funds}
+    totals = foundation_totals_of(uow, year)
+    funds = [fund_report_of(uow, f["code"]) for f in uow.records.all(p.special_funds)]
+    reports = [event_report_of(uow, event["code"]) for event in uow.records.all(p.charity_events)
+               if event["held_on"].year == year]
+    return {"kind": "foundation", **totals, "events": reports, "funds": funds}
 
 
 def get_disclosure(disclosure_id: str, uow: FundsUnitOfWork) -> dict:

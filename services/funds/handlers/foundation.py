@@ -2,23 +2,23 @@
 auctions and market sales, special funds and their grants, and the foundation's reports."""
 from __future__ import annotations
 
-import dataclasses
 import uuid
+from datetime import datetime
 
 import sqlalchemy as sa
 
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.input import text_field as text
-from shared.money import format_fen, parse_yuan
+from shared.money import format_fen
+from services.funds import events
 from services.funds import persistence as p
-from services.funds.domain import fields
 from services.funds.domain.chart import FOUNDATION_BOOK, grant_expense_account, special_fund_account
 from services.funds.domain.foundation import (
-    Lot, RecordDonation, RegisterDonor, check_grant_purpose, donor_display_name, parse_found_fund, receipt_number,
+    FoundFund, Grant, Lot, MarketSale, NewEvent, NewLot, RecordDonation, RegisterDonor, check_grant_purpose,
+    donor_display_name, receipt_number,
 )
 from services.funds.domain.ledger import TransferDraft, credit, debit
 from services.funds.repositories import FundsUnitOfWork
-from services.funds.handlers.ledger import ensure_book, local_year, post, run_once, shanghai
+from services.funds.handlers.ledger import ensure_book, local_year, post, request_of, run_once, shanghai
 
 
 def register_donor(cmd: RegisterDonor, key: str | None, uow: FundsUnitOfWork) -> tuple[int, dict]:
@@ -27,21 +27,18 @@ def register_donor(cmd: RegisterDonor, key: str | None, uow: FundsUnitOfWork) ->
         uow.records.insert(p.donors, id=donor_id, kind=cmd.kind, name=cmd.name, created_at=now)
         return {"id": donor_id, "kind": cmd.kind, "name": donor_display_name(cmd.kind, cmd.name)}
 
-    return run_once(uow, key=key, kind="donor", request=dataclasses.asdict(cmd), books=[], perform=perform)
+    return run_once(uow, key=key, kind="donor", request=request_of(cmd), books=[], perform=perform)
 
 
-def create_event(body: dict, uow: FundsUnitOfWork) -> tuple[int, dict]:
-    event_code, name = fields.code(body, "code"), text(body, "name", max_len=120)
-    held_on, place = fields.day(body, "held_on"), text(body, "place", required=False, max_len=120)
-
+def create_event(event: NewEvent, uow: FundsUnitOfWork) -> tuple[int, dict]:
     def perform(now):
-        if uow.records.one(p.charity_events, p.charity_events.c.code == event_code):
-            raise Conflict(f"event {event_code} already exists")
-        uow.records.insert(p.charity_events, code=event_code, name=name, held_on=held_on, place=place,
-                           created_at=now)
-        return {"code": event_code, "name": name, "held_on": held_on.isoformat(), "place": place}
+        if uow.records.one(p.charity_events, p.charity_events.c.code == event.code):
+            raise Conflict(f"event {event.code} already exists")
+        uow.records.insert(p.charity_events, code=event.code, name=event.name, held_on=event.held_on,
+                           place=event.place, created_at=now)
+        return {"code": event.code, "name": event.name, "held_on": event.held_on.isoformat(), "place": event.place}
 
-    return run_once(uow, key=None, kind="event", request=body, books=[], perform=perform)
+    return run_once(uow, key=None, kind="event", request=request_of(event), books=[], perform=perform)
 
 
 def _donor(uow, donor_id: str, field: str = "donor_id") -> dict:
@@ -59,7 +56,7 @@ def _event(uow, event_code: str, field: str = "event_code") -> dict:
     return event
 
 
-def record_donation(cmd: RecordDonation, body: dict, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def record_donation(cmd: RecordDonation, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     ensure_book(uow, FOUNDATION_BOOK)
     b = FOUNDATION_BOOK
 
@@ -69,7 +66,7 @@ def record_donation(cmd: RecordDonation, body: dict, uow: FundsUnitOfWork) -> tu
             _event(uow, cmd.event_code)
         asset = f"{b}:bank" if cmd.kind == "cash" else f"{b}:in-kind"
         memo = f"donation from {donor_display_name(donor['kind'], donor['name'])}"
-        [transfer] = post(uow, [TransferDraft(b, cmd.key, "donation", memo[:300], (
+        [transfer] = post(uow, [TransferDraft(b, key, "donation", memo[:300], (
             debit(asset, cmd.amount), credit(f"{b}:revenue:donation", cmd.amount)), cmd.received_at)], now)
         received_at = transfer.occurred_at
         year = local_year(received_at)
@@ -82,17 +79,11 @@ def record_donation(cmd: RecordDonation, body: dict, uow: FundsUnitOfWork) -> tu
         result = {"id": donation_id, "donor_id": donor["id"], "kind": cmd.kind, "amount": format_fen(cmd.amount),
                   "receipt_number": receipt_number(year, number), "event_code": cmd.event_code,
                   "received_at": received_at.isoformat(), "transfer_id": transfer.id}
-        uow.emit("doorstep.funds.donation.received.v1", subject=f"donation/{donation_id}", data={
-            "donation_id": donation_id, "kind": cmd.kind, "amount": format_fen(cmd.amount), "currency": "CNY",
-            "donor": {"donor_id": donor["id"], "kind": donor["kind"],
-                      "display_name": donor_display_name(donor["kind"], donor["name"])},
-            "receipt_number": result["receipt_number"], "event_code": cmd.event_code,
-            "received_at": received_at.isoformat(), "transfer_id": transfer.id,
-            "thank_you": True,
-        })
+        uow.emit(events.donation_received(donation_id, cmd, donor, result["receipt_number"], received_at,
+                                          transfer.id))
         return result
 
-    return run_once(uow, key=cmd.key, kind="donation", request=body, books=[b], perform=perform)
+    return run_once(uow, key=key, kind="donation", request=request_of(cmd), books=[b], perform=perform)
 
 
 def _load_lot(uow, lot_id: str, lock: bool = False) -> tuple[Lot, dict]:
@@ -114,38 +105,33 @@ def lot_view(lot: Lot) -> dict:
             "buyer": lot.buyer}
 
 
-def add_lot(event_code: str, body: dict, uow: FundsUnitOfWork) -> tuple[int, dict]:
-    lot_number = fields.whole_number(body, "lot_number", low=1, high=999)
-    title = text(body, "title", max_len=120)
-    donor_id = text(body, "donor_id", max_len=36)
-
+def add_lot(event_code: str, new: NewLot, uow: FundsUnitOfWork) -> tuple[int, dict]:
     def perform(now):
         _event(uow, event_code, field=None)
-        _donor(uow, donor_id)
-        if uow.records.one(p.lots, (p.lots.c.event_code == event_code) & (p.lots.c.lot_number == lot_number)):
-            raise Conflict(f"event {event_code} already has lot {lot_number}")
-        lot = Lot(str(uuid.uuid4()), event_code, lot_number, title, donor_id)
-        uow.records.insert(p.lots, id=lot.id, event_code=event_code, lot_number=lot_number, title=title,
-                           donor_id=donor_id, status=lot.status)
+        _donor(uow, new.donor_id)
+        if uow.records.one(p.lots, (p.lots.c.event_code == event_code) & (p.lots.c.lot_number == new.lot_number)):
+            raise Conflict(f"event {event_code} already has lot {new.lot_number}")
+        lot = Lot(str(uuid.uuid4()), event_code, new.lot_number, new.title, new.donor_id)
+        uow.records.insert(p.lots, id=lot.id, event_code=event_code, lot_number=lot.lot_number, title=lot.title,
+                           donor_id=lot.donor_id, status=lot.status)
         return lot_view(lot)
 
-    return run_once(uow, key=None, kind="lot", request=body, books=[], perform=perform)
+    return run_once(uow, key=None, kind="lot", request=request_of(new, event_code=event_code), books=[],
+                    perform=perform)
 
 
-def place_bid(lot_id: str, body: dict, uow: FundsUnitOfWork) -> tuple[int, dict]:
-    bidder = text(body, "bidder", max_len=100)
-    amount = parse_yuan(body.get("amount"), "amount")
-
+def place_bid(lot_id: str, bidder: str, amount: int, uow: FundsUnitOfWork) -> tuple[int, dict]:
     def perform(now):
         lot, _ = _load_lot(uow, lot_id, lock=True)  # bids on one lot queue up behind each other
         lot.place_bid(bidder, amount)
         uow.records.insert(p.bids, lot_id=lot_id, bidder=bidder, amount=amount, placed_at=now)
         return lot_view(lot)
 
-    return run_once(uow, key=None, kind="bid", request=body, books=[], perform=perform)
+    return run_once(uow, key=None, kind="bid", request=request_of(lot_id=lot_id, bidder=bidder, amount=amount),
+                    books=[], perform=perform)
 
 
-def hammer_lot(lot_id: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def hammer_lot(lot_id: str, at: datetime | None, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """The hammer falls: a sold lot's price becomes a receivable from the buyer and auction revenue."""
     ensure_book(uow, FOUNDATION_BOOK)
     b = FOUNDATION_BOOK
@@ -153,31 +139,24 @@ def hammer_lot(lot_id: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple
     def perform(now):
         lot, row = _load_lot(uow, lot_id, lock=True)
         lot.hammer()
-        occurred_at = fields.moment(body, "at") or now
+        occurred_at = at or now
         transfer_id = None
         if lot.status == "sold":
             [transfer] = post(uow, [TransferDraft(
                 b, key, "auction", f"{lot.event_code} lot {lot.lot_number} {lot.title}"[:300],
                 (debit(f"{b}:receivables", lot.hammer_price), credit(f"{b}:revenue:auction", lot.hammer_price)),
-                fields.moment(body, "at"))], now)
+                at)], now)
             transfer_id, occurred_at = transfer.id, transfer.occurred_at
         uow.records.update(p.lots, p.lots.c.id == lot_id, status=lot.status, hammer_price=lot.hammer_price,
                            buyer=lot.buyer, settled_transfer_id=transfer_id)
-        donor = _donor(uow, lot.donor_id)
-        uow.emit("doorstep.funds.auction.settled.v1", subject=f"lot/{lot.id}", data={
-            "lot_id": lot.id, "event_code": lot.event_code, "lot_number": lot.lot_number, "title": lot.title,
-            "donor": {"donor_id": donor["id"], "kind": donor["kind"],
-                      "display_name": donor_display_name(donor["kind"], donor["name"])},
-            "sold": lot.status == "sold",
-            "hammer_price": format_fen(lot.hammer_price) if lot.hammer_price is not None else None,
-            "settled_at": occurred_at.isoformat(), "transfer_id": transfer_id,
-        })
+        uow.emit(events.auction_settled(lot, _donor(uow, lot.donor_id), occurred_at, transfer_id))
         return {**lot_view(lot), "transfer_id": transfer_id}
 
-    return run_once(uow, key=key, kind="hammer", request={"lot_id": lot_id, **body}, books=[b], perform=perform)
+    return run_once(uow, key=key, kind="hammer", request=request_of(lot_id=lot_id, at=at), books=[b],
+                    perform=perform)
 
 
-def record_lot_payment(lot_id: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def record_lot_payment(lot_id: str, paid_at: datetime | None, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """The buyer pays: the receivable becomes cash in the bank."""
     b = FOUNDATION_BOOK
 
@@ -187,33 +166,31 @@ def record_lot_payment(lot_id: str, body: dict, key: str, uow: FundsUnitOfWork) 
         [transfer] = post(uow, [TransferDraft(
             b, key, "payment", f"payment for {lot.event_code} lot {lot.lot_number}",
             (debit(f"{b}:bank", lot.hammer_price), credit(f"{b}:receivables", lot.hammer_price)),
-            fields.moment(body, "paid_at"))], now)
+            paid_at)], now)
         uow.records.update(p.lots, p.lots.c.id == lot_id, status=lot.status, paid_transfer_id=transfer.id)
         return {**lot_view(lot), "transfer_id": transfer.id}
 
-    return run_once(uow, key=key, kind="lot-payment", request={"lot_id": lot_id, **body}, books=[b],
-                    perform=perform)
+    return run_once(uow, key=key, kind="lot-payment", request=request_of(lot_id=lot_id, paid_at=paid_at),
+                    books=[b], perform=perform)
 
 
-def record_market_sale(event_code: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def record_market_sale(event_code: str, sale: MarketSale, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     ensure_book(uow, FOUNDATION_BOOK)
     b = FOUNDATION_BOOK
-    description = text(body, "description", max_len=200)
-    amount = parse_yuan(body.get("amount"), "amount")
 
     def perform(now):
         _event(uow, event_code, field=None)
-        [transfer] = post(uow, [TransferDraft(b, key, "market", f"{event_code} market: {description}"[:300],
-                                              (debit(f"{b}:bank", amount), credit(f"{b}:revenue:market", amount)),
-                                              fields.moment(body, "sold_at"))], now)
+        [transfer] = post(uow, [TransferDraft(
+            b, key, "market", f"{event_code} market: {sale.description}"[:300],
+            (debit(f"{b}:bank", sale.amount), credit(f"{b}:revenue:market", sale.amount)), sale.sold_at)], now)
         sold_at = transfer.occurred_at
         sale_id = str(uuid.uuid4())
-        uow.records.insert(p.market_sales, id=sale_id, event_code=event_code, description=description,
-                           amount=amount, transfer_id=transfer.id, sold_at=sold_at)
-        return {"id": sale_id, "event_code": event_code, "description": description, "amount": format_fen(amount),
-                "transfer_id": transfer.id}
+        uow.records.insert(p.market_sales, id=sale_id, event_code=event_code, description=sale.description,
+                           amount=sale.amount, transfer_id=transfer.id, sold_at=sold_at)
+        return {"id": sale_id, "event_code": event_code, "description": sale.description,
+                "amount": format_fen(sale.amount), "transfer_id": transfer.id}
 
-    return run_once(uow, key=key, kind="market-sale", request={"event_code": event_code, **body}, books=[b],
+    return run_once(uow, key=key, kind="market-sale", request=request_of(sale, event_code=event_code), books=[b],
                     perform=perform)
 
 
@@ -226,11 +203,11 @@ def _event_proceeds(uow, event_code: str) -> tuple[int, int]:
     return int(auction), int(market)
 
 
-def found_fund(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def found_fund(fund: FoundFund, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """Found a restricted special fund (专项基金) from named sources: an event's proceeds, donations."""
     ensure_book(uow, FOUNDATION_BOOK)
     b = FOUNDATION_BOOK
-    fund_code, name, purpose, sources = parse_found_fund(body)
+    fund_code, name, purpose, sources = fund.code, fund.name, fund.purpose, fund.sources
 
     def perform(now):
         if uow.records.one(p.special_funds, p.special_funds.c.code == fund_code):
@@ -238,25 +215,25 @@ def found_fund(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
         amounts = []
         for index, source in enumerate(sources):
             if source.kind == "event":
-                _event(uow, source.ref, field=f"sources/{index}/event")
+                _event(uow, source.ref, field=f"sources[{index}].event")
                 amount = sum(_event_proceeds(uow, source.ref))
             else:
                 donation = uow.records.one(p.donations, p.donations.c.id == source.ref)
                 if donation is None:
-                    raise InvalidInput(f"sources/{index}/donation", f"donation {source.ref} does not exist")
+                    raise InvalidInput(f"sources[{index}].donation", f"donation {source.ref} does not exist")
                 amount = donation["amount"]
             used = uow.records.one(p.fund_sources, (p.fund_sources.c.source_kind == source.kind)
                                    & (p.fund_sources.c.source_ref == source.ref))
             if used:
                 raise Conflict(f"{source.kind} {source.ref} already founded fund {used['fund_code']}")
             if amount <= 0:
-                raise InvalidInput(f"sources/{index}", f"{source.kind} {source.ref} has raised nothing")
+                raise InvalidInput(f"sources[{index}]", f"{source.kind} {source.ref} has raised nothing")
             amounts.append(amount)
         total = sum(amounts)
         account = special_fund_account(fund_code, name)
         [transfer] = post(uow, [TransferDraft(
             b, key, "fund-founding", f"found special fund {fund_code} {name}"[:300],
-            (debit(f"{b}:unrestricted", total), credit(account.code, total)), fields.moment(body, "founded_at"))],
+            (debit(f"{b}:unrestricted", total), credit(account.code, total)), fund.founded_at)],
             now, [account])
         founded_at = transfer.occurred_at
         uow.records.insert(p.special_funds, code=fund_code, name=name, purpose=purpose, account_code=account.code,
@@ -269,12 +246,10 @@ def found_fund(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
         result = {"code": fund_code, "name": name, "purpose": purpose, "amount": format_fen(total),
                   "account": account.code, "sources": source_views, "founded_at": founded_at.isoformat(),
                   "transfer_id": transfer.id}
-        uow.emit("doorstep.funds.fund.founded.v1", subject=f"fund/{fund_code}", data={
-            "fund_code": fund_code, "name": name, "purpose": purpose, "amount": format_fen(total),
-            "sources": source_views, "founded_at": founded_at.isoformat(), "transfer_id": transfer.id})
+        uow.emit(events.fund_founded(fund, list(zip(sources, amounts)), founded_at, transfer.id))
         return result
 
-    return run_once(uow, key=key, kind="fund", request=body, books=[b], perform=perform)
+    return run_once(uow, key=key, kind="fund", request=request_of(fund), books=[b], perform=perform)
 
 
 def special_fund(uow, fund_code: str) -> dict:
@@ -284,13 +259,10 @@ def special_fund(uow, fund_code: str) -> dict:
     return fund
 
 
-def grant_from_fund(fund_code: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def grant_from_fund(fund_code: str, grant: Grant, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """Pay out of a special fund, only for its purpose and never beyond what it holds."""
     b = FOUNDATION_BOOK
-    purpose = fields.code(body, "purpose")
-    recipient = text(body, "recipient", max_len=100)
-    project = fields.code(body, "project")
-    amount = parse_yuan(body.get("amount"), "amount")
+    purpose, recipient, project, amount = grant.purpose, grant.recipient, grant.project, grant.amount
 
     def perform(now):
         fund = special_fund(uow, fund_code)
@@ -298,31 +270,36 @@ def grant_from_fund(fund_code: str, body: dict, key: str, uow: FundsUnitOfWork) 
         expense = grant_expense_account(fund_code, project)
         [transfer] = post(uow, [TransferDraft(
             b, key, "grant", f"grant from {fund_code} to {recipient} for {project}"[:300],
-            (debit(expense.code, amount), credit(f"{b}:bank", amount)), fields.moment(body, "granted_at"))],
+            (debit(expense.code, amount), credit(f"{b}:bank", amount)), grant.granted_at)],
             now, [expense])
         granted_at = transfer.occurred_at
         grant_id = str(uuid.uuid4())
         uow.records.insert(p.grants, id=grant_id, fund_code=fund_code, purpose=purpose, recipient=recipient,
                            project_id=project, amount=amount, transfer_id=transfer.id, granted_at=granted_at)
-        uow.emit("doorstep.funds.expense.posted.v1", subject=f"grant/{grant_id}", data={
-            "expense_id": grant_id, "book": b, "fund_code": fund_code, "project_id": project,
-            "amount": format_fen(amount), "payee": recipient, "spent_at": granted_at.isoformat(),
-            "transfer_id": transfer.id})
+        uow.emit(events.expense_posted(grant_id, b, amount, recipient, granted_at, transfer.id, project_id=project,
+                                       fund_code=fund_code))
         return {"id": grant_id, "fund_code": fund_code, "purpose": purpose, "recipient": recipient,
                 "project": project, "amount": format_fen(amount), "transfer_id": transfer.id}
 
-    return run_once(uow, key=key, kind="grant", request={"fund_code": fund_code, **body}, books=[b],
+    return run_once(uow, key=key, kind="grant", request=request_of(grant, fund_code=fund_code), books=[b],
                     perform=perform)
 
 
+# Each report has a reader that opens its own unit of work and a form for a unit of work already open (a
+# disclosure draws several reports inside its own transaction, under its book's lock).
+
 def event_report(event_code: str, uow: FundsUnitOfWork) -> dict:
     with uow:
-        event = _event(uow, event_code, field=None)
-        lot_rows = uow.records.all(p.lots, p.lots.c.event_code == event_code, p.lots.c.lot_number)
-        donors_by_id = {r["id"]: r for r in uow.records.all(p.donors)}
-        sales = uow.records.all(p.market_sales, p.market_sales.c.event_code == event_code, p.market_sales.c.sold_at)
-        gifts = uow.records.all(p.donations, p.donations.c.event_code == event_code, p.donations.c.received_at)
-        auction, market = _event_proceeds(uow, event_code)
+        return event_report_of(uow, event_code)
+
+
+def event_report_of(uow: FundsUnitOfWork, event_code: str) -> dict:
+    event = _event(uow, event_code, field=None)
+    lot_rows = uow.records.all(p.lots, p.lots.c.event_code == event_code, p.lots.c.lot_number)
+    donors_by_id = {r["id"]: r for r in uow.records.all(p.donors)}
+    sales = uow.records.all(p.market_sales, p.market_sales.c.event_code == event_code, p.market_sales.c.sold_at)
+    gifts = uow.records.all(p.donations, p.donations.c.event_code == event_code, p.donations.c.received_at)
+    auction, market = _event_proceeds(uow, event_code)
     donated = sum(g["amount"] for g in gifts)
     return {
         "event": {"code": event["code"], "name": event["name"], "held_on": event["held_on"].isoformat(),
@@ -344,10 +321,14 @@ def event_report(event_code: str, uow: FundsUnitOfWork) -> dict:
 
 def fund_report(fund_code: str, uow: FundsUnitOfWork) -> dict:
     with uow:
-        fund = special_fund(uow, fund_code)
-        sources = uow.records.all(p.fund_sources, p.fund_sources.c.fund_code == fund_code)
-        fund_grants = uow.records.all(p.grants, p.grants.c.fund_code == fund_code, p.grants.c.granted_at)
-        balance = uow.ledger.balance(fund["account_code"])
+        return fund_report_of(uow, fund_code)
+
+
+def fund_report_of(uow: FundsUnitOfWork, fund_code: str) -> dict:
+    fund = special_fund(uow, fund_code)
+    sources = uow.records.all(p.fund_sources, p.fund_sources.c.fund_code == fund_code)
+    fund_grants = uow.records.all(p.grants, p.grants.c.fund_code == fund_code, p.grants.c.granted_at)
+    balance = uow.ledger.balance(fund["account_code"])
     granted = sum(g["amount"] for g in fund_grants)
     return {"code": fund["code"], "name": fund["name"], "purpose": fund["purpose"], "account": fund["account_code"],
             "founded_at": shanghai(fund["founded_at"]), "founding_amount": format_fen(fund["founding_amount"]),
@@ -386,20 +367,24 @@ def donor_statement(donor_id: str, uow: FundsUnitOfWork) -> dict:
 def foundation_totals(year: int | None, uow: FundsUnitOfWork) -> dict:
     """Totals per event, per special fund and per donor (for a year of receipt, or all years)."""
     with uow:
-        gifts = uow.records.all(p.donations, sa.true() if year is None else p.donations.c.receipt_year == year)
-        donors_by_id = {r["id"]: r for r in uow.records.all(p.donors)}
-        events = uow.records.all(p.charity_events)
-        funds = uow.records.all(p.special_funds)
-        fund_balances = {f["code"]: uow.ledger.balance(f["account_code"]) for f in funds}
-        per_event = []
-        for event in events:
-            if year is not None and event["held_on"].year != year:
-                continue
-            auction, market = _event_proceeds(uow, event["code"])
-            donated = sum(g["amount"] for g in gifts if g["event_code"] == event["code"])
-            per_event.append({"code": event["code"], "name": event["name"], "auction": format_fen(auction),
-                              "market": format_fen(market), "donations": format_fen(donated),
-                              "total": format_fen(auction + market + donated)})
+        return foundation_totals_of(uow, year)
+
+
+def foundation_totals_of(uow: FundsUnitOfWork, year: int | None) -> dict:
+    gifts = uow.records.all(p.donations, sa.true() if year is None else p.donations.c.receipt_year == year)
+    donors_by_id = {r["id"]: r for r in uow.records.all(p.donors)}
+    charity_events = uow.records.all(p.charity_events)
+    funds = uow.records.all(p.special_funds)
+    fund_balances = {f["code"]: uow.ledger.balance(f["account_code"]) for f in funds}
+    per_event = []
+    for event in charity_events:
+        if year is not None and event["held_on"].year != year:
+            continue
+        auction, market = _event_proceeds(uow, event["code"])
+        donated = sum(g["amount"] for g in gifts if g["event_code"] == event["code"])
+        per_event.append({"code": event["code"], "name": event["name"], "auction": format_fen(auction),
+                          "market": format_fen(market), "donations": format_fen(donated),
+                          "total": format_fen(auction + market + donated)})
     per_donor: dict[str, int] = {}
     for gift in gifts:
         per_donor[gift["donor_id"]] = per_donor.get(gift["donor_id"], 0) + gift["amount"]

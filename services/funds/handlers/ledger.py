@@ -7,9 +7,10 @@ stores the answer with the key and commits — all in one transaction with the t
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta
 from typing import Callable, Iterable
 from zoneinfo import ZoneInfo
 
@@ -17,15 +18,13 @@ from sqlalchemy.exc import IntegrityError
 
 from shared.db import utcnow
 from shared.errors import Conflict, InvalidInput, NotFound
-from shared.input import text_field as text
-from shared.money import format_fen, parse_yuan
+from shared.money import format_fen
 from services.funds import metrics
-from services.funds.domain import fields
 from services.funds.domain.autonomy import PROJECT_STATUSES
 from services.funds.domain.chart import FOUNDATION_BOOK, area_chart, foundation_chart
 from services.funds.domain.ledger import (
-    AccountSpec, ChainVerifier, Leg, PostedTransfer, TransferDraft, accounts_touched, apply_legs, reversal_legs,
-    transfer_hash,
+    AccountSpec, ChainVerifier, Leg, ManualTransfer, PostedTransfer, TransferDraft, accounts_touched, apply_legs,
+    reversal_legs, transfer_hash,
 )
 from services.funds.domain.ledger import trial_balance as debit_credit_columns
 from services.funds.repositories import FundsUnitOfWork, OperationRepository, fund_balances, project_counts
@@ -71,6 +70,12 @@ def run_once(uow: FundsUnitOfWork, *, key: str | None, kind: str, request: dict,
             if done:
                 return _replay(done, kind, digest, key)
         raise Conflict(f"{kind}: a record with the same identity was created meanwhile") from None
+
+
+def request_of(command=None, **context) -> dict:
+    """What a request asked for, as its idempotency key remembers it: the record it acts on and its command's
+    fields. The same key with another request is refused."""
+    return {**context, **(dataclasses.asdict(command) if command is not None else {})}
 
 
 def _replay(done: dict, kind: str, digest: str, key: str) -> tuple[int, dict]:
@@ -119,7 +124,7 @@ def post(uow: FundsUnitOfWork, drafts: list[TransferDraft], now: datetime,
     for t in fresh:
         for index, leg in enumerate(t.legs):
             if leg.account not in specs:
-                raise InvalidInput(f"legs/{index}/account", f"{leg.account} is not in the chart of accounts")
+                raise InvalidInput(f"legs[{index}].account", f"{leg.account} is not in the chart of accounts")
     # Exactly the accounts the fresh legs move (and their parents): all are written back if all post.
     states = uow.ledger.lock_states(accounts_touched(specs, (leg for t in fresh for leg in t.legs)))
     tips = {book: (head["head_sequence"], head["head_hash"], head["head_occurred_at"]) for book, head in heads.items()}
@@ -191,39 +196,20 @@ def transfer_view(t: PostedTransfer) -> dict:
     }
 
 
-def parse_legs(body: dict) -> tuple[Leg, ...]:
-    raw = body.get("legs")
-    if not isinstance(raw, list):
-        raise InvalidInput("legs", "is required: a list of {account, debit} or {account, credit}")
-    legs = []
-    for index, item in enumerate(raw):
-        if not isinstance(item, dict):
-            raise InvalidInput(f"legs/{index}", "must be an object")
-        account = text(item, "account", max_len=80, prefix=f"legs/{index}/")
-        if ("debit" in item) == ("credit" in item):
-            raise InvalidInput(f"legs/{index}", "give exactly one of debit or credit")
-        side = "debit" if "debit" in item else "credit"
-        fen = parse_yuan(item[side], f"legs/{index}/{side}")
-        legs.append(Leg(account, fen if side == "debit" else -fen))
-    return tuple(legs)
-
-
-def post_manual_transfer(body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def post_manual_transfer(transfer: ManualTransfer, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """A treasurer's own transfer (e.g. a bank fee), between accounts already in the book's chart."""
-    book = text(body, "book", max_len=60)
-    legs = parse_legs(body)
-    memo = text(body, "memo", max_len=300)
+    # Drafted before the books are locked: legs that do not balance are refused without waiting for them.
+    draft = TransferDraft(transfer.book, key, "manual", transfer.memo, transfer.legs, transfer.occurred_at)
 
     def perform(now):
-        draft = TransferDraft(book, key, "manual", memo, legs, fields.moment(body, "occurred_at"))
         return transfer_view(post(uow, [draft], now)[0])
 
-    return run_once(uow, key=key, kind="transfer", request=body, books=[book], perform=perform)
+    return run_once(uow, key=key, kind="transfer", request=request_of(transfer), books=[transfer.book],
+                    perform=perform)
 
 
-def reverse_transfer(transfer_id: str, body: dict, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
+def reverse_transfer(transfer_id: str, reason: str, key: str, uow: FundsUnitOfWork) -> tuple[int, dict]:
     """A correction: a new transfer with every leg mirrored, pointing at what it corrects."""
-    reason = text(body, "reason", max_len=250)
     with uow:
         original = uow.ledger.transfer(transfer_id)
     if original is None:
@@ -234,23 +220,11 @@ def reverse_transfer(transfer_id: str, body: dict, key: str, uow: FundsUnitOfWor
                               reversal_legs(original.legs), None, reverses=original.id)
         return transfer_view(post(uow, [draft], now)[0])
 
-    return run_once(uow, key=key, kind="reversal", request={"transfer_id": transfer_id, **body},
+    return run_once(uow, key=key, kind="reversal", request={"transfer_id": transfer_id, "reason": reason},
                     books=[original.book], perform=perform)
 
 
 # -- reading balances and entries ----------------------------------------------------------------------------
-
-def parse_as_of(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    if len(value) == 10:  # a date: the end of that day in Shanghai
-        try:
-            day_ = datetime.fromisoformat(value).date()
-        except ValueError:
-            raise InvalidInput("as_of", f"{value!r} is not a date or date-time") from None
-        return datetime(day_.year, day_.month, day_.day, 23, 59, 59, 999999, tzinfo=SHANGHAI).astimezone(timezone.utc)
-    return fields.moment({"as_of": value}, "as_of", None)
-
 
 def account_balance(code: str, as_of: datetime | None, uow: FundsUnitOfWork) -> dict:
     with uow:
