@@ -110,10 +110,8 @@ class UnitOfWork:
         """Of ``events``, those this unit is to handle: with an inbox key, the ones it had not handled before."""
         return self.new_events if self._inbox_key else list(events)
 
-    def emit(self, outgoing: Outgoing | str, *, subject: str | None = None, data: dict | None = None) -> Envelope:
+    def emit(self, outgoing: Outgoing) -> Envelope:
         """Write an event (made by its builder) to the outbox of this transaction; it is published after commit."""
-        if not isinstance(outgoing, Outgoing):  # the form of the use cases not yet given builders
-            outgoing = Outgoing(outgoing, subject, data)
         event = new_event(outgoing.type, street=self.street, subject=outgoing.subject, data=outgoing.data)
         body = event.to_json()
         # The rows are inserted at commit, all in one statement, still inside the transaction.

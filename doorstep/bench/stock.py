@@ -50,11 +50,9 @@ class _DispatchAfterCommit:
         self._after_commit = []
         return super().__enter__()
 
-    def emit(self, outgoing, *, subject=None, data=None):
-        from shared.events import Outgoing, new_event
+    def emit(self, outgoing):
+        from shared.events import new_event
 
-        if not isinstance(outgoing, Outgoing):
-            outgoing = Outgoing(outgoing, subject, data)
         event = new_event(outgoing.type, street=self.street, subject=outgoing.subject, data=outgoing.data)
         self._after_commit.append(event)
         return event

@@ -9,12 +9,12 @@ import pytest
 import requests
 import sqlalchemy as sa
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
-from pydantic import BaseModel, TypeAdapter
 
-from helpers import base_url
+from support.http import base_url
 from shared.db import engine_for
 from services.funds import models
 from services.funds.persistence import metadata
+from support.contract import exact
 
 SURROGATE, NUL = "\ud800", "\x00"
 PEOPLE = ["王阿姨", "李师傅", "张老师", "陈书记", "赵大姐"]
@@ -48,21 +48,6 @@ class Funds:
                     for t in [*metadata.tables, "outbox"]}
 
 
-def exact(model, value):
-    """The answer fits its documented model and carries no field the model does not document."""
-    def walk(parsed, where="answer"):
-        if isinstance(parsed, BaseModel):
-            assert not parsed.model_extra, f"{where} has undocumented fields {sorted(parsed.model_extra)}"
-            for name in type(parsed).model_fields:
-                walk(getattr(parsed, name), f"{where}.{name}")
-        elif isinstance(parsed, list):
-            for i, item in enumerate(parsed):
-                walk(item, f"{where}[{i}]")
-        elif isinstance(parsed, dict):
-            for k, item in parsed.items():
-                walk(item, f"{where}.{k}")
-    walk(TypeAdapter(model).validate_python(value))
-    return value
 
 
 def refused(answer, field: str | None = None, status: int = 400) -> dict:

@@ -6,13 +6,13 @@ import json
 import pytest
 import requests
 from hypothesis import HealthCheck, given, settings as hypothesis_settings, strategies as st
-from pydantic import BaseModel, TypeAdapter
 
 from support.http import base_url
 from support.waiting import count_rows, wait_for as wait_until
 from support.notify import publish_routed, routed_data, write_notify_config
 from services.notify import models
 from support import strategies
+from support.contract import exact
 
 RESIDENT = "resident:6f1c2d4e-0000-4000-8000-000000000001"
 
@@ -33,18 +33,6 @@ def refused(response, field: str, status: int = 400) -> dict:
     return problem
 
 
-def exact(model, value):
-    """The answer fits its documented model and carries no field the model does not document."""
-    def walk(parsed, where="answer"):
-        if isinstance(parsed, BaseModel):
-            assert not parsed.model_extra, f"{where} has undocumented fields {sorted(parsed.model_extra)}"
-            for name in type(parsed).model_fields:
-                walk(getattr(parsed, name), f"{where}.{name}")
-        elif isinstance(parsed, list):
-            for i, item in enumerate(parsed):
-                walk(item, f"{where}[{i}]")
-    walk(TypeAdapter(model).validate_python(value))
-    return value
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from shared.unit_of_work import AlreadyHandled
 from services.intake.persistence import IntakeUnitOfWork
 from support.broker import drain_queue, publish_event
 from support.doubles import FAILURES, FlakyRouting
-from support.events import accepted_event
+from support.events import emit, accepted_event
 from support.http import base_url
 from support.waiting import count_rows, wait_for
 
@@ -51,7 +51,7 @@ def test_units_running_together_commit_in_one_transaction(infra_settings):
     def handle(i):
         with unit() as uow:
             uow.session.execute(sa.text("SELECT 1"))  # a query, as a handler makes: the others queue meanwhile
-            uow.emit("doorstep.intake.case.status_changed.v1", subject=f"case/{i}", data=status_data())
+            emit(uow, "doorstep.intake.case.status_changed.v1", subject=f"case/{i}", data=status_data())
             uow.commit()
         # commit() returned: the row is committed, as with a unit of its own.
         return count_rows(infra_settings, "intake", "outbox", f"subject = 'case/{i}'")
@@ -70,7 +70,7 @@ def test_a_failing_member_rolls_back_its_group_and_the_others_are_told(infra_set
     def handle(i):
         with unit() as uow:
             uow.session.execute(sa.text("SELECT 1"))
-            uow.emit("doorstep.intake.case.status_changed.v1", subject=f"case/{i}", data=status_data())
+            emit(uow, "doorstep.intake.case.status_changed.v1", subject=f"case/{i}", data=status_data())
             if i == 2:
                 raise RuntimeError("this one fails")
             uow.commit()
@@ -103,7 +103,7 @@ def test_a_duplicate_in_a_group_leaves_the_others_committed(infra_settings):
                                                     subject=f"case/{i}", data=status_data())
         try:
             with unit(("intake.test", event)) as uow:
-                uow.emit("doorstep.intake.case.status_changed.v1", subject=f"case/{i}", data=status_data())
+                emit(uow, "doorstep.intake.case.status_changed.v1", subject=f"case/{i}", data=status_data())
                 uow.commit()
         except AlreadyHandled:
             return "duplicate"
@@ -148,7 +148,7 @@ class GroupedWrites(DoorstepService):
             uow.session.execute(sa.text("SELECT pg_sleep(0.05)"))  # the others arrive meanwhile and wait
             if key.startswith("fail"):
                 raise Conflict("this request cannot be done")
-            uow.emit("doorstep.intake.case.status_changed.v1", subject=f"case/{key}", data=status_data())
+            emit(uow, "doorstep.intake.case.status_changed.v1", subject=f"case/{key}", data=status_data())
             uow.commit()
         return 201, {"key": key}
 

@@ -13,7 +13,7 @@ from shared.outbox import Relay
 from services.intake.persistence import IntakeUnitOfWork
 from sqlalchemy.orm import sessionmaker
 from support.broker import drain_queue
-from support.events import accepted_events_in_outbox
+from support.events import emit, accepted_events_in_outbox
 from support.waiting import count_rows
 
 
@@ -38,12 +38,12 @@ def bind_subscriber_queue(amqp_url, name="subscriber"):
 def test_state_change_and_event_commit_together_or_not_at_all(infra_settings):
     uow = make_uow(infra_settings)
     with uow:
-        uow.emit("doorstep.intake.case.status_changed.v1", subject="case/1", data=status_event_data(str(uuid.uuid4())))
+        emit(uow, "doorstep.intake.case.status_changed.v1", subject="case/1", data=status_event_data(str(uuid.uuid4())))
         # no commit: leaving the block rolls back
     assert count_rows(infra_settings, "intake", "outbox") == 0
 
     with uow:
-        uow.emit("doorstep.intake.case.status_changed.v1", subject="case/1", data=status_event_data(str(uuid.uuid4())))
+        emit(uow, "doorstep.intake.case.status_changed.v1", subject="case/1", data=status_event_data(str(uuid.uuid4())))
         uow.commit()
     assert count_rows(infra_settings, "intake", "outbox") == 1
 
@@ -51,11 +51,11 @@ def test_state_change_and_event_commit_together_or_not_at_all(infra_settings):
 def test_publishing_data_that_breaks_its_schema_raises(infra_settings):
     uow = make_uow(infra_settings)
     with uow, pytest.raises(SchemaViolation, match="status"):
-        uow.emit("doorstep.intake.case.status_changed.v1", subject="case/1", data={"case_id": str(uuid.uuid4())})
+        emit(uow, "doorstep.intake.case.status_changed.v1", subject="case/1", data={"case_id": str(uuid.uuid4())})
     # a phone number typed into free text is not refused: it goes to the outbox masked
     with uow:
         data = {**status_event_data(str(uuid.uuid4())), "reason": "resident 13812345678 asked"}
-        uow.emit("doorstep.intake.case.status_changed.v1", subject="case/1", data=data)
+        emit(uow, "doorstep.intake.case.status_changed.v1", subject="case/1", data=data)
         uow.commit()
     with engine_for(infra_settings.db_url("intake")).connect() as conn:
         body = conn.execute(sa.text("SELECT body FROM outbox")).scalar_one()
@@ -161,7 +161,7 @@ def test_rows_published_from_memory_are_marked_sent_together_and_before_the_poll
                            on_commit=relay.wake)  # as the service's units hand over what they commit
     for _ in range(20):
         with uow:
-            uow.emit("doorstep.intake.case.status_changed.v1", subject="case/x", data=status_event_data(str(uuid.uuid4())))
+            emit(uow, "doorstep.intake.case.status_changed.v1", subject="case/x", data=status_event_data(str(uuid.uuid4())))
             uow.commit()
     # Well within the grace, so that no poll could have taken them.
     wait_for(lambda: count_rows(settings, "intake", "outbox", "published_at IS NULL") == 0,

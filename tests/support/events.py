@@ -33,7 +33,15 @@ def accepted_events_in_outbox(settings, count=1):
     with uow:
         for _ in range(count):
             data = accepted_data()
-            ids.append(uow.emit("doorstep.intake.case.accepted.v1", subject=f"case/{data['case_id']}",
+            ids.append(emit(uow, "doorstep.intake.case.accepted.v1", subject=f"case/{data['case_id']}",
                                 data=data).id)
         uow.commit()
     return ids
+
+
+def emit(uow, type_name: str, *, subject: str, data: dict):
+    """An event of any type with any data, for tests of the outbox and commit machinery (the services emit
+    only what their builders make)."""
+    from shared.events import Outgoing
+
+    return uow.emit(Outgoing(type_name, subject, data))

@@ -1,25 +1,22 @@
 """Funds' events are shaped in one place: one builder per event type funds publishes, each building data that the
 frozen schema of its version accepts, and no use case assembling an event by hand."""
-import ast
 import inspect
 import json
-import re
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from shared.events import Outgoing, new_event
 from services.funds import events
 from services.funds.domain.autonomy import BudgetLine, Hearing, Project
 from services.funds.domain.foundation import FoundFund, FundSource, Lot, RecordDonation
+from support.contract import published_types, schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "services" / "funds"
 FROZEN = ROOT / "shared" / "contract" / "frozen" / "funds"
-PUBLISHED = ROOT / "shared" / "contract" / "schemas" / "funds"
 
 NIGHT = datetime(2018, 11, 29, 21, 45, tzinfo=timezone(timedelta(hours=8)))
 NOW = datetime(2026, 10, 20, 2, 0, tzinfo=timezone.utc)
@@ -79,12 +76,6 @@ def built():
             yield name, getattr(events, name)(*args, **kwargs)
 
 
-def frozen_schema(event_type: str) -> dict:
-    path = FROZEN / f"{event_type.removeprefix('doorstep.funds.')}.json"
-    assert path.exists(), f"{event_type} has no frozen schema"
-    return json.loads(path.read_text("utf-8"))
-
-
 def test_every_builder_is_exercised():
     assert set(builders()) == set(CALLS)
 
@@ -92,11 +83,7 @@ def test_every_builder_is_exercised():
 @pytest.mark.parametrize("name, outgoing", list(built()), ids=lambda v: v if isinstance(v, str) else "")
 def test_each_builder_makes_data_its_frozen_schema_accepts(name, outgoing):
     assert isinstance(outgoing, Outgoing)
-    schema = frozen_schema(outgoing.type)
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    errors = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(
-        outgoing.data)]
-    assert not errors, f"{name}: {errors}"
+    assert schema_errors(outgoing.type, outgoing.data) == [], name
     # And as the unit of work publishes it: the current schema, personal data masked.
     published = new_event(outgoing.type, street="lujiazui", subject=outgoing.subject, data=outgoing.data)
     assert "13812345678" not in json.dumps(published.data, ensure_ascii=False)
@@ -108,7 +95,7 @@ def test_every_event_type_funds_publishes_has_exactly_one_builder():
         types_of.setdefault(name, set()).add(outgoing.type)
     assert all(len(types) == 1 for types in types_of.values()), types_of
     per_type = Counter(next(iter(types)) for types in types_of.values())
-    published = {f"doorstep.funds.{path.stem}" for path in PUBLISHED.glob("*.json")}
+    published = published_types("funds")
     assert set(per_type) == published
     assert all(count == 1 for count in per_type.values()), per_type
 
@@ -139,22 +126,3 @@ def test_an_expense_says_its_budget_line_and_a_grant_its_fund():
     assert approved.data["hearing"] == {"held_on": "2026-03-10", "for": 6, "against": 0, "abstain": 1}
 
 
-def _emits_by_hand(path: Path) -> list[str]:
-    """Calls that emit an event from a type name (``uow.emit("doorstep.…", data=…)``) rather than a builder's."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "emit"
-                and (any(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
-                     or any(k.arg in ("subject", "data") for k in node.keywords))):
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    return found
-
-
-def test_use_cases_emit_only_what_a_builder_made():
-    modules = [p for p in SERVICE.rglob("*.py") if "migrations" not in p.parts]
-    assert [hand for path in modules for hand in _emits_by_hand(path)] == []
-    assert not [p for p in modules if 'uow.emit("doorstep.' in p.read_text("utf-8")]
-    # An event type is named only where its builder is.
-    event_type = re.compile(r"doorstep\.funds\.[a-z_]+\.[a-z_]+\.v[0-9]")
-    naming = [p.relative_to(ROOT) for p in modules if p.name != "events.py" and event_type.search(p.read_text())]
-    assert naming == []

@@ -1,13 +1,11 @@
 """Routing's events are shaped in one place: one builder per event type routing publishes, each building data that
 the frozen schema of its version accepts, and no use case assembling an event by hand."""
-import ast
 import inspect
 import json
 from collections import Counter
 from datetime import datetime, timedelta
 from pathlib import Path
 
-import jsonschema
 import pytest
 
 from shared.events import Outgoing, new_event
@@ -16,6 +14,7 @@ from services.routing import events
 from services.routing.domain import assignments
 from services.routing.domain.assignments import RoutedCase, new_assignment
 from services.routing.domain.directory import TimeLimit, default_directory
+from support.contract import published_types, schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "services" / "routing"
@@ -95,12 +94,6 @@ def built():
             yield name, getattr(events, name)(*args, **kwargs)
 
 
-def frozen_schema(event_type: str) -> dict:
-    path = FROZEN / f"{event_type.removeprefix('doorstep.routing.')}.json"
-    assert path.exists(), f"{event_type} has no frozen schema"
-    return json.loads(path.read_text("utf-8"))
-
-
 def test_every_builder_is_exercised():
     assert set(builders()) == set(CALLS)
 
@@ -108,11 +101,7 @@ def test_every_builder_is_exercised():
 @pytest.mark.parametrize("name, outgoing", list(built()), ids=lambda v: v if isinstance(v, str) else "")
 def test_each_builder_makes_data_its_frozen_schema_accepts(name, outgoing):
     assert isinstance(outgoing, Outgoing)
-    schema = frozen_schema(outgoing.type)
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
-    errors = [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(
-        outgoing.data)]
-    assert not errors, f"{name}: {errors}"
+    assert schema_errors(outgoing.type, outgoing.data) == [], name
     assert outgoing.subject == f"case/{outgoing.data['case_id']}"
     # And as the unit of work publishes it: the current schema, personal data masked.
     published = new_event(outgoing.type, street="lujiazui", subject=outgoing.subject, data=outgoing.data)
@@ -125,8 +114,7 @@ def test_every_event_type_routing_publishes_has_exactly_one_builder():
         types_of.setdefault(name, set()).add(outgoing.type)
     assert all(len(types) == 1 for types in types_of.values()), types_of
     per_type = Counter(next(iter(types)) for types in types_of.values())
-    published = {f"doorstep.routing.{path.stem}" for path in PUBLISHED.glob("*.json")}
-    assert set(per_type) == published
+    assert set(per_type) == published_types("routing")
     assert all(count == 1 for count in per_type.values()), per_type
 
 
@@ -141,20 +129,3 @@ def test_the_warning_dispatch_and_the_first_one_share_one_shape():
     assert None not in warning.data.values()
 
 
-def _emits_by_hand(path: Path) -> list[str]:
-    """Calls that emit an event from a type name (``uow.emit("doorstep.…", data=…)``) rather than a builder's."""
-    found = []
-    for node in ast.walk(ast.parse(path.read_text("utf-8"), str(path))):
-        if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "emit"
-                and (any(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in node.args)
-                     or any(k.arg in ("subject", "data") for k in node.keywords))):
-            found.append(f"{path.relative_to(ROOT)}:{node.lineno}")
-    return found
-
-
-def test_use_cases_emit_only_what_a_builder_made():
-    modules = [p for p in SERVICE.rglob("*.py") if "migrations" not in p.parts]
-    assert [hand for path in modules for hand in _emits_by_hand(path)] == []
-    # An event type is named only where its builder is.
-    naming = [p.relative_to(ROOT) for p in modules if p.name != "events.py" and "doorstep.routing." in p.read_text()]
-    assert naming == []
