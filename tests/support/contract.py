@@ -1,6 +1,7 @@
 """Checks of the public contract the tests of every service share: an answer carries exactly its documented
 fields, an event's data fits its frozen schema, and use cases emit only what their service's builders make."""
 import ast
+import inspect
 import json
 import re
 
@@ -41,6 +42,12 @@ def schema_errors(type_name: str, data: dict, kind: str = "frozen") -> list[str]
     validator = jsonschema.Draft202012Validator(schema(kind, type_name),
                                                 format_checker=jsonschema.Draft202012Validator.FORMAT_CHECKER)
     return [f"{'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in validator.iter_errors(data)]
+
+
+def builders(events_module) -> dict:
+    """The builders a service's ``events`` module declares, by name (helpers start with ``_``)."""
+    return {name: f for name, f in inspect.getmembers(events_module, inspect.isfunction)
+            if f.__module__ == events_module.__name__ and not name.startswith("_")}
 
 
 def published_types(service: str) -> set[str]:

@@ -1,6 +1,5 @@
 """Funds' events are shaped in one place: one builder per event type funds publishes, each building data that the
 frozen schema of its version accepts, and no use case assembling an event by hand."""
-import inspect
 import json
 from collections import Counter
 from datetime import date, datetime, timedelta, timezone
@@ -12,7 +11,7 @@ from shared.events import Outgoing, new_event
 from services.funds import events
 from services.funds.domain.autonomy import BudgetLine, Hearing, Project
 from services.funds.domain.foundation import FoundFund, FundSource, Lot, RecordDonation
-from support.contract import published_types, schema_errors
+from support.contract import builders, published_types, schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "services" / "funds"
@@ -65,11 +64,6 @@ CALLS = {
 }
 
 
-def builders() -> dict:
-    return {name: f for name, f in inspect.getmembers(events, inspect.isfunction)
-            if f.__module__ == events.__name__ and not name.startswith("_")}
-
-
 def built():
     for name, calls in CALLS.items():
         for args, kwargs in calls:
@@ -77,7 +71,7 @@ def built():
 
 
 def test_every_builder_is_exercised():
-    assert set(builders()) == set(CALLS)
+    assert set(builders(events)) == set(CALLS)
 
 
 @pytest.mark.parametrize("name, outgoing", list(built()), ids=lambda v: v if isinstance(v, str) else "")

@@ -1,7 +1,6 @@
 """Intake's events are built in one place, a builder per type: each builds data its frozen schema (the public
 contract subscribers rely on) and its current schema accept, every type intake publishes has exactly one
 builder, and no use case spells an event itself."""
-import inspect
 import json
 import uuid
 from datetime import datetime, timedelta, timezone
@@ -14,6 +13,7 @@ from services.intake import events
 from services.intake.appointments import Slot, Station
 from services.intake.catalog import default_catalog
 from services.intake.domain import RecordVisit, ResidentDetails, StartVideo, SubmitCase, new_case
+from support import contract
 from support.contract import published_types, schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -92,8 +92,7 @@ def samples():
 
 
 def builders():
-    return [f for name, f in inspect.getmembers(events, inspect.isfunction)
-            if f.__module__ == events.__name__ and not name.startswith("_") and f is not events.resident_ref]
+    return [f for f in contract.builders(events).values() if f is not events.resident_ref]
 
 
 @pytest.mark.parametrize("builder, args", [(b, a) for b, calls in samples().items() for a in calls],

@@ -1,6 +1,5 @@
 """Notify's events are built in one place, one builder per event type, and what each builds matches the type's
 frozen schema (the public contract other district systems read)."""
-import inspect
 import uuid
 from datetime import datetime, timezone
 from pathlib import Path
@@ -9,6 +8,7 @@ import pytest
 
 from shared.events import Outgoing, new_event
 from services.notify import events
+from support import contract
 from support.contract import published_types, schema_errors
 
 ROOT = Path(__file__).parents[2]
@@ -37,8 +37,7 @@ SAMPLES = {
 
 
 def builders():
-    return [f for name, f in inspect.getmembers(events, inspect.isfunction)
-            if f.__module__ == events.__name__ and not name.startswith("_")]
+    return [f for f in contract.builders(events).values()]
 
 
 @pytest.mark.parametrize("delivery", [CASE_DELIVERY, DIGEST_DELIVERY], ids=["case", "digest"])

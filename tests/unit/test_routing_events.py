@@ -1,6 +1,5 @@
 """Routing's events are shaped in one place: one builder per event type routing publishes, each building data that
 the frozen schema of its version accepts, and no use case assembling an event by hand."""
-import inspect
 import json
 from collections import Counter
 from datetime import datetime, timedelta
@@ -14,7 +13,7 @@ from services.routing import events
 from services.routing.domain import assignments
 from services.routing.domain.assignments import RoutedCase, new_assignment
 from services.routing.domain.directory import TimeLimit, default_directory
-from support.contract import published_types, schema_errors
+from support.contract import builders, published_types, schema_errors
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = ROOT / "services" / "routing"
@@ -83,11 +82,6 @@ CALLS = {
 }
 
 
-def builders() -> dict:
-    return {name: f for name, f in inspect.getmembers(events, inspect.isfunction)
-            if f.__module__ == events.__name__ and not name.startswith("_")}
-
-
 def built():
     for name, calls in CALLS.items():
         for args, kwargs in calls:
@@ -95,7 +89,7 @@ def built():
 
 
 def test_every_builder_is_exercised():
-    assert set(builders()) == set(CALLS)
+    assert set(builders(events)) == set(CALLS)
 
 
 @pytest.mark.parametrize("name, outgoing", list(built()), ids=lambda v: v if isinstance(v, str) else "")
