@@ -86,7 +86,7 @@ CALLS = {
 
 def builders() -> dict:
     return {name: f for name, f in inspect.getmembers(events, inspect.isfunction)
-            if f.__module__ == events.__name__ and not name.startswith("_")}
+            if f.__module__ == events.__name__ and not name.startswith("_") and f is not events.redacted}
 
 
 def built():
