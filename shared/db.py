@@ -182,8 +182,10 @@ def _update_rows_statement(table: sa.Table, key: str, columns: tuple[str, ...], 
             return f"v.v_{name}"
         return f"CAST(v.v_{name} AS {table.c[name].type.compile(dialect=_PG_DIALECT)})"
 
-    sql = (f"WITH v ({', '.join(f'v_{name}' for name in names)}) AS (VALUES {values}) "
-           f"UPDATE {table.name} SET {', '.join(f'{name} = {value(name)}' for name in columns)} "
-           f"FROM v WHERE {table.name}.{key} = {value(key)}")
+    # Both name a VALUES list's columns column1, column2 …; a statement that begins with UPDATE (not WITH) has
+    # its row count reported by the sqlite3 module.
+    named = ", ".join(f"column{i + 1} AS v_{name}" for i, name in enumerate(names))
+    sql = (f"UPDATE {table.name} SET {', '.join(f'{name} = {value(name)}' for name in columns)} "
+           f"FROM (SELECT {named} FROM (VALUES {values}) AS rows_) AS v WHERE {table.name}.{key} = {value(key)}")
     return sa.text(sql).bindparams(*(sa.bindparam(f"{name}_{i}", type_=table.c[name].type)
                                      for i in range(rows) for name in names))
