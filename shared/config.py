@@ -267,6 +267,12 @@ def _check(settings: Settings) -> Settings:
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
             name = f"DOORSTEP_DB_{service.upper()}" if service in databases else "DOORSTEP_DB"
             raise ConfigError(name, f"{url!r} is not a sqlite:// or postgresql:// URL")
+    for name in ("retention_closed_case_days", "retention_resident_days"):
+        # The retention passes leave the outbox alone: what they redact must be older than anything it keeps.
+        if getattr(settings, name) <= settings.outbox_retention_days:
+            raise ConfigError(_ENV[name], f"must be longer than DOORSTEP_OUTBOX_RETENTION_DAYS "
+                                          f"({settings.outbox_retention_days}): the outbox keeps events for replay "
+                                          "that long, and retention does not rewrite them")
     _check_street_files(settings)
     return settings
 

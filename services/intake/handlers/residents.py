@@ -40,17 +40,19 @@ def erase_resident(cmd: EraseResident, uow: IntakeUnitOfWork, catalog: Catalog) 
 
 def erase_residents(uow: IntakeUnitOfWork, resident_ids: list[str], reason: str, now: datetime,
                     catalog: Catalog) -> dict[str, list[str]]:
-    """Inside ``uow``: pseudonymise the residents, redact their cases and the events about them still in the
-    outbox, and emit ``resident.erased`` for each; a few statements for the whole batch. Returns each
-    resident's case ids."""
+    """Inside ``uow``: pseudonymise the residents, redact their cases (and, on request, the events about them
+    still in the outbox), and emit ``resident.erased`` for each; a few statements for the whole batch. Returns
+    each resident's case ids."""
     if not resident_ids:
         return {}
     found = uow.privacy.cases_of(resident_ids)
     redact_cases(uow, [case for case in found if case["redacted_at"] is None], now, catalog)
     uow.privacy.erase_residents(resident_ids, now)
-    subjects = [f"case/{case['id']}" for case in found]
-    subjects += [f"appointment/{a}" for a in uow.privacy.appointments_of(resident_ids)]
-    uow.rewrite_outbox(subjects, events.redacted)
+    if reason == "request":
+        # Retention erases only residents quiet for longer than the outbox keeps anything (see the settings).
+        subjects = [f"case/{case['id']}" for case in found]
+        subjects += [f"appointment/{a}" for a in uow.privacy.appointments_of(resident_ids)]
+        uow.rewrite_outbox(subjects, events.redacted)
     case_ids: dict[str, list[str]] = {resident_id: [] for resident_id in resident_ids}
     for case in found:
         case_ids[case["resident_id"]].append(case["id"])
