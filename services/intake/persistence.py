@@ -453,10 +453,14 @@ class PrivacyRepository:
                                                     for resident_id in resident_ids])
 
     def delete_appointments(self, cutoff, limit: int) -> int:
-        """Delete bookings whose slot began before ``cutoff``, oldest first, at most ``limit``; how many."""
-        oldest = (sa.select(appointments.c.id).where(appointments.c.starts_at < cutoff)
-                  .order_by(appointments.c.starts_at).limit(limit))
-        return self.session.execute(appointments.delete().where(appointments.c.id.in_(oldest))).rowcount
+        """Delete bookings whose slot began before ``cutoff``, the oldest ``limit`` (and any sharing the last
+        one's slot time); how many. By a range of the start-time index, found first: a list of ids to delete
+        made PostgreSQL join the whole table against it."""
+        c = appointments.c
+        last = self.session.execute(sa.select(c.starts_at).where(c.starts_at < cutoff).order_by(c.starts_at)
+                                    .offset(limit - 1).limit(1)).scalar()
+        through = c.starts_at <= last if last is not None else c.starts_at < cutoff
+        return self.session.execute(appointments.delete().where(through)).rowcount
 
 
 class IntakeUnitOfWork(UnitOfWork):
