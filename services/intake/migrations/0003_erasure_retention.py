@@ -3,7 +3,7 @@ and when erased, when a case was redacted; the indexes the erasure and the reten
 
 Revision ID: intake_0003
 Revises: intake_0002
-Create Date: 2026-12-01
+Create Date: 2026-11-29
 """
 from alembic import op
 import sqlalchemy as sa

@@ -3,7 +3,7 @@ erased resident's subscriptions are found by.
 
 Revision ID: notify_0003
 Revises: notify_0002
-Create Date: 2026-12-01
+Create Date: 2026-11-29
 """
 from alembic import op
 import sqlalchemy as sa

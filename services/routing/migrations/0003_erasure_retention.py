@@ -3,7 +3,7 @@ retention pass and the erasure of the outbox's events read.
 
 Revision ID: routing_0003
 Revises: routing_0002
-Create Date: 2026-12-01
+Create Date: 2026-11-29
 """
 from alembic import op
 import sqlalchemy as sa
