@@ -21,8 +21,9 @@ def erase(resident_id, db, as_json):
     """Pseudonymise RESIDENT_ID in intake's database, as POST /intake/residents/<id>/erase does: name, phone, ID
     number, building and room go, and the free text of their cases; the record and its cases stay.
 
-    ``resident.erased`` is written to intake's outbox in the same transaction; the running intake service
-    publishes it (within DOORSTEP_RELAY_GRACE_S), and routing and notify erase what they hold."""
+    The event resident.erased is written to intake's outbox in the same transaction; the running intake service
+    publishes it (within DOORSTEP_RELAY_GRACE_S), and routing and notify erase what they hold. Refused while a
+    case of the resident is open or a booking of theirs is still to come."""
     from sqlalchemy.orm import sessionmaker
 
     from shared.db import engine_for
