@@ -48,6 +48,19 @@ def statements(url):
         sa.event.remove(engine, "before_cursor_execute", record)
 
 
+def bounded(url, seed, run_pass, handled, most):
+    """Seed 3 records of each kind and pass, then 300 and pass: each pass handles them all (``handled(n)``) with
+    the same statements, at most ``most``; returns both seeds."""
+    seeds, sent = [], []
+    for n in (3, 300):
+        seeds.append(seed(n))
+        with statements(url) as this:
+            assert run_pass() == handled(n)
+        sent.append(this)
+    assert sent[0] == sent[1] and len(sent[0]) <= most, sent
+    return seeds
+
+
 def uow_factory(settings, service, uow_class):
     return lambda: uow_class(sessionmaker(engine_for(settings.db_url(service)), expire_on_commit=False),
                              settings.street)
@@ -62,13 +75,9 @@ def test_intake_pass_redacts_old_cases_erases_inactive_residents_deletes_old_boo
         settings):
     url, catalog = settings.db_url("intake"), default_catalog()
     new_uow = uow_factory(settings, "intake", IntakeUnitOfWork)
-    few = seed_intake(url, 3, NOW, tag=1)
-    with statements(url) as first:
-        assert intake_pass(new_uow, settings, catalog, NOW) == {"cases": 6, "residents": 3, "appointments": 3}
-    many = seed_intake(url, 300, NOW, tag=2)
-    with statements(url) as second:
-        assert intake_pass(new_uow, settings, catalog, NOW) == {"cases": 600, "residents": 300, "appointments": 300}
-    assert second == first and len(first) <= 20, first
+    few, many = bounded(url, lambda n: seed_intake(url, n, NOW, tag=len(str(n))),
+                        lambda: intake_pass(new_uow, settings, catalog, NOW),
+                        lambda n: {"cases": 2 * n, "residents": n, "appointments": n}, most=12)
 
     # What was due is redacted, pseudonymised or gone; the rest is as it was.
     due_cases = few["cases"] + many["cases"]
@@ -111,13 +120,8 @@ def test_intake_pass_takes_one_batch_per_kind(settings):
 def test_routing_pass_forgets_cases_resolved_long_ago_in_bounded_statements(settings):
     url = settings.db_url("routing")
     new_uow = uow_factory(settings, "routing", RoutingUnitOfWork)
-    few = seed_routing(url, 3, NOW)
-    with statements(url) as first:
-        assert routing_pass(new_uow, settings, NOW) == 3
-    many = seed_routing(url, 300, NOW)
-    with statements(url) as second:
-        assert routing_pass(new_uow, settings, NOW) == 300
-    assert second == first and len(first) <= 10, first
+    few, many = bounded(url, lambda n: seed_routing(url, n, NOW), lambda: routing_pass(new_uow, settings, NOW),
+                        lambda n: n, most=8)
 
     due = set(few["cases"] + many["cases"])
     for case in rows(settings, "routing", "SELECT case_id, reason, answer, resident_id, phone_masked, redacted_at "
@@ -137,13 +141,8 @@ def test_routing_pass_forgets_cases_resolved_long_ago_in_bounded_statements(sett
 def test_notify_pass_redacts_old_messages_in_bounded_statements(settings):
     url = settings.db_url("notify")
     new_uow = uow_factory(settings, "notify", NotifyUnitOfWork)
-    few = seed_notify(url, 3, NOW)
-    with statements(url) as first:
-        assert notify_pass(new_uow, settings, NOW) == 3
-    many = seed_notify(url, 300, NOW)
-    with statements(url) as second:
-        assert notify_pass(new_uow, settings, NOW) == 300
-    assert second == first and len(first) <= 6, first
+    few, many = bounded(url, lambda n: seed_notify(url, n, NOW), lambda: notify_pass(new_uow, settings, NOW),
+                        lambda n: n, most=5)
 
     due = set(few["deliveries"] + many["deliveries"])
     for d in rows(settings, "notify", "SELECT id, subject, body, context, address_masked, status, redacted_at "

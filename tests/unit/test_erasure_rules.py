@@ -159,25 +159,20 @@ ROUTING_EVENTS = {
 }
 
 
-@pytest.mark.parametrize("event_type", sorted(INTAKE_EVENTS))
-def test_intake_s_events_in_the_outbox_lose_the_words_and_stay_valid(event_type):
-    data = INTAKE_EVENTS[event_type]
+@pytest.mark.parametrize("redacted, event_type, data", [
+    *[(intake_events.redacted, t, d) for t, d in sorted(INTAKE_EVENTS.items())],
+    *[(routing_events.redacted, t, d) for t, d in sorted(ROUTING_EVENTS.items())]],
+    ids=lambda value: value if isinstance(value, str) else "")
+def test_events_in_the_outbox_lose_the_words_and_the_resident_and_stay_valid(redacted, event_type, data):
     _valid(event_type, data)
-    redacted = intake_events.redacted(event_type, data)
-    _valid(event_type, redacted)
-    assert "王阿姨" not in json.dumps(redacted, ensure_ascii=False)
-    assert redacted["case_id"] == CASE and set(redacted) == set(data)
-
-
-@pytest.mark.parametrize("event_type", sorted(ROUTING_EVENTS))
-def test_routing_s_events_in_the_outbox_lose_the_resident_and_the_words_and_stay_valid(event_type):
-    data = ROUTING_EVENTS[event_type]
-    _valid(event_type, data)
-    redacted = routing_events.redacted(event_type, data)
-    _valid(event_type, redacted)
-    assert "王阿姨" not in json.dumps(redacted, ensure_ascii=False)
-    assert "resident_id" not in redacted and "phone_masked" not in redacted
-    assert find_raw_personal_data(redacted) is None and redacted["case_id"] == CASE
+    after = redacted(event_type, data)
+    _valid(event_type, after)
+    assert "王阿姨" not in json.dumps(after, ensure_ascii=False) and after["case_id"] == CASE
+    assert find_raw_personal_data(after) is None
+    if event_type.startswith("doorstep.routing."):  # routing keeps nothing of the resident
+        assert "resident_id" not in after and "phone_masked" not in after
+    else:  # intake's schemas require the resident's masked phone: every field stays
+        assert set(after) == set(data)
 
 
 def test_a_first_routing_keeps_its_rule_s_reason():
