@@ -92,6 +92,7 @@ from doorstep.bench import bench  # noqa: E402
 from doorstep.district import district  # noqa: E402
 from doorstep.dlq import dlq  # noqa: E402
 from doorstep.events import events  # noqa: E402
+from doorstep.residents import residents  # noqa: E402
 from doorstep.streets import new_street_command, street  # noqa: E402
 from doorstep.tokens import token  # noqa: E402
 from services.funds.cli import ledger  # noqa: E402
@@ -99,7 +100,8 @@ from services.intake.cli import catalog  # noqa: E402
 from services.routing.cli import routing  # noqa: E402
 from doorstep.bench.ledger import bench_ledger  # noqa: E402
 
-for command in (api, token, events, dlq, new_street_command, street, district, bench, catalog, ledger, routing):
+for command in (api, token, events, dlq, new_street_command, street, district, bench, catalog, ledger, routing,
+                residents):
     main.add_command(command)
 bench.add_command(bench_ledger)
 

@@ -64,6 +64,12 @@ _ENV = {
     "relay_linger_s": "DOORSTEP_RELAY_LINGER_S",
     "relay_grace_s": "DOORSTEP_RELAY_GRACE_S",
     "outbox_retention_days": "DOORSTEP_OUTBOX_RETENTION_DAYS",
+    "retention_closed_case_days": "DOORSTEP_RETENTION_CLOSED_CASE_DAYS",
+    "retention_resident_days": "DOORSTEP_RETENTION_RESIDENT_DAYS",
+    "retention_appointment_days": "DOORSTEP_RETENTION_APPOINTMENT_DAYS",
+    "retention_delivery_body_days": "DOORSTEP_RETENTION_DELIVERY_BODY_DAYS",
+    "retention_timer_s": "DOORSTEP_RETENTION_TIMER_S",
+    "retention_batch_size": "DOORSTEP_RETENTION_BATCH_SIZE",
     "max_workers": "DOORSTEP_MAX_WORKERS",
     "street_dir": "DOORSTEP_STREET_DIR",
     "catalog": "DOORSTEP_CATALOG",
@@ -121,6 +127,15 @@ class Settings(BaseSettings):
     # The relay's poll of the outbox leaves rows this young to the in-memory path (see shared.outbox).
     relay_grace_s: Annotated[float, Field(ge=0)] = 3.0
     outbox_retention_days: AtLeastOne = 30
+    # How long personal records are kept once their purpose is served; then the service owning them
+    # pseudonymises or redacts them (a timer, a batch at a time). Archives keep case files for years; a
+    # message's wording is of no use once it was read.
+    retention_closed_case_days: AtLeastOne = 1825
+    retention_resident_days: AtLeastOne = 1825
+    retention_appointment_days: AtLeastOne = 365
+    retention_delivery_body_days: AtLeastOne = 180
+    retention_timer_s: Seconds = 600.0
+    retention_batch_size: AtLeastOne = 500
     max_workers: AtLeastOne = 10
     street_dir: str = ""
     catalog: str = ""
@@ -252,6 +267,12 @@ def _check(settings: Settings) -> Settings:
         if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
             name = f"DOORSTEP_DB_{service.upper()}" if service in databases else "DOORSTEP_DB"
             raise ConfigError(name, f"{url!r} is not a sqlite:// or postgresql:// URL")
+    for name in ("retention_closed_case_days", "retention_resident_days"):
+        # The retention passes leave the outbox alone: what they redact must be older than anything it keeps.
+        if getattr(settings, name) <= settings.outbox_retention_days:
+            raise ConfigError(_ENV[name], f"must be longer than DOORSTEP_OUTBOX_RETENTION_DAYS "
+                                          f"({settings.outbox_retention_days}): the outbox keeps events for replay "
+                                          "that long, and retention does not rewrite them")
     _check_street_files(settings)
     return settings
 

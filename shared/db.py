@@ -14,6 +14,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql
 
 
 class UTCDateTime(sa.types.TypeDecorator):
@@ -37,6 +38,7 @@ def utcnow() -> datetime:
     return datetime.now(timezone.utc)
 
 
+_PG_DIALECT = postgresql.dialect()
 _engines: dict[str, sa.Engine] = {}
 _engines_lock = threading.Lock()
 
@@ -154,3 +156,36 @@ def insert_new_rows(session, table: sa.Table, rows: list[dict], returning: str) 
     statement = upsert_statement(table, columns, returning=returning, rows=len(rows))
     params = {f"{column}_{i}": row[column] for i, row in enumerate(rows) for column in columns}
     return set(session.execute(statement, params).scalars())
+
+
+def update_rows(session, table: sa.Table, key: str, rows: list[dict]) -> int:
+    """Give each row of ``table`` whose ``key`` column equals a row's ``key`` value that row's other values; one
+    statement for all of them (``UPDATE … FROM (VALUES …)``), where executemany would send one per row. Every
+    row names the same columns. Returns how many rows changed."""
+    if not rows:
+        return 0
+    columns = tuple(name for name in rows[0] if name != key)
+    statement = _update_rows_statement(table, key, columns, len(rows), session.get_bind().dialect.name)
+    params = {f"{name}_{i}": row[name] for i, row in enumerate(rows) for name in (key, *columns)}
+    return session.execute(statement, params).rowcount
+
+
+@functools.lru_cache(maxsize=256)
+def _update_rows_statement(table: sa.Table, key: str, columns: tuple[str, ...], rows: int,
+                           dialect: str) -> sa.TextClause:
+    names = (key, *columns)
+    values = ", ".join("(" + ", ".join(f":{name}_{i}" for name in names) + ")" for i in range(rows))
+
+    def value(name):
+        # PostgreSQL types a VALUES list from its parameters (text); SQLite takes any value as it is.
+        if dialect != "postgresql":
+            return f"v.v_{name}"
+        return f"CAST(v.v_{name} AS {table.c[name].type.compile(dialect=_PG_DIALECT)})"
+
+    # Both name a VALUES list's columns column1, column2 …; a statement that begins with UPDATE (not WITH) has
+    # its row count reported by the sqlite3 module.
+    named = ", ".join(f"column{i + 1} AS v_{name}" for i, name in enumerate(names))
+    sql = (f"UPDATE {table.name} SET {', '.join(f'{name} = {value(name)}' for name in columns)} "
+           f"FROM (SELECT {named} FROM (VALUES {values}) AS rows_) AS v WHERE {table.name}.{key} = {value(key)}")
+    return sa.text(sql).bindparams(*(sa.bindparam(f"{name}_{i}", type_=table.c[name].type)
+                                     for i in range(rows) for name in names))

@@ -36,6 +36,11 @@ CONSUMER_BATCH_SIZE = Histogram(
     "doorstep_consumer_batch_events", "Events a batch consumer handled in one call and transaction",
     ["service", "consumer"], buckets=(1, 2, 4, 8, 16, 32, 64, 128))
 
+RETENTION_RECORDS = Counter(
+    "doorstep_retention_records_total",
+    "Personal records the retention pass pseudonymised, redacted or deleted, by kind of record",
+    ["service", "kind"])
+
 HOLIDAY_CALENDAR_COVERED_UNTIL = Gauge(
     "doorstep_holiday_calendar_covered_until",
     "End of the last year whose statutory holidays are known (Unix time): after it, Monday-Friday are worked")

@@ -186,3 +186,19 @@ def find_raw_personal_data(value: Any, path: str = "") -> str | None:
             if found:
                 return found
     return None
+
+
+# What stands where a person's words or details were erased or outlived their retention: the field stays (its
+# record is still whole and valid for its schema), its content goes.
+REDACTED = "[已删除]"
+
+
+def redacted_text(text: str | None) -> str | None:
+    """:data:`REDACTED` for any text; an empty or missing one stays as it is (there was nothing to hide)."""
+    return REDACTED if text else text
+
+
+def redact_fields(data: dict, fields=(), drop=()) -> dict:
+    """A copy of ``data`` with the text of ``fields`` redacted and the keys in ``drop`` left out."""
+    return {key: redacted_text(value) if key in fields and isinstance(value, str) else value
+            for key, value in data.items() if key not in drop}

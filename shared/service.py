@@ -91,6 +91,13 @@ class SettingsTimer(Timer):
         super().setup()
 
 
+class DeploymentSettings(DependencyProvider):
+    """The deployment's :class:`shared.config.Settings`, for an entrypoint that reads one (a pass's batch size)."""
+
+    def get_dependency(self, worker_ctx):
+        return self.container.config["DOORSTEP"]
+
+
 class WorkingCalendar(DependencyProvider):
     """The street's holiday calendar (``holidays.yaml`` over the package), in force for every working-day rule
     of the process from start-up; a bad file stops the service naming the entry."""

@@ -2,13 +2,15 @@
 outbox in that transaction, and records the events it handles in the inbox."""
 from __future__ import annotations
 
+import json
 from typing import Callable
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from shared.broker import OutgoingMessage
 from shared.commit_groups import CommitGroups, Group
-from shared.db import insert_new_rows, utcnow
+from shared.db import insert_new_rows, update_rows, utcnow
 from shared.events import Envelope, Outgoing, new_event
 from shared.messaging_tables import inbox, outbox
 
@@ -128,6 +130,24 @@ class UnitOfWork:
                                               event.type))
         self._pending.append(event)
         return event
+
+    def rewrite_outbox(self, subjects: list[str], change: Callable[[str, dict], dict]) -> int:
+        """Give the events of the outbox about ``subjects`` (``case/<id>`` …) the data ``change(type, data)``
+        returns, so that what is erased is not replayed either. A row still pending goes out rewritten; ids,
+        types and times stay. Returns how many rows changed."""
+        if not subjects:
+            return 0
+        found = self.session.execute(sa.select(outbox.c.position, outbox.c.type, outbox.c.body)
+                                     .where(outbox.c.subject.in_(sorted(set(subjects))))).all()
+        changed = []
+        for position, event_type, body in found:
+            envelope = json.loads(body)
+            data = change(event_type, envelope["data"])
+            if data != envelope["data"]:
+                envelope["data"] = data
+                changed.append({"position": position,
+                                "body": json.dumps(envelope, ensure_ascii=False, separators=(",", ":"))})
+        return update_rows(self.session, outbox, "position", changed)
 
     def commit(self) -> None:
         rows, outgoing = self._outbox_rows, self._outgoing

@@ -138,6 +138,20 @@ class Infra:
     cleanup = release_variant
 
 
+def recreate_database(url: str, benchmark: str) -> None:
+    """The PostgreSQL database of ``url``, dropped if it exists and created empty."""
+    import sqlalchemy as sa
+
+    parsed = sa.engine.make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        raise ValueError(f"the {benchmark} benchmark needs PostgreSQL (--db postgresql://…)")
+    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
+        conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
+    admin.dispose()
+
+
 def _database_name(url: str) -> str:
     import sqlalchemy as sa
 

@@ -19,6 +19,7 @@ import click
 import sqlalchemy as sa
 from sqlalchemy.orm import sessionmaker
 
+from doorstep.bench.infra import recreate_database
 from shared.db import dispose_engines, engine_for, utcnow
 from shared.migrations import upgrade
 from services.funds import persistence as p
@@ -31,17 +32,6 @@ AREA = "bench"
 BOOK = area_book(AREA)
 PROJECT = "bench-2026-001"
 LINES = 10
-
-
-def _recreate_database(url: str) -> None:
-    parsed = sa.engine.make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        raise ValueError("the ledger benchmark needs PostgreSQL (--db postgresql://…)")
-    admin = sa.create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-        conn.execute(sa.text(f'CREATE DATABASE "{parsed.database}"'))
-    admin.dispose()
 
 
 def _setup_book(uow: FundsUnitOfWork) -> None:
@@ -178,7 +168,7 @@ def run_ledger_benchmark(db_url: str, n: int, batch: int, big: int, progress=Non
     say = progress or (lambda _text: None)
     if n < 10_000:
         raise ValueError("post at least 10,000 transfers (-n) so the 10k read figure is taken on posted data")
-    _recreate_database(db_url)
+    recreate_database(db_url, "ledger")
     upgrade("funds", db_url)
     engine = engine_for(db_url)
     uow = FundsUnitOfWork(sessionmaker(engine, expire_on_commit=False), "bench")

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 import dataclasses
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from shared.errors import Conflict, InvalidInput
+from shared.personal_data import redacted_text
 
 KINDS = ("consultation", "complaint", "request", "suggestion")  # 咨询 投诉 求助 建议
 URGENCIES = ("normal", "urgent", "critical")  # 一般 紧急 特急
@@ -278,6 +279,74 @@ def new_case(cmd: SubmitCase, category: str, resident_id: str, now: datetime, ha
     note = f"channel {cmd.channel}" + (", entered for the resident (代办)" if cmd.proxy else "")
     case.history.append({"status": "submitted", "at": now.isoformat(), "note": note})
     return case
+
+
+# -- erasure (PIPL 删除权) and retention ------------------------------------------------------------------------
+
+# A case here has nothing left to be done with the resident's details (a settled or resolved case may still
+# be called back; the callback of an erased resident is refused).
+DONE_STATUSES = ("settled", "resolved", "called_back", "closed", "rejected")
+LIVE_STATUSES = tuple(status for status in STATUSES if status not in DONE_STATUSES)
+# History entries whose note is what someone wrote (a reason, a note, an answer, a comment); the notes of the
+# others are the system's own words ("accepted", "assigned to …", "signed for by …").
+WRITTEN_NOTES = ("rejected", "supplement_requested", "resubmitted", "settled", "resolved", "called_back",
+                 "reopened")
+# Form fields whose values are chosen, not written: kept for statistics. Text and dates may be the person's own.
+CHOSEN_ATTRIBUTES = ("singlevaluelist", "multivaluelist", "number")
+ERASURE_REASONS = ("request", "retention")
+
+
+@dataclasses.dataclass(frozen=True)
+class EraseResident:
+    """Command: pseudonymise a resident, on their request or because the record outlived its retention."""
+    resident_id: str
+    reason: str = "request"
+
+
+def pseudonym(resident_id: str) -> str:
+    """The name an erased resident's record keeps: from the record's random id, so it says nothing of them."""
+    return f"已删除居民-{resident_id[:8]}"
+
+
+def erased_resident(resident_id: str, at: datetime) -> dict:
+    """The resident's row once erased: the id (cases, visits and statistics keep pointing at it), the residential
+    area (a neighbourhood of thousands, on every case too) and the dates stay; who and where exactly go."""
+    return {"name": pseudonym(resident_id), "phone": None, "building": "", "room": "", "id_card_masked": None,
+            "id_card_hash": None, "erased_at": at}
+
+
+def check_erasable(resident_id: str, live_cases: list[str], booked: list[str]) -> None:
+    """A resident whose matter is still being handled, or who is expected at a station, keeps their details until
+    that is done: those who handle it need them (PIPL art. 47 once the purpose is achieved)."""
+    waiting = [f"case {case_id}" for case_id in live_cases] + [f"appointment {a}" for a in booked]
+    if waiting:
+        raise Conflict(f"resident {resident_id} cannot be erased while {', '.join(waiting)} "
+                       f"{'is' if len(waiting) == 1 else 'are'} still open; erase once done or cancelled")
+
+
+def redacted_case(case: dict, matter) -> dict:
+    """A case's free text redacted (what the resident said, what was answered or reasoned, who reported it) and
+    the form's written values left out; the case's facts (matter, area, status, rating, dates) stay.
+
+    ``case`` holds the stored ``description``, ``answer``, ``reason``, ``reporter`` and ``attributes``;
+    ``matter`` is its catalog entry (None when no longer in the catalog: every value then goes)."""
+    kinds = {attr.code: attr.datatype for attr in matter.attributes} if matter is not None else {}
+    return {
+        "description": redacted_text(case["description"]), "answer": redacted_text(case["answer"]),
+        "reason": redacted_text(case["reason"]), "reporter": redacted_text(case["reporter"]),
+        "attributes": {code: value for code, value in (case["attributes"] or {}).items()
+                       if kinds.get(code) in CHOSEN_ATTRIBUTES},
+    }
+
+
+def redacted_note(status: str, note: str) -> str:
+    """A history entry's note once its case is redacted."""
+    return redacted_text(note) if status in WRITTEN_NOTES else note
+
+
+def retention_cutoff(now: datetime, days: int) -> datetime:
+    """Records last changed before this moment have outlived a retention of ``days``."""
+    return now - timedelta(days=days)
 
 
 # -- search ------------------------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from shared.events import Outgoing
-from shared.personal_data import mask_phone
+from shared.personal_data import mask_phone, redact_fields
 from services.intake.appointments import Slot, Station
 from services.intake.catalog import Matter
 from services.intake.domain import WARNING_CASE_DEADLINE_DAYS, Case, RecordVisit, StartVideo
@@ -172,3 +172,32 @@ def appointment_reminder_due(appointment: dict, resident: dict, station: Station
     if matter:
         data["matter_name"] = matter.name
     return Outgoing("doorstep.intake.appointment.reminder_due.v1", _appointment(appointment["id"]), data)
+
+
+# -- residents ----------------------------------------------------------------------------------------------
+
+def resident_erased(resident_id: str, case_ids: list[str], reason: str, at: datetime) -> Outgoing:
+    """The resident was pseudonymised (``reason`` request or retention): the others erase what they hold."""
+    return Outgoing("doorstep.intake.resident.erased.v1", f"resident/{resident_id}", {
+        "resident_id": resident_id, "case_ids": list(case_ids), "reason": reason, "erased_at": at.isoformat()})
+
+
+# What of each event is someone's own words about the resident (a reason, a note, an answer, a comment): redacted
+# in the outbox once the resident is erased, so a replay does not publish it again. Ids, codes, statuses and
+# times stay; a masked phone stays too (the schemas require it, and the outbox keeps rows only for
+# DOORSTEP_OUTBOX_RETENTION_DAYS).
+FREE_TEXT = {
+    "doorstep.intake.case.rejected.v1": ("reason",),
+    "doorstep.intake.case.supplement_requested.v1": ("note",),
+    "doorstep.intake.case.resubmitted.v1": ("note",),
+    "doorstep.intake.case.settled.v1": ("answer",),
+    "doorstep.intake.case.callback_recorded.v1": ("comment",),
+    "doorstep.intake.case.reopened.v1": ("reason",),
+    "doorstep.intake.case.status_changed.v1": ("reason",),
+    "doorstep.intake.appointment.cancelled.v1": ("reason",),
+}
+
+
+def redacted(event_type: str, data: dict) -> dict:
+    """An event's data as it may still be replayed once its resident is erased."""
+    return redact_fields(data, FREE_TEXT.get(event_type, ()))

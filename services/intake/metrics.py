@@ -6,7 +6,9 @@ its matter had when it was submitted, so the set only grows when the catalog is 
 """
 from prometheus_client import Counter, Gauge, Histogram
 
-from services.intake.domain import RATINGS, STATUSES
+from shared import metrics as shared_metrics
+
+from services.intake.domain import ERASURE_REASONS, RATINGS, STATUSES
 
 # What a station worker decides about a submitted case (受理, 不予受理, 补正). A counter-channel case is accepted
 # in the same request that submits it, and counts as accepted here too.
@@ -29,6 +31,12 @@ CALLBACKS = Counter(
 VISITS_PER_CASE = Histogram(
     "doorstep_intake_visits_per_case", "In-person visits a case took, observed when the case is closed",
     ["category"], buckets=(0, 1, 2, 3, 5, 8))
+
+RESIDENTS_ERASED = Counter(
+    "doorstep_intake_residents_erased_total",
+    "Residents pseudonymised: on their request (PIPL 删除权) or at the end of their record's retention", ["reason"])
+# What intake's retention pass handles, in doorstep_retention_records_total.
+RETENTION_KINDS = ("cases", "residents", "appointments")
 
 
 def channels_by_category(catalog) -> dict[str, tuple[str, ...]]:
@@ -54,3 +62,7 @@ def prime(catalog) -> None:
             VISITS_PER_CASE.labels(category)
     for rating in RATINGS:
         CALLBACKS.labels(rating)
+    for reason in ERASURE_REASONS:
+        RESIDENTS_ERASED.labels(reason)
+    for kind in RETENTION_KINDS:
+        shared_metrics.RETENTION_RECORDS.labels("intake", kind)

@@ -329,6 +329,15 @@ class CasePage(AnswerModel):
     items: list[CaseRow] = Field(description="newest first")
 
 
+class ResidentErased(AnswerModel):
+    """A resident pseudonymised (PIPL 删除权): the record and its cases stay for statistics and history; name,
+    phone, ID number, building and room are gone, and so is the free text of the cases."""
+    resident_id: UUID
+    pseudonym: str = Field(description="the name the record keeps, made from its id")
+    erased_at: datetime = Field(description="when it was erased (the first request; a repeated one changes nothing)")
+    case_ids: list[UUID] = Field(description="the resident's cases, their free text redacted")
+
+
 class VisitRecorded(AnswerModel):
     id: UUID
     resident_id: UUID

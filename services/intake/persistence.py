@@ -7,24 +7,33 @@ import uuid
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from shared.db import UTCDateTime, insert_or_nothing, upsert_statement
+from shared.db import UTCDateTime, insert_or_nothing, update_rows, upsert_statement
 from shared.personal_data import mask_id_card
 from shared.unit_of_work import UnitOfWork
-from services.intake.domain import Case, CaseFilter, ResidentDetails
+from services.intake.domain import (DONE_STATUSES, LIVE_STATUSES, Case, CaseFilter, ResidentDetails,
+                                    erased_resident)
 
 metadata = sa.MetaData()
+DONE_STATUSES_SQL = "(" + ", ".join(f"'{status}'" for status in DONE_STATUSES) + ")"
 
 residents = sa.Table(
     "residents", metadata,
     sa.Column("id", sa.String(36), primary_key=True),
     sa.Column("name", sa.String(50), nullable=False),
-    sa.Column("phone", sa.String(11), nullable=False, unique=True),
+    # None once erased: the number is free again, for whoever comes with it next.
+    sa.Column("phone", sa.String(11), nullable=True, unique=True),
     sa.Column("area", sa.String(40), nullable=False),
     sa.Column("building", sa.String(20), nullable=False, default=""),
     sa.Column("room", sa.String(20), nullable=False, default=""),
     sa.Column("id_card_masked", sa.String(18)),
     sa.Column("id_card_hash", sa.String(64)),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    # added in 0003: the resident's last case or booking, and when their details were erased
+    sa.Column("last_active_at", UTCDateTime(), nullable=True),
+    sa.Column("erased_at", UTCDateTime(), nullable=True),
+    # The retention pass walks the residents not erased, longest inactive first.
+    sa.Index("ix_residents_retention", "last_active_at", postgresql_where=sa.text("erased_at IS NULL"),
+             sqlite_where=sa.text("erased_at IS NULL")),
 )
 
 cases = sa.Table(
@@ -53,9 +62,17 @@ cases = sa.Table(
     sa.Column("rating", sa.String(20), nullable=False, server_default=""),
     sa.Column("reason", sa.Text, nullable=False, server_default=""),
     sa.Column("closed_at", UTCDateTime(), nullable=True),
+    # added in 0003: when the case's free text was redacted (its resident erased, or its retention over)
+    sa.Column("redacted_at", UTCDateTime(), nullable=True),
     sa.Index("ix_cases_matter_code", "matter_code"),
     sa.Index("ix_cases_category", "category"),
     sa.Index("ix_cases_area", "area"),
+    sa.Index("ix_cases_resident_id", "resident_id"),
+    # The retention pass walks the done cases not yet redacted, oldest change first; the predicate is the
+    # pass's own filter, so the index holds only what is still to do.
+    sa.Index("ix_cases_retention", "updated_at",
+             postgresql_where=sa.text(f"redacted_at IS NULL AND status IN {DONE_STATUSES_SQL}"),
+             sqlite_where=sa.text(f"redacted_at IS NULL AND status IN {DONE_STATUSES_SQL}")),
 )
 
 case_history = sa.Table(
@@ -142,7 +159,8 @@ class ResidentRepository:
 
     def upsert(self, details: ResidentDetails, now) -> str:
         """The resident with this phone number, created or updated; returns the id."""
-        values = {"name": details.name, "area": details.area, "building": details.building, "room": details.room}
+        values = {"name": details.name, "area": details.area, "building": details.building, "room": details.room,
+                  "last_active_at": now}
         if details.id_card:
             values["id_card_masked"] = mask_id_card(details.id_card)
             values["id_card_hash"] = hashlib.sha256(details.id_card.upper().encode()).hexdigest()
@@ -153,8 +171,11 @@ class ResidentRepository:
                                      returning="id")
         return self.session.execute(statement, row).scalar_one()
 
-    def get(self, resident_id: str) -> dict | None:
-        row = self.session.execute(sa.select(residents).where(residents.c.id == resident_id)).mappings().first()
+    def get(self, resident_id: str, for_update: bool = False) -> dict | None:
+        query = sa.select(residents).where(residents.c.id == resident_id)
+        if for_update:
+            query = query.with_for_update()
+        row = self.session.execute(query).mappings().first()
         return dict(row) if row else None
 
 
@@ -357,8 +378,94 @@ class VideoSessionRepository:
         self.session.execute(video_sessions.update().where(video_sessions.c.id == session_id).values(ended_at=at))
 
 
+_CASE_TEXT = (cases.c.id, cases.c.resident_id, cases.c.matter_code, cases.c.description, cases.c.answer,
+              cases.c.reason, cases.c.reporter, cases.c.attributes, cases.c.redacted_at)
+
+
+class PrivacyRepository:
+    """What erasure and retention read and change. Each method is one or two statements for a whole batch,
+    whatever its size, and each query walks an index that matches its filter."""
+
+    def __init__(self, session: Session):
+        self.session = session
+        self._locking = session.get_bind().dialect.name == "postgresql"
+
+    def _lock(self, query, *of):
+        """Rows another replica's pass holds are left to it (PostgreSQL); SQLite has one writer anyway."""
+        return query.with_for_update(skip_locked=True, of=of) if self._locking else query
+
+    def still_open(self, resident_id: str, now) -> tuple[list[str], list[str]]:
+        """The resident's cases still being handled, and their bookings still to come."""
+        live = self.session.execute(
+            sa.select(cases.c.id).where(cases.c.resident_id == resident_id, cases.c.status.in_(LIVE_STATUSES))
+            .order_by(cases.c.submitted_at)).scalars().all()
+        booked = self.session.execute(
+            sa.select(appointments.c.id).where(appointments.c.resident_id == resident_id,
+                                               appointments.c.status == "booked", appointments.c.starts_at >= now)
+            .order_by(appointments.c.starts_at)).scalars().all()
+        return list(live), list(booked)
+
+    def cases_of(self, resident_ids: list[str]) -> list[dict]:
+        """Every case of these residents, with its free text."""
+        return [dict(row) for row in self.session.execute(
+            sa.select(*_CASE_TEXT).where(cases.c.resident_id.in_(resident_ids)).order_by(cases.c.submitted_at)
+        ).mappings()]
+
+    def appointments_of(self, resident_ids: list[str]) -> list[str]:
+        return list(self.session.execute(sa.select(appointments.c.id).where(
+            appointments.c.resident_id.in_(resident_ids))).scalars())
+
+    def due_cases(self, cutoff, limit: int) -> list[dict]:
+        """Done cases last changed before ``cutoff`` and not yet redacted, oldest first, at most ``limit``."""
+        query = (sa.select(*_CASE_TEXT)
+                 .where(cases.c.redacted_at.is_(None), cases.c.status.in_(DONE_STATUSES), cases.c.updated_at < cutoff)
+                 .order_by(cases.c.updated_at).limit(limit))
+        return [dict(row) for row in self.session.execute(self._lock(query, cases)).mappings()]
+
+    def redact_cases(self, redacted: dict[str, dict], at) -> None:
+        """Store each case's redacted free text (case id → values), marked redacted ``at``."""
+        update_rows(self.session, cases, "id", [{"id": case_id, **values, "redacted_at": at}
+                                                for case_id, values in redacted.items()])
+
+    def history_notes(self, case_ids: list[str]) -> list[dict]:
+        return [dict(row) for row in self.session.execute(
+            sa.select(case_history.c.id, case_history.c.status, case_history.c.note)
+            .where(case_history.c.case_id.in_(case_ids))).mappings()]
+
+    def set_history_notes(self, notes: dict[int, str]) -> None:
+        update_rows(self.session, case_history, "id", [{"id": id_, "note": note} for id_, note in notes.items()])
+
+    def due_residents(self, cutoff, limit: int) -> list[str]:
+        """Residents not erased, whose last case or booking was made before ``cutoff``, with no case open or
+        changed since and no booking since; longest inactive first, at most ``limit``."""
+        busy_case = sa.exists().where(cases.c.resident_id == residents.c.id,
+                                      sa.or_(cases.c.status.in_(LIVE_STATUSES), cases.c.updated_at >= cutoff))
+        busy_booking = sa.exists().where(appointments.c.resident_id == residents.c.id,
+                                         appointments.c.starts_at >= cutoff)
+        query = (sa.select(residents.c.id)
+                 .where(residents.c.erased_at.is_(None), residents.c.last_active_at < cutoff, ~busy_case,
+                        ~busy_booking)
+                 .order_by(residents.c.last_active_at).limit(limit))
+        return list(self.session.execute(self._lock(query, residents)).scalars())
+
+    def erase_residents(self, resident_ids: list[str], at) -> None:
+        update_rows(self.session, residents, "id", [{"id": resident_id, **erased_resident(resident_id, at)}
+                                                    for resident_id in resident_ids])
+
+    def delete_appointments(self, cutoff, limit: int) -> int:
+        """Delete bookings whose slot began before ``cutoff``, the oldest ``limit`` (and any sharing the last
+        one's slot time); how many. By a range of the start-time index, found first: a list of ids to delete
+        made PostgreSQL join the whole table against it."""
+        c = appointments.c
+        last = self.session.execute(sa.select(c.starts_at).where(c.starts_at < cutoff).order_by(c.starts_at)
+                                    .offset(limit - 1).limit(1)).scalar()
+        through = c.starts_at <= last if last is not None else c.starts_at < cutoff
+        return self.session.execute(appointments.delete().where(through)).rowcount
+
+
 class IntakeUnitOfWork(UnitOfWork):
     def open_repositories(self, session):
+        self.privacy = PrivacyRepository(session)
         self.residents = ResidentRepository(session)
         self.cases = CaseRepository(session)
         self.visits = VisitRepository(session)

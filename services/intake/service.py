@@ -17,11 +17,12 @@ from shared.errors import NotFound
 from shared.http import (PROBLEM_JSON, ApiHandler, Content, Problem, Tokens, api, json_response, read_form,
                          read_json)
 from shared.problems import validation_problem
-from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
+from shared.service import DeploymentSettings, DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.intake import metrics, models, open311
 from services.intake.appointments import find_station, street_stations
 from services.intake.catalog import street_catalog
-from services.intake.handlers import appointments, cases, reads, visits
+from services.intake.domain import EraseResident
+from services.intake.handlers import appointments, cases, reads, residents, retention, visits
 from services.intake.persistence import IntakeUnitOfWork
 
 WORKERS = ("counter",)
@@ -157,6 +158,7 @@ class IntakeService(DoorstepService):
                    "application/problem+json naming the field (GeoReport error lists under /open311/v2).")
     uow = UnitOfWorkProvider(IntakeUnitOfWork)
     street = StreetData()
+    settings = DeploymentSettings()
 
     # -- the catalog ---------------------------------------------------------------------------------------
 
@@ -224,6 +226,16 @@ class IntakeService(DoorstepService):
          summary="Close the case (结案)", tags=("cases",))
     def close_case(self, request, case_id):
         return cases.close_case(str(case_id), self.uow)
+
+    # -- residents -----------------------------------------------------------------------------------------
+
+    @api("POST", "/intake/residents/<uuid:resident_id>/erase", roles=("admin",),
+         answers={200: models.ResidentErased}, problems=(404, 409),
+         summary="Erase a resident's personal data on request (PIPL 删除权): the record is pseudonymised and the "
+                 "free text of their cases redacted; resident.erased tells the other services. Refused (409) "
+                 "while a case of theirs is open or a booking to come", tags=("residents",))
+    def erase_resident(self, request, resident_id):
+        return residents.erase_resident(EraseResident(str(resident_id)), self.uow, self.street.catalog)
 
     # -- Open311 GeoReport v2 ------------------------------------------------------------------------------
 
@@ -327,6 +339,11 @@ class IntakeService(DoorstepService):
     @timer(interval=60)
     def remind_appointments(self):
         appointments.send_reminders(self.uow, self.street.stations, self.street.catalog)
+
+    # Every replica runs it; each takes rows the others do not hold (SKIP LOCKED).
+    @SettingsTimer.decorator(interval_from=lambda settings: settings.retention_timer_s)
+    def apply_retention(self):
+        retention.apply_retention(lambda: self.uow, self.settings, self.street.catalog)
 
     # Cases by status, counted from the database; every replica counts the same rows.
     @SettingsTimer.decorator(interval_from=lambda settings: settings.metrics_refresh_s, eager=True)

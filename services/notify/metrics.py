@@ -2,6 +2,7 @@
 code (``domain.CHANNELS``, the outcomes below), never from recipients or ids."""
 from prometheus_client import Counter, Gauge, Histogram
 
+from shared.metrics import RETENTION_RECORDS
 from services.notify.domain.recipients import CHANNELS
 
 # queued / deferred when decided; sent / failed (given up) when finished; retried and fell_back on the way.
@@ -26,3 +27,4 @@ def prime() -> None:
         DELIVERY_LATENCY.labels(channel)
     for status in ("queued", "deferred"):
         BACKLOG.labels(status)
+    RETENTION_RECORDS.labels("notify", "deliveries")

@@ -158,6 +158,8 @@ class DeliveryView(AnswerModel):
     next_attempt_at: Instant | None = None
     failed_at: Instant | None = None
     resent_at: Instant | None = None
+    redacted_at: Instant | None = Field(None, description="when its wording was redacted (its recipient erased, "
+                                                          "or DOORSTEP_RETENTION_DELIVERY_BODY_DAYS past)")
 
 
 class AttemptView(AnswerModel):

@@ -12,6 +12,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from shared.db import UTCDateTime, insert_or_nothing
+from shared.personal_data import REDACTED
 from shared.unit_of_work import UnitOfWork
 from services.notify.domain.digest import AssignmentView
 from services.notify.domain.recipients import Preferences, QuietHours
@@ -47,9 +48,15 @@ deliveries = sa.Table(
     sa.Column("address_masked", sa.String(120)),
     sa.Column("failed_at", UTCDateTime()),
     sa.Column("resent_at", UTCDateTime()),
+    # Added in 0003: when the message's wording was redacted (its recipient erased, or its retention over).
+    sa.Column("redacted_at", UTCDateTime()),
     # At most one message per event, recipient and channel, whatever the redeliveries.
     sa.UniqueConstraint("cause_event_id", "recipient", "channel", name="uq_delivery_once"),
     sa.Index("ix_deliveries_due", "status", "next_attempt_at"),
+    # The retention pass walks the finished deliveries not yet redacted, oldest first.
+    sa.Index("ix_deliveries_retention", "created_at",
+             postgresql_where=sa.text("redacted_at IS NULL AND status IN ('sent', 'failed')"),
+             sqlite_where=sa.text("redacted_at IS NULL AND status IN ('sent', 'failed')")),
 )
 
 delivery_attempts = sa.Table(
@@ -86,6 +93,7 @@ subscriptions = sa.Table(
     sa.Column("topic", sa.String(120), primary_key=True),
     sa.Column("recipient", sa.String(120), primary_key=True),
     sa.Column("created_at", UTCDateTime(), nullable=False),
+    sa.Index("ix_subscriptions_recipient", "recipient"),  # 0003: a recipient's subscriptions, when erased
 )
 
 dead_letters = sa.Table(
@@ -142,7 +150,7 @@ _SCHEDULED_SINCE = (
 _PUBLIC_DELIVERY_COLUMNS = ("id", "cause_event_id", "cause_type", "case_id", "recipient", "channel", "template",
                             "category", "urgent", "subject", "body", "status", "deferred_reason", "attempts",
                             "total_attempts", "address_masked", "last_error", "created_at", "sent_at",
-                            "next_attempt_at", "failed_at", "resent_at")
+                            "next_attempt_at", "failed_at", "resent_at", "redacted_at")
 
 
 class DeliveryRepository:
@@ -382,8 +390,60 @@ class AssignmentRepository:
                                  dict(unit_code=unit_code, digest_date=digest_date, created_at=now))
 
 
+# What a delivery still to be sent says once its wording is erased: it will not go out.
+CANCELLED_BY_ERASURE = "cancelled: its recipient or case was erased before it was sent"
+_PENDING = ("queued", "deferred")
+
+
+class PrivacyRepository:
+    """What notify forgets: a recipient's addresses, preferences and subscriptions, and the wording of
+    deliveries. A few statements for a whole batch, whatever its size, each over an index of its filter."""
+
+    def __init__(self, session):
+        self.session = session
+        self._locking = session.get_bind().dialect.name == "postgresql"
+
+    def forget_recipients(self, recipients: list[str]) -> None:
+        for table in (contacts, preferences, subscriptions):
+            self.session.execute(table.delete().where(table.c.recipient.in_(recipients)))
+
+    def deliveries_of(self, recipients: list[str], case_ids: list[str]) -> list[str]:
+        """The deliveries to these recipients or about these cases, not yet redacted."""
+        c = deliveries.c
+        return list(self.session.execute(sa.select(c.id).where(
+            sa.or_(c.recipient.in_(recipients), c.case_id.in_(case_ids)), c.redacted_at.is_(None))).scalars())
+
+    def due_deliveries(self, cutoff: datetime, limit: int) -> list[str]:
+        """Sent or failed deliveries recorded before ``cutoff`` and not yet redacted, oldest first."""
+        c = deliveries.c
+        query = (sa.select(c.id).where(c.redacted_at.is_(None), c.status.in_(("sent", "failed")),
+                                       c.created_at < cutoff).order_by(c.created_at).limit(limit))
+        if self._locking:
+            query = query.with_for_update(skip_locked=True)
+        return list(self.session.execute(query).scalars())
+
+    def redact_deliveries(self, delivery_ids: list[str], now: datetime) -> None:
+        """The deliveries' subject, body, event copy, errors and masked address redacted; one still to be sent
+        is cancelled (failed, saying why), as there is nothing left to send."""
+        if not delivery_ids:
+            return
+        c = deliveries.c
+        pending = c.status.in_(_PENDING)
+        self.session.execute(deliveries.update().where(c.id.in_(delivery_ids)).values(
+            subject=REDACTED, body=REDACTED, context="{}", address_masked=None, redacted_at=now,
+            last_error=sa.case((pending, CANCELLED_BY_ERASURE), (c.last_error.is_(None), None), else_=REDACTED),
+            failed_at=sa.case((pending, now), else_=c.failed_at),
+            status=sa.case((pending, "failed"), else_=c.status)))
+        self.session.execute(delivery_attempts.update().where(
+            delivery_attempts.c.delivery_id.in_(delivery_ids), delivery_attempts.c.error.is_not(None))
+            .values(error=REDACTED))
+        self.session.execute(dead_letters.update().where(dead_letters.c.delivery_id.in_(delivery_ids))
+                             .values(reason=REDACTED))
+
+
 class NotifyUnitOfWork(UnitOfWork):
     def open_repositories(self, session):
+        self.privacy = PrivacyRepository(session)
         self.deliveries = DeliveryRepository(session)
         self.recipients = RecipientRepository(session)
         self.assignments = AssignmentRepository(session)

@@ -14,13 +14,13 @@ from shared.consumer import consume
 from shared.db import utcnow
 from shared.events import registry
 from shared.http import api
-from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
+from shared.service import DeploymentSettings, DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.notify import metrics, models
 from services.notify import settings as notify_settings
 from services.notify.channels import build_channels
 from services.notify.domain.templates import (STREET_TEMPLATES, event_types_with_templates, load_templates,
                                               template_files)
-from services.notify.handlers import deliveries, recipients, recording, sending
+from services.notify.handlers import deliveries, privacy, recipients, recording, sending
 from services.notify.handlers.context import NotifyContext
 from services.notify.persistence import NotifyUnitOfWork
 
@@ -87,6 +87,7 @@ class NotifyService(DoorstepService):
     sending = SendingUnitOfWork(NotifyUnitOfWork)
     runtime = NotifyRuntime()
     sends = ImmediateSends()
+    settings = DeploymentSettings()
 
     def _on_events(self, events):
         due = recording.record_events(events, self.uow, self.runtime)
@@ -103,6 +104,15 @@ class NotifyService(DoorstepService):
             pass
         recording.queue_digests(self.sending, self.runtime)
         sending.measure_backlog(self.sending)
+
+    @consume("intake", "resident.erased.v1", batch=True)
+    def on_resident_erased(self, events):
+        privacy.forget_residents(events, self.uow, self.runtime.clock())
+
+    # Every replica runs it; each takes the deliveries the others do not hold (SKIP LOCKED).
+    @SettingsTimer.decorator(interval_from=lambda settings: settings.retention_timer_s)
+    def apply_retention(self):
+        privacy.apply_retention(self.sending, self.settings, self.runtime.clock())
 
     @api("GET", "/notify/deliveries", roles=ROLES, query=models.DeliveriesQuery,
          answers={200: list[models.DeliveryView]}, summary="deliveries, newest first (at most 100)",

@@ -10,6 +10,7 @@ from datetime import datetime
 from typing import Literal
 
 from shared.events import Outgoing
+from shared.personal_data import redact_fields
 from services.routing.domain.assignments import Assignment, RoutedCase
 from services.routing.domain.directory import Unit
 
@@ -147,3 +148,26 @@ def assignment_extended(assignment: Assignment, approved_by: str, working_days: 
         "approved_by": approved_by, "reason": reason, "working_days": working_days,
         "previous_due_at": _when(previous_due_at), "due_at": _when(assignment.due_at), "extended_at": _when(at),
     })
+
+
+# -- erasure --------------------------------------------------------------------------------------------
+
+# What of each event is someone's words about the case; redacted in the outbox once the case's resident is
+# erased, with the resident's id and masked phone, so a replay does not publish them again.
+FREE_TEXT = {
+    "doorstep.routing.case.resolved.v1": ("answer",),
+    "doorstep.routing.assignment.reported.v1": ("result",),
+    "doorstep.routing.assignment.transferred.v1": ("reason",),
+    "doorstep.routing.assignment.returned.v1": ("note",),
+    "doorstep.routing.assignment.extended.v1": ("reason",),
+    "doorstep.routing.case.arbitrated.v1": ("decision",),
+}
+_RESIDENT = ("resident_id", "phone_masked")
+
+
+def redacted(event_type: str, data: dict) -> dict:
+    """An event's data as it may still be replayed once the case's resident is erased."""
+    fields = FREE_TEXT.get(event_type, ())
+    if event_type == "doorstep.routing.case.routed.v1" and data.get("dispatch") == "warning":
+        fields = ("reason",)  # a warning case's reason is the resident's complaint
+    return redact_fields(data, fields, drop=_RESIDENT)

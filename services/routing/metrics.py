@@ -2,6 +2,8 @@
 (bounded; anything else is counted as "unknown"), never a case or assignment id."""
 from prometheus_client import Counter, Gauge, Histogram
 
+from shared.metrics import RETENTION_RECORDS
+
 _HOURS = 3600
 _DURATION_BUCKETS = (60, 300, 900, 1800, _HOURS, 2 * _HOURS, 4 * _HOURS, 8 * _HOURS, 24 * _HOURS, 3 * 24 * _HOURS,
                      7 * 24 * _HOURS, 15 * 24 * _HOURS, 30 * 24 * _HOURS)
@@ -48,3 +50,4 @@ def prime(unit_codes, return_reasons=()) -> None:
             REMINDERS.labels(code, clock)
         for reason in ESCALATION_REASONS:
             ESCALATIONS.labels(code, reason)
+    RETENTION_RECORDS.labels("routing", "cases")

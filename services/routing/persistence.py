@@ -7,7 +7,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from shared.db import UTCDateTime
+from shared.db import UTCDateTime, update_rows
 from shared.unit_of_work import UnitOfWork
 from services.routing.domain.assignments import Assignment, RoutedCase
 
@@ -68,6 +68,12 @@ routing_cases = sa.Table(
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("updated_at", UTCDateTime(), nullable=False),
     sa.Column("resolved_at", UTCDateTime()),
+    # 0003: when the resident link and the written words were dropped (resident erased, or retention over)
+    sa.Column("redacted_at", UTCDateTime()),
+    # The retention pass walks the resolved cases not yet redacted, oldest first.
+    sa.Index("ix_routing_cases_retention", "resolved_at",
+             postgresql_where=sa.text("redacted_at IS NULL AND status = 'resolved'"),
+             sqlite_where=sa.text("redacted_at IS NULL AND status = 'resolved'")),
 )
 
 # One row per reminder or escalation of one deadline: the unique key makes each happen once, whichever timer
@@ -217,7 +223,7 @@ class CaseRepository:
                              .values(**self._values(case)))
 
     def get(self, case_id: str, *, lock: bool = False) -> RoutedCase | None:
-        query = sa.select(routing_cases).where(routing_cases.c.case_id == case_id)
+        query = sa.select(*[routing_cases.c[f] for f in _CASE_FIELDS]).where(routing_cases.c.case_id == case_id)
         if lock:
             query = query.with_for_update()
         row = self.session.execute(query).mappings().first()
@@ -258,8 +264,53 @@ class BreachRepository:
         return {(clock, due_at, step) for clock, due_at, step in rows}
 
 
+class PrivacyRepository:
+    """What routing reads and changes to forget cases: two statements per table for a whole batch of cases,
+    whatever its size, by the case ids (indexed in every table)."""
+
+    def __init__(self, session):
+        self.session = session
+        self._locking = session.get_bind().dialect.name == "postgresql"
+
+    def case_rows(self, case_ids: list[str]) -> list[dict]:
+        c = routing_cases.c
+        return [dict(r) for r in self.session.execute(
+            sa.select(c.case_id, c.rule, c.reason, c.answer).where(c.case_id.in_(case_ids))).mappings()]
+
+    def assignment_rows(self, case_ids: list[str]) -> list[dict]:
+        c = assignments.c
+        return [dict(r) for r in self.session.execute(
+            sa.select(c.id, c.rule, c.reason, c.result, c.extension_reason).where(c.case_id.in_(case_ids))
+        ).mappings()]
+
+    def log_rows(self, case_ids: list[str]) -> list[dict]:
+        c = case_log.c
+        return [{"id": r.id, "action": r.action, "detail": json.loads(r.detail)} for r in self.session.execute(
+            sa.select(c.id, c.action, c.detail).where(c.case_id.in_(case_ids)))]
+
+    def store(self, cases: dict[str, dict], assignment_values: dict[str, dict], log_details: dict[int, dict],
+              at: datetime) -> None:
+        """The forgotten values: by case id, by assignment id, and the case-log details by entry id."""
+        update_rows(self.session, routing_cases, "case_id", [{"case_id": case_id, **values, "redacted_at": at}
+                                                              for case_id, values in cases.items()])
+        update_rows(self.session, assignments, "id", [{"id": id_, **values}
+                                                       for id_, values in assignment_values.items()])
+        update_rows(self.session, case_log, "id", [{"id": id_, "detail": json.dumps(detail, ensure_ascii=False)}
+                                                    for id_, detail in log_details.items()])
+
+    def due_cases(self, cutoff: datetime, limit: int) -> list[str]:
+        """Resolved cases not yet redacted, resolved before ``cutoff``, oldest first, at most ``limit``."""
+        c = routing_cases.c
+        query = (sa.select(c.case_id).where(c.redacted_at.is_(None), c.status == "resolved", c.resolved_at < cutoff)
+                 .order_by(c.resolved_at).limit(limit))
+        if self._locking:
+            query = query.with_for_update(skip_locked=True)
+        return list(self.session.execute(query).scalars())
+
+
 class RoutingUnitOfWork(UnitOfWork):
     def open_repositories(self, session):
+        self.privacy = PrivacyRepository(session)
         self.assignments = AssignmentRepository(session)
         self.cases = CaseRepository(session)
         self.breaches = BreachRepository(session)

@@ -4,11 +4,11 @@ from nameko.extensions import DependencyProvider
 from shared.auth import ROLES
 from shared.consumer import consume
 from shared.http import api
-from shared.service import DoorstepService, SettingsTimer, UnitOfWorkProvider
+from shared.service import DeploymentSettings, DoorstepService, SettingsTimer, UnitOfWorkProvider
 from services.routing import metrics, models
 from services.routing.domain.assignments import RETURN_REASONS
 from services.routing.domain.directory import DEFAULT_DIRECTORY, load_directory
-from services.routing.handlers import assignments, cases, deadlines, reads
+from services.routing.handlers import assignments, cases, deadlines, erasure, reads
 from services.routing.persistence import RoutingUnitOfWork
 
 WRITERS = ("handler",)
@@ -35,6 +35,7 @@ class RoutingService(DoorstepService):
     name = "routing"
     uow = UnitOfWorkProvider(RoutingUnitOfWork)
     directory = DirectoryProvider()
+    settings = DeploymentSettings()
 
     @consume("intake", "case.accepted.v1", batch=True)
     def on_case_accepted(self, events):
@@ -43,6 +44,15 @@ class RoutingService(DoorstepService):
     @consume("intake", "case.reopened.v1")
     def on_case_reopened(self, event):
         cases.reopen_case(event, self.uow, self.directory)
+
+    @consume("intake", "resident.erased.v1", batch=True)
+    def on_resident_erased(self, events):
+        erasure.forget_residents(events, self.uow)
+
+    # Every replica runs it; each takes the cases the others do not hold (SKIP LOCKED).
+    @SettingsTimer.decorator(interval_from=lambda settings: settings.retention_timer_s)
+    def apply_retention(self):
+        erasure.apply_retention(lambda: self.uow, self.settings)
 
     # Every replica looks for breaches (DOORSTEP_ROUTING_TIMER_S); each breach is acted on once.
     @SettingsTimer.decorator(interval_from=lambda settings: settings.routing_timer_s)

@@ -8,6 +8,8 @@ import re
 import jsonschema
 from pydantic import BaseModel, TypeAdapter
 
+from shared.events import Outgoing
+
 from support import ROOT
 
 CONTRACT = ROOT / "shared" / "contract"
@@ -45,9 +47,10 @@ def schema_errors(type_name: str, data: dict, kind: str = "frozen") -> list[str]
 
 
 def builders(events_module) -> dict:
-    """The builders a service's ``events`` module declares, by name (helpers start with ``_``)."""
+    """The builders a service's ``events`` module declares, by name: its functions that make an ``Outgoing``."""
     return {name: f for name, f in inspect.getmembers(events_module, inspect.isfunction)
-            if f.__module__ == events_module.__name__ and not name.startswith("_")}
+            if f.__module__ == events_module.__name__ and not name.startswith("_")
+            and inspect.signature(f).return_annotation in ("Outgoing", Outgoing)}
 
 
 def published_types(service: str) -> set[str]:

@@ -30,6 +30,12 @@ def test_environment_overrides_file_and_names_per_service_databases(tmp_path):
     ({"DOORSTEP_HTTP_PORT": "eighty"}, "DOORSTEP_HTTP_PORT"),
     ({"DOORSTEP_HTTP_PORT": "70000"}, "DOORSTEP_HTTP_PORT"),
     ({"DOORSTEP_HANDLER_ATTEMPTS": "0"}, "DOORSTEP_HANDLER_ATTEMPTS"),
+    ({"DOORSTEP_RETENTION_DELIVERY_BODY_DAYS": "0"}, "DOORSTEP_RETENTION_DELIVERY_BODY_DAYS"),
+    ({"DOORSTEP_RETENTION_CLOSED_CASE_DAYS": "five years"}, "DOORSTEP_RETENTION_CLOSED_CASE_DAYS"),
+    ({"DOORSTEP_RETENTION_TIMER_S": "-1"}, "DOORSTEP_RETENTION_TIMER_S"),
+    # what retention redacts must be older than the events the outbox keeps for replay
+    ({"DOORSTEP_RETENTION_RESIDENT_DAYS": "30"}, "DOORSTEP_RETENTION_RESIDENT_DAYS"),
+    ({"DOORSTEP_OUTBOX_RETENTION_DAYS": "2000"}, "DOORSTEP_RETENTION_CLOSED_CASE_DAYS"),
     ({"DOORSTEP_CONFIG": "/no/such/file.yaml"}, "DOORSTEP_CONFIG"),
 ])
 def test_a_wrong_value_stops_start_up_naming_the_setting(environ, setting):

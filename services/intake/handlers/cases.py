@@ -15,6 +15,7 @@ from services.intake.catalog import Catalog
 from services.intake.domain import (Case, RecordCallback, RejectCase, RequestSupplement, ResubmitCase, SettleCase,
                                     SubmitCase, check_against_matter, new_case)
 from services.intake.handlers.reads import case_view, resident_ref
+from services.intake.handlers.residents import check_not_erased
 from services.intake.persistence import IntakeUnitOfWork
 
 
@@ -115,10 +116,12 @@ def settle_case(cmd: SettleCase, uow: IntakeUnitOfWork) -> dict:
 
 
 def record_callback(cmd: RecordCallback, uow: IntakeUnitOfWork) -> dict:
-    """回访. 不满意 or worse: the case is reopened as a warning case routing handles again in 3 working days."""
+    """回访. 不满意 or worse: the case is reopened as a warning case routing handles again in 3 working days.
+    Refused once the resident was erased: the comment would be their words again."""
     now = utcnow()
     with uow:
         case = _load(uow, cmd.case_id)
+        check_not_erased(uow, case.resident_id)
         previous, reopened = case.record_callback(cmd.rating, cmd.comment, now)
         uow.cases.save(case)
         uow.emit(events.case_callback_recorded(case, cmd.comment, reopened, now))

@@ -11,5 +11,6 @@ Two halves, as the outbox pattern wants them:
   the outcome together with ``notification.sent`` / ``notification.failed`` in one unit of work.
 
 Besides: :mod:`.deliveries` (reading deliveries, sending one again, the dead letters), :mod:`.recipients`
-(preferences, contacts, subscriptions) and :mod:`.context` (what every use case needs besides a unit of work).
+(preferences, contacts, subscriptions), :mod:`.privacy` (forgetting an erased resident; the retention of
+messages' wording) and :mod:`.context` (what every use case needs besides a unit of work).
 """

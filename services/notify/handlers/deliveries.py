@@ -43,6 +43,9 @@ def resend(uow: NotifyUnitOfWork, ctx: NotifyContext, delivery_id: str) -> dict:
             raise NotFound(f"no delivery {delivery_id}")
         if row["status"] in ("queued", "deferred"):
             raise Conflict(f"delivery {delivery_id} is {row['status']}: it will be sent without a resend")
+        if row["redacted_at"] is not None:
+            raise Conflict(f"delivery {delivery_id} was redacted (its recipient erased, or its retention over): "
+                           "there is nothing left to send")
         preferences = uow.recipients.preferences(row["recipient"], Preferences(quiet_hours=ctx.settings.quiet_hours))
         plan = plan_channels(preferences, uow.recipients.contacts(row["recipient"]), ctx.settings.default_channel)
         uow.deliveries.update(delivery_id, status="queued", channel=plan[0], channel_plan=json.dumps(list(plan)),

@@ -9,4 +9,5 @@ Pure: no nameko, HTTP or SQL. Times are timezone-aware UTC; working-day arithmet
   transfer, return (退单), extension, and when the case is resolved.
 * :mod:`.deadlines` — the time limits of a case, reminders (催办) and escalation (督办) once they pass.
 * :mod:`.scores` — a unit's 三率 over a period.
+* :mod:`.erasure` — what routing forgets of a case whose resident was erased or whose retention is over.
 """

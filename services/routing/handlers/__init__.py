@@ -6,4 +6,5 @@
   arbitrate, extend.
 * :mod:`.deadlines` — the deadline timer: reminders (催办) and escalations (督办), once each.
 * :mod:`.reads` — the decision behind a case, a unit's worklist and its scores.
+* :mod:`.erasure` — forgetting cases: those of a resident intake erased, and those past their retention.
 """
