@@ -10,6 +10,7 @@ import hashlib
 import logging
 import mimetypes
 import time
+import uuid
 from pathlib import Path
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
@@ -29,6 +30,10 @@ log = logging.getLogger("doorstep.console")
 STATIC = Path(__file__).resolve().parent / "static"
 _TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8", ".txt": "text/plain; charset=utf-8",
           ".svg": "image/svg+xml", ".png": "image/png", ".ico": "image/x-icon"}
+
+# The headers shared.http.html_response puts on a page, for the console's answers that are not pages.
+_SECURITY_HEADERS = {name: value for name, value in html_response("").headers.items()
+                     if name in ("Content-Security-Policy", "X-Content-Type-Options", "X-Frame-Options")}
 
 
 def jinja_environment() -> Environment:
@@ -60,6 +65,11 @@ class Console:
         request = Request(environ)
         started = time.perf_counter()
         response = self.handle(request)
+        for name, value in _SECURITY_HEADERS.items():  # redirects too: every answer the console gives
+            response.headers.setdefault(name, value)
+        # html_response's no-referrer makes a browser send "Origin: null" with a form: the console's own forms
+        # would then look cross-site. Same-origin still sends nothing to another site.
+        response.headers["Referrer-Policy"] = "same-origin"
         log.info("%s %s %d %.1fms", request.method, request.path, response.status_code,
                  (time.perf_counter() - started) * 1000)
         return response(environ, start_response)
@@ -113,6 +123,11 @@ class Console:
             log.warning("%s", problem)
             status = problem.status if problem.status in (403, 404, 409) else 502
             response = self.error(request, user, status, "操作未完成", problem.message)
+        except Exception:
+            cid = uuid.uuid4().hex
+            log.exception("%s %s failed (correlation id %s)", request.method, request.path, cid)
+            response = self.error(request, user, 500, "系统出错",
+                                  f"出错已记录，请稍后再试；报告问题时请提供编号 {cid}。")
         response.headers.setdefault("Cache-Control", "no-store")
         return response
 

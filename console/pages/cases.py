@@ -66,8 +66,9 @@ def timeline(case: dict, decision: dict | None, deliveries: list[dict], director
     for assignment in (decision or {}).get("assignments", ()):
         unit = directory.unit_name(assignment["unit_code"])
         role = fmt.label(fmt.ASSIGNMENT_ROLE, assignment["role"])
-        because = "预警工单" if assignment["rule"] == "warning" else why(assignment["reason"])
-        moments.append(Moment(_at(assignment["created_at"]), "派单", f"派至{unit}（{role}）", because, "routed"))
+        if assignment["rule"] != "warning":  # a warning case's dispatch is routing's "warning" entry below
+            moments.append(Moment(_at(assignment["created_at"]), "派单", f"派至{unit}（{role}）",
+                                  why(assignment["reason"]), "routed"))
         if assignment.get("signed_at"):
             moments.append(Moment(_at(assignment["signed_at"]), "承办", f"{unit}签收", "", "signed"))
         if assignment.get("contacted_at"):
@@ -133,12 +134,12 @@ def _story(visit: Visit, case_id: str) -> dict:
     for step in (decision or {}).get("explanation") or ():
         failed = step.get("failed") or {}
         if step["matched"]:
-            why = "符合"
+            verdict = "符合"
         elif failed.get("condition"):
-            why = f"不符：{failed['condition']} 应为 {failed.get('expected')}，实为 {failed.get('actual')}"
+            verdict = f"不符：{failed['condition']} 应为 {failed.get('expected')}，实为 {failed.get('actual')}"
         else:
-            why = f"不符：{failed.get('problem') or '该居民区无此单位'}"
-        rules.append({"rule": step["rule"], "matched": step["matched"], "why": why})
+            verdict = f"不符：{failed.get('problem') or '该居民区无此单位'}"
+        rules.append({"rule": step["rule"], "matched": step["matched"], "why": verdict})
     return {"case": case, "decision": decision, "deliveries": deliveries, "directory": directory,
             "catalog": catalog, "moments": timeline(case, decision, deliveries, directory, catalog),
             "attributes": attribute_rows(case, catalog), "rules": rules, "settling": settling,
