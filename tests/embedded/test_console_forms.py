@@ -13,7 +13,7 @@ from werkzeug.test import Client
 from console import security
 from console.app import Console
 from console.store import Store, migrate
-from console.users import create_user
+from console.users import UserProblem, create_user
 from console.web import SESSION_COOKIE, form_routes
 from doorstep.runner import free_ports
 from shared.auth import ROLES, TokenFile
@@ -241,3 +241,19 @@ def test_scripts_and_styles_come_from_the_console_itself(walked):
         if source.startswith("/static/"):
             served = client(app).get(source, base_url=HOST)
             assert served.status_code == 200 and served.headers["X-Content-Type-Options"] == "nosniff"
+
+
+@pytest.mark.parametrize("name, role, password, unit, problem", [
+    ("zhang", "handler", PASSWORD, "", "--unit"),
+    ("li", "auditor", "short", "", "10"),
+    ("Li Lei", "auditor", PASSWORD, "", "登录名"),
+    ("user-counter", "counter", PASSWORD, "", "already exists"),
+    ("zhao", "mayor", PASSWORD, "", "unknown role"),
+])
+def test_a_user_is_refused_saying_why(walked, tmp_path, name, role, password, unit, problem):
+    app, _ = walked
+    tokens = TokenFile(app.settings.tokens_file)
+    before = tokens.path.read_text("utf-8")
+    with pytest.raises(UserProblem, match=problem):
+        create_user(app.store, tokens, name, role, password, unit=unit, now=utcnow())
+    assert tokens.path.read_text("utf-8") == before  # no token issued for a user that was not made
