@@ -21,8 +21,17 @@ def _watch(page) -> list[str]:
     return errors
 
 
+def _unlabelled(page) -> list[str]:
+    """The form fields a screen reader could not name: each needs a label (or an aria-label)."""
+    return page.eval_on_selector_all(
+        "input:not([type=hidden]), select, textarea",
+        "fields => fields.filter(f => !(f.labels && f.labels.length) && !f.getAttribute('aria-label'))"
+        ".map(f => f.name || f.id)")
+
+
 def _shoot(page, shots: str, name: str, widths=("desktop", "phone")) -> None:
-    """The page as it is now, at desktop and at phone width (full height)."""
+    """The page as it is now, at desktop and at phone width (full height); every field on it has a label."""
+    assert _unlabelled(page) == [], f"fields without a label on {page.url}"
     folder = Path(shots)
     folder.mkdir(parents=True, exist_ok=True)
     for width in widths:
@@ -45,7 +54,16 @@ def counter_submits(page, url: str, name: str, password: str, shots: str) -> dic
     page.goto(f"{url}/counter")
     expect(page).to_have_url(re.compile(r"/login\?next=/counter$"))
     _shoot(page, shots, "login")
-    _sign_in(page, url, name, password)
+    # By keyboard alone: the name field has the focus, Tab goes on to the password, Enter signs in; the field
+    # with the focus shows it.
+    expect(page.get_by_label("登录名")).to_be_focused()
+    page.keyboard.type(name)
+    page.keyboard.press("Tab")
+    expect(page.get_by_label("密码")).to_be_focused()
+    outline = page.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline not in ("", "none"), outline
+    page.keyboard.type(password)
+    page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(r"/counter$"))
     page.get_by_label("事项名称").fill("报修")
     matter = page.locator("#matters").get_by_role("link", name="物业报修", exact=True)

@@ -1,6 +1,8 @@
 """The console's pure parts: times and money as people write them, the lockout rule, CSRF tokens, the session
 cookie, sealed tokens, and the services' words made readable."""
+import re
 from datetime import date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from werkzeug.test import EnvironBuilder
@@ -150,3 +152,25 @@ def test_routing_and_intake_words_made_readable():
     assert intake_note("callback satisfied") == "回访评价：满意"
     assert intake_note("missing: 户口簿、照片; 请带原件") == "需补正：户口簿、照片；请带原件"
     assert intake_note("已更换灯泡") == "已更换灯泡"
+
+
+def _contrast(one: str, other: str) -> float:
+    def luminance(colour: str) -> float:
+        channels = [int(colour[i:i + 2], 16) / 255 for i in (1, 3, 5)]
+        r, g, b = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+        return 0.2126 * r + 0.7152 * g + 0.0722 * b
+    high, low = sorted((luminance(one), luminance(other)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def test_the_consoles_colours_are_readable():
+    """Text and its background meet WCAG AA (4.5:1) for every pair the stylesheet uses."""
+    css = (Path(__file__).resolve().parents[2] / "console" / "static" / "console.css").read_text("utf-8")
+    colour = dict(re.findall(r"--([a-z-]+):\s*(#[0-9a-f]{6});", css))
+    pairs = [("text", "card"), ("text", "page"), ("muted", "card"), ("muted", "page"), ("primary", "card"),
+             ("primary", "page"), ("bad", "bad-bg"), ("ok", "ok-bg"), ("text", "warn-bg"), ("bad", "card")]
+    low = {f"{a} on {b}": round(_contrast(colour[a], colour[b]), 2) for a, b in pairs
+           if _contrast(colour[a], colour[b]) < 4.5}
+    assert low == {}
+    assert _contrast("#ffffff", colour["primary"]) >= 4.5  # a button's text
+    assert _contrast("#ffffff", "#12355b") >= 4.5  # the header's
