@@ -1,9 +1,8 @@
-"""Serving the console: ``doorstep run console`` (a process of its own), or in the background of a process
-that already runs eventlet (the tests)."""
+"""Serving the console from a green thread of a process that runs eventlet: ``doorstep run console`` (a process
+of its own, until it is signalled to stop), or a test's process."""
 from __future__ import annotations
 
 import logging
-import signal
 
 import eventlet
 import eventlet.wsgi
@@ -11,32 +10,11 @@ import eventlet.wsgi
 from console.app import Console
 from shared.config import Settings
 
-log = logging.getLogger("doorstep.console")
 
 
 def _server(sock, app):
     # The access log would print query strings; the console logs each request itself, without them.
     eventlet.wsgi.server(sock, app, log=logging.getLogger("doorstep.console.wsgi"), log_output=False, debug=False)
-
-
-def serve(settings: Settings, host: str, port: int) -> None:
-    """Serve until SIGTERM or SIGINT."""
-    app = Console(settings)
-    sock = eventlet.listen((host, port))
-    server = eventlet.spawn(_server, sock, app)
-    stopping = eventlet.event.Event()
-
-    def _on_signal(signum, _frame):
-        log.info("signal %s: stopping", signum)
-        if not stopping.ready():
-            stopping.send(True)
-
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGINT, _on_signal)
-    server.link(lambda _gt: stopping.ready() or stopping.send(False))
-    stopping.wait()
-    server.kill()
-    sock.close()
 
 
 class Running:

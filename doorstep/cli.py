@@ -89,7 +89,11 @@ def _run_console(street, broker, db, port, host, migrate):
     click.echo(f"Doorstep console on http://{settings.http_host}:{settings.console_port}/ "
                f"(intake at {settings.console_api('intake')}, routing {settings.console_api('routing')}, "
                f"funds {settings.console_api('funds')}, notify {settings.console_api('notify')})")
-    server.serve(settings, settings.http_host, settings.console_port)
+    running = server.Running(settings, settings.http_host, settings.console_port)
+    graceful = runner.until_stopped([running.thread.wait])
+    running.stop()
+    if not graceful:
+        raise SystemExit(1)
 
 
 # The demo's staff, one per everyday job; their passwords are new on every demo run and printed once.

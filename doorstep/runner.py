@@ -61,12 +61,9 @@ def stop(containers: list[ServiceContainer]) -> None:
         container.stop()
 
 
-def run_forever(containers: list[ServiceContainer]) -> bool:
-    """Block until SIGTERM/SIGINT (graceful stop) or until a container dies; then stop the others.
-
-    Returns False when a container died: the process must then end (non-zero), not live on without it while
-    it keeps the other services' ports.
-    """
+def until_stopped(waits) -> bool:
+    """Block until SIGTERM/SIGINT (True: a graceful stop) or until one of ``waits`` returns (False: something
+    this process runs ended on its own)."""
     stopping = eventlet.event.Event()
 
     def _on_signal(signum, _frame):
@@ -76,10 +73,18 @@ def run_forever(containers: list[ServiceContainer]) -> bool:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    watchers = [eventlet.spawn(c.wait) for c in containers]
-    for watcher in watchers:
-        watcher.link(lambda gt: stopping.ready() or stopping.send(False))
-    graceful = stopping.wait()
+    for wait in waits:
+        eventlet.spawn(wait).link(lambda gt: stopping.ready() or stopping.send(False))
+    return bool(stopping.wait())
+
+
+def run_forever(containers: list[ServiceContainer]) -> bool:
+    """Block until SIGTERM/SIGINT (graceful stop) or until a container dies; then stop the others.
+
+    Returns False when a container died: the process must then end (non-zero), not live on without it while
+    it keeps the other services' ports.
+    """
+    graceful = until_stopped([c.wait for c in containers])
     if not graceful:
         log.error("a service container stopped on its own: stopping the others")
     for container in reversed(containers):
