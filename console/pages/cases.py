@@ -129,7 +129,7 @@ def _story(visit: Visit, case_id: str) -> dict:
     directory, catalog = visit.directory(), visit.catalog()
     settling = case["status"] in SETTLING or (
         case["handling"] == "routed" and case["status"] not in ("rejected", "closed") and not deliveries) or any(
-        d["status"] in ("queued", "deferred") for d in deliveries)
+        d["status"] == "queued" for d in deliveries)  # not "deferred": quiet hours may hold a message all night
     rules = []
     for step in (decision or {}).get("explanation") or ():
         failed = step.get("failed") or {}
