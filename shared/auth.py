@@ -84,6 +84,21 @@ class TokenFile:
         tmp.replace(self.path)
         return token, principal
 
+    def revoke(self, token_id: str) -> bool:
+        """Remove the token with this id (the services refuse it from their next request); True if it was there."""
+        if not self.path.exists():
+            return False
+        raw = yaml.safe_load(self.path.read_text("utf-8")) or {"tokens": []}
+        kept = [entry for entry in raw.get("tokens", []) if entry.get("id") != token_id]
+        if len(kept) == len(raw.get("tokens", [])):
+            return False
+        raw["tokens"] = kept
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(yaml.safe_dump(raw, allow_unicode=True, sort_keys=False), "utf-8")
+        os.chmod(tmp, 0o600)
+        tmp.replace(self.path)
+        return True
+
 
 class FailedAttempts:
     """Failed authentications per source, in a sliding window: past ``limit`` in ``window_s`` seconds, the

@@ -25,6 +25,8 @@ SERVICES = ("intake", "routing", "funds", "notify")
 
 # Each service's HTTP port when all four run in one process; a pod sets DOORSTEP_HTTP_PORT instead.
 DEFAULT_PORTS = {"intake": 8001, "routing": 8002, "funds": 8003, "notify": 8004}
+# The staff console's port (`doorstep run console`, a process of its own).
+CONSOLE_PORT = 8000
 
 # A street's own reference data: optional files in DOORSTEP_STREET_DIR (in a pod, the mounted street ConfigMap).
 # A file's own path setting wins over the directory; without either, the service's packaged default applies.
@@ -84,6 +86,16 @@ _ENV = {
     "check_answers": "DOORSTEP_CHECK_ANSWERS",
     "auth_failure_limit": "DOORSTEP_AUTH_FAILURE_LIMIT",
     "auth_failure_window_s": "DOORSTEP_AUTH_FAILURE_WINDOW_S",
+    "console_port": "DOORSTEP_CONSOLE_PORT",
+    "console_db": "DOORSTEP_DB_CONSOLE",
+    "console_intake_url": "DOORSTEP_CONSOLE_INTAKE_URL",
+    "console_routing_url": "DOORSTEP_CONSOLE_ROUTING_URL",
+    "console_funds_url": "DOORSTEP_CONSOLE_FUNDS_URL",
+    "console_notify_url": "DOORSTEP_CONSOLE_NOTIFY_URL",
+    "console_https": "DOORSTEP_CONSOLE_HTTPS",
+    "console_session_hours": "DOORSTEP_CONSOLE_SESSION_HOURS",
+    "console_lockout_failures": "DOORSTEP_CONSOLE_LOCKOUT_FAILURES",
+    "console_lockout_minutes": "DOORSTEP_CONSOLE_LOCKOUT_MINUTES",
 }
 
 
@@ -154,6 +166,21 @@ class Settings(BaseSettings):
     auth_failure_window_s: Seconds = 60.0
     # Check every JSON answer against the model its endpoint documents (tests do; it costs a validation).
     check_answers: bool = False
+    # The staff console (`doorstep run console`), a process of its own that calls the four services' public APIs.
+    console_port: Annotated[int, Field(gt=0, lt=65536)] = CONSOLE_PORT
+    console_db: str = Field("", description="the console's users and sessions; default: the template with "
+                                            "{service} = console")
+    console_intake_url: str = Field("", description="intake's API as the console reaches it; default: this host "
+                                                    "at intake's port")
+    console_routing_url: str = ""
+    console_funds_url: str = ""
+    console_notify_url: str = ""
+    # Reached over https (a TLS-terminating proxy in front): the session cookie is then sent only over https.
+    console_https: bool = False
+    console_session_hours: Annotated[float, Field(gt=0, le=24 * 7)] = 12.0
+    # A login name that fails this many times in a row is refused for this long, whatever password comes next.
+    console_lockout_failures: AtLeastOne = 5
+    console_lockout_minutes: Annotated[float, Field(gt=0)] = 15.0
 
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, *_others, **_named):
@@ -188,6 +215,18 @@ class Settings(BaseSettings):
         if self.http_port is not None:
             return self.http_port
         return self.ports.get(service, DEFAULT_PORTS[service])
+
+    @property
+    def console_db_url(self) -> str:
+        return self.console_db or self.db_template.format(service="console")
+
+    def console_api(self, service: str) -> str:
+        """The base URL the console calls ``service`` at: its setting, else this host at the service's port."""
+        explicit = getattr(self, f"console_{service}_url")
+        if explicit:
+            return explicit.rstrip("/")
+        host = "127.0.0.1" if self.http_host in ("0.0.0.0", "::", "") else self.http_host
+        return f"http://{host}:{self.ports.get(service, DEFAULT_PORTS[service])}"
 
     @property
     def embedded_broker(self) -> bool:
@@ -273,6 +312,12 @@ def _check(settings: Settings) -> Settings:
             raise ConfigError(_ENV[name], f"must be longer than DOORSTEP_OUTBOX_RETENTION_DAYS "
                                           f"({settings.outbox_retention_days}): the outbox keeps events for replay "
                                           "that long, and retention does not rewrite them")
+    if settings.console_db and not re.match(r"^(sqlite|postgresql)(\+\w+)?://", settings.console_db):
+        raise ConfigError("DOORSTEP_DB_CONSOLE", f"{settings.console_db!r} is not a sqlite:// or postgresql:// URL")
+    for service in SERVICES:
+        url = getattr(settings, f"console_{service}_url")
+        if url and not re.match(r"^https?://[^/\s]+", url):
+            raise ConfigError(f"DOORSTEP_CONSOLE_{service.upper()}_URL", f"{url!r} is not an http:// or https:// URL")
     _check_street_files(settings)
     return settings
 
