@@ -20,3 +20,5 @@ class NotifyContext:
     settings: NotifySettings
     channels: Mapping[str, Channel]
     clock: Callable[[], datetime]
+    # Outcomes of deliveries sent while the database was away, waiting to be recorded (see sending).
+    unrecorded: list = dataclasses.field(default_factory=list)

@@ -6,6 +6,8 @@ import json
 import logging
 import re
 
+import sqlalchemy as sa
+
 from services.notify import events, metrics
 from services.notify.channels import DeliveryFailed, Outgoing
 from services.notify.domain.delivery import after_failure
@@ -14,21 +16,29 @@ from services.notify.domain.recipients import ADDRESSLESS_CHANNELS, mask_address
 from services.notify.domain.templates import find_template
 from services.notify.handlers.context import NotifyContext, UnitOfWorkFactory
 from services.notify.persistence import NotifyUnitOfWork
+from shared.personal_data import mask_text
 
 log = logging.getLogger("doorstep.notify")
 
 _EMAIL_IN_TEXT = re.compile(r"[^@\s<>\"']+@[A-Za-z0-9.\-]+")
-_MOBILE_IN_TEXT = re.compile(r"(?<![0-9])1[3-9][0-9]{9}(?![0-9])")
 
 
 def _scrub(text: str) -> str:
     """An error text goes into an event and the dead-letter table: mask addresses a server may echo."""
     text = _EMAIL_IN_TEXT.sub(lambda m: mask_address("email", m.group(0)), text)
-    return _MOBILE_IN_TEXT.sub(lambda m: mask_address("sms", m.group(0)), text)
+    return mask_text(text)
 
 
 def dispatch_due(new_uow: UnitOfWorkFactory, ctx: NotifyContext, ids: list[str] | None = None) -> int:
-    """Send what is due (or only ``ids``); return how many were attempted."""
+    """Send what is due (or only ``ids``); return how many were attempted.
+
+    Outcomes that could not be recorded before (the database was away) are recorded first: the deliveries
+    were sent, so they complete as soon as the database is back, instead of waiting out their claim's lease
+    and going out a second time.
+    """
+    if ctx.unrecorded:
+        waiting, ctx.unrecorded = ctx.unrecorded, []
+        _record_outcomes(new_uow, ctx, waiting)
     now = ctx.clock()
     with new_uow() as uow:
         claimed = uow.deliveries.claim_due(now, now + ctx.settings.sender_lease, ctx.settings.sender_batch_size, ids)
@@ -123,6 +133,11 @@ def _record_outcomes(new_uow: UnitOfWorkFactory, ctx: NotifyContext, outcomes: l
                 reports = [_record_outcome(uow, ctx, *outcome, status=statuses.get(outcome[0]["id"]))
                            for outcome in outcomes]
             uow.commit()
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # the database is away, not a bad row
+        log.warning("%d delivery outcome(s) wait for the database to be recorded: %s", len(outcomes),
+                    type(exc).__name__)
+        ctx.unrecorded.extend(outcomes)
+        return
     except Exception:
         if len(outcomes) == 1:
             log.exception("recording the outcome of delivery %s failed", outcomes[0][0]["id"])
