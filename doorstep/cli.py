@@ -147,6 +147,20 @@ def _print_demo(settings):
                f"  curl -s {base}/intake/cases/<id> -H 'Authorization: Bearer {token}'\n"
                f"  curl -s 'http://{settings.http_host}:{settings.port('notify')}/notify/deliveries?case_id=<id>' "
                f"-H 'Authorization: Bearer {token}'\n")
+    _say_if_quiet_hours(settings)
+
+
+def _say_if_quiet_hours(settings):
+    """Messages recorded now wait for morning: say so, or the demo looks broken at night."""
+    from services.notify import settings as notify_settings
+    from shared.db import utcnow
+
+    quiet = notify_settings.load(settings).quiet_hours
+    until = quiet.until(utcnow()) if quiet else None
+    if until is not None:
+        click.echo(f"Now is within notify's quiet hours ({quiet.start:%H:%M}–{quiet.end:%H:%M} Shanghai): messages "
+                   f"are recorded as deferred and go out at {until:%H:%M}. See them with the deliveries call above "
+                   f"(status \"deferred\"), or set quiet_hours: null in {settings.data_dir}/notify.yaml.")
 
 
 @main.command()
